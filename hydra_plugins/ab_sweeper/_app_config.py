@@ -1,0 +1,212 @@
+"""What the app's config repository says about an experiment, and the checks made before any launch.
+
+Resolves base-config `defaults` entries to group selections or root configs, finds variant keys that
+are config groups, and composes each variant's config once so that a typo, an unknown option or a
+value the schema rejects is reported with the variant, the key and a suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from metta_ab.experiment import ABExperiment, normalize_key
+from metta_ab.plan import AppLayout, PlannedRun
+
+BASE_GROUP = "ab_base"
+
+
+class ABConfigError(CompactHydraException):
+    """An experiment that does not fit the app's config; raised before any job is launched."""
+
+
+class AppConfig:
+    """The app's config repository as seen by the sweeper (Hydra's config loader + master config)."""
+
+    def __init__(self, config_loader: Any, master_config: DictConfig) -> None:
+        self.loader = config_loader
+        self.master = master_config
+        self.choices = dict(master_config.hydra.runtime.choices)
+
+    # --- layout ------------------------------------------------------------------------------------
+
+    def layout(self, experiment: ABExperiment, task_overrides: Sequence[str]) -> AppLayout:
+        """Resolve base defaults and group keys; register the `ab_base` node for root configs."""
+        group_overrides: list[str] = []
+        root_configs: list[str] = []
+        loaded = self._loaded_configs(task_overrides)
+        for entry in experiment.base_defaults:
+            kind, value = self._resolve_default(entry, experiment.name)
+            if kind == "group":
+                group_overrides.append(value)
+            elif value not in loaded:
+                root_configs.append(value)
+        node_name = None
+        if root_configs:
+            node_name = experiment.name
+            ConfigStore.instance().store(
+                group=BASE_GROUP,
+                name=node_name,
+                node={"defaults": [f"/{c}" for c in root_configs] + ["_self_"]},
+                package="_global_",
+                provider="metta_ab",
+            )
+        keys = {normalize_key(k)[0] for k in experiment.base_values}
+        keys |= {normalize_key(k)[0] for v in experiment.variants for k in v.overrides}
+        groups = frozenset(k for k in keys if self._is_group(k.replace(".", "/")))
+        return AppLayout(
+            group_keys=groups, base_group_overrides=tuple(group_overrides), base_config_node=node_name
+        )
+
+    def base_node_yaml(self, layout: AppLayout) -> str | None:
+        if not layout.base_config_node:
+            return None
+        defaults = [o for o in layout.base_group_overrides]
+        node = ConfigStore.instance().load(f"{BASE_GROUP}/{layout.base_config_node}.yaml").node
+        return (
+            f"# @package _global_\n# group selections applied as overrides: {defaults}\n"
+            + OmegaConf.to_yaml(node)
+        )
+
+    def _loaded_configs(self, task_overrides: Sequence[str]) -> set[str]:
+        defaults = self.loader.compute_defaults_list(
+            config_name=self.master.hydra.job.config_name,
+            overrides=list(self.master.hydra.overrides.hydra) + list(task_overrides),
+            run_mode=RunMode.MULTIRUN,
+        )
+        return {d.config_path for d in defaults.defaults if d.config_path}
+
+    def _is_group(self, path: str) -> bool:
+        return bool(path) and self.loader.repository.group_exists(path)
+
+    def _config_exists(self, path: str) -> bool:
+        return self.loader.repository.config_exists(path)
+
+    def _resolve_default(self, entry: str, experiment: str) -> tuple[str, str]:
+        """`/agent/fast` -> ("group", "agent=fast" or "+agent=fast"); `/common` -> ("config", "common")."""
+        path = entry.strip().strip("/")
+        parts = path.split("/")
+        splits = [("/".join(parts[:k]), "/".join(parts[k:])) for k in range(len(parts) - 1, 0, -1)]
+        for group, option in splits:  # a group the app already selects wins (even a mandatory `???` one)
+            if group in self.choices and self._config_exists(f"{group}/{option}"):
+                return "group", f"{group}={option}"
+        for group, option in splits:
+            if self._is_group(group) and self._config_exists(f"{group}/{option}"):
+                return "group", f"+{group}={option}"
+        if self._config_exists(path):
+            return "config", path
+        raise ABConfigError(
+            f"experiment {experiment!r}: base config defaults entry {entry!r} names no config group option or "
+            f"config of the app.{self._what_exists(parts)}"
+        )
+
+    def _what_exists(self, parts: list[str]) -> str:
+        for k in range(len(parts) - 1, 0, -1):
+            group = "/".join(parts[:k])
+            if self._is_group(group):
+                options = self.loader.get_group_options(group)
+                close = difflib.get_close_matches("/".join(parts[k:]), options, n=1)
+                hint = f" Did you mean '/{group}/{close[0]}'?" if close else ""
+                return f" Group '{group}' has options: {', '.join(options)}.{hint}"
+        groups = [g for g in self.loader.list_groups("") if g != "hydra"]
+        roots = self.loader.get_group_options("")
+        return f" Groups: {', '.join(sorted(groups))}; root configs: {', '.join(sorted(roots))}."
+
+    # --- validation ----------------------------------------------------------------------------------
+
+    def validate(self, experiment: ABExperiment, layout: AppLayout, runs: Sequence[PlannedRun]) -> None:
+        """Compose each variant's first job once; on failure, name the key and suggest the right one."""
+        first_runs: dict[str, PlannedRun] = {}
+        for run in runs:
+            first_runs.setdefault(run.variant, run)
+        for variant in experiment.variants:
+            where = f"variant {variant.name!r}"
+            overrides = list(first_runs[variant.name].overrides)
+            try:
+                self.loader.load_sweep_config(self.master, overrides)
+            except Exception as error:
+                value_keys = {
+                    dotted: (key, scope)
+                    for scope, values in (
+                        (f"experiment {experiment.name!r} base config", experiment.base_values),
+                        (where, variant.overrides),
+                    )
+                    for key in values
+                    for dotted, adds in [normalize_key(key)]
+                    if not adds and dotted not in layout.group_keys
+                }
+                self._explain_missing_key(overrides, value_keys)
+                raise ABConfigError(
+                    f"{where}: the app's config does not accept it:\n{_message(error)}"
+                ) from None
+
+    def _explain_missing_key(self, overrides: list[str], value_keys: dict[str, tuple[str, str]]) -> None:
+        """Raise a did-you-mean error if a value key does not exist in the config composed without them."""
+        skeleton = [o for o in overrides if o.split("=", 1)[0].lstrip("+") not in value_keys]
+        try:
+            cfg = self.loader.load_sweep_config(self.master, skeleton)
+        except Exception:
+            return  # the problem is not a missing key; the caller reports Hydra's own message
+        for dotted, (key, where) in value_keys.items():
+            if _has_key(cfg, dotted):
+                continue
+            suggestions = _suggest(dotted, _all_keys(cfg))
+            hint = f" Did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+            raise ABConfigError(
+                f"{where}: key {key!r} ({dotted}) does not exist in the app's config.{hint} "
+                f"To add a new key on purpose, write it with a leading '+' ('+{dotted}')."
+            )
+
+
+def _message(error: BaseException) -> str:
+    message = str(error).strip()
+    if error.__cause__ is not None and str(error.__cause__) not in message:
+        message += f"\n{error.__cause__}"
+    return message
+
+
+def _has_key(cfg: Any, dotted: str) -> bool:
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, DictConfig) or part not in node.keys():  # noqa: SIM118 (`in` hides ??? values)
+            return False
+        node = node._get_node(part)
+    return True
+
+
+def _all_keys(cfg: DictConfig) -> list[str]:
+    result: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, DictConfig):
+            for key in node:
+                path = f"{prefix}{key}"
+                if path == "hydra":
+                    continue
+                result.append(path)
+                walk(node._get_node(key), path + ".")
+        elif isinstance(node, ListConfig):
+            return
+
+    walk(cfg, "")
+    return result
+
+
+def _suggest(key: str, candidates: Iterable[str]) -> list[str]:
+    candidates = list(candidates)
+    last = key.rsplit(".", 1)[-1]
+    same_leaf = [c for c in candidates if c.rsplit(".", 1)[-1] == last and c != key]
+    close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)
+    leaf_close = [
+        c
+        for c in candidates
+        if c.rsplit(".", 1)[0] == key.rpartition(".")[0]
+        and difflib.SequenceMatcher(None, c.rsplit(".", 1)[-1], last).ratio() >= 0.75
+    ]
+    return list(dict.fromkeys(same_leaf + close + leaf_close))[:3]

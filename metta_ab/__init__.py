@@ -1,0 +1,13 @@
+"""metta-ab: A/B testing for training runs, as a Hydra sweeper plugin (`hydra/sweeper=ab`)."""
+
+from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError, create_experiment
+from metta_ab.loading import ExperimentLoadError, load_experiment
+
+__all__ = [
+    "ABExperiment",
+    "ABVariant",
+    "ExperimentError",
+    "ExperimentLoadError",
+    "create_experiment",
+    "load_experiment",
+]

@@ -1,0 +1,278 @@
+"""The experiment definition: variants along one axis, N runs each, a base config.
+
+`ABVariant` and `ABExperiment` are plain values with a `validate()` that states every mistake a
+researcher can make before anything runs; `create_experiment` is the fluent builder the seed README
+documents. Nothing here knows about Hydra.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_KEY_SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+class ExperimentError(ValueError):
+    """An experiment definition that cannot run; the message says what, where and how to fix it."""
+
+
+def check_safe_name(name: object, what: str) -> None:
+    """Names become directory names and run names: letters, digits, `-`, `_`, `.`, no path tricks."""
+    if not isinstance(name, str) or not name:
+        raise ExperimentError(f"{what} must be a non-empty string, got {name!r}")
+    if not SAFE_NAME.match(name) or ".." in name:
+        raise ExperimentError(
+            f"{what} {name!r} is not usable as a directory name: use letters, digits, '-', '_' and '.', "
+            "starting with a letter or digit (no spaces, no '/', no '..')"
+        )
+
+
+def normalize_key(key: str) -> tuple[str, bool]:
+    """`trainer__learning_rate` -> (`trainer.learning_rate`, False); a leading `+` means "add this key"."""
+    adds = key.startswith("+")
+    dotted = key.lstrip("+").replace("__", ".")
+    return dotted, adds
+
+
+def check_override_key(key: object, where: str) -> None:
+    if not isinstance(key, str):
+        raise ExperimentError(f"{where}: override key {key!r} must be a string")
+    dotted, _ = normalize_key(key)
+    if key.startswith("++") or not all(_KEY_SEGMENT.match(part) for part in dotted.split(".")):
+        raise ExperimentError(
+            f"{where}: override key {key!r} is not a config key; write nested keys as "
+            "'trainer__learning_rate' or 'trainer.learning_rate' (a leading '+' adds a new key)"
+        )
+
+
+@dataclass
+class ABVariant:
+    """One arm of the comparison: a name, what it changes (`overrides`) and W&B tags."""
+
+    name: str
+    description: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        check_safe_name(self.name, "variant name")
+        where = f"variant {self.name!r}"
+        if not isinstance(self.overrides, Mapping):
+            raise ExperimentError(f"{where}: overrides must be a dict, got {type(self.overrides).__name__}")
+        seen: dict[str, str] = {}
+        for key in self.overrides:
+            check_override_key(key, where)
+            dotted, _ = normalize_key(key)
+            if dotted in seen:
+                raise ExperimentError(f"{where}: {seen[dotted]!r} and {key!r} set the same key {dotted!r}")
+            seen[dotted] = key
+        if isinstance(self.tags, str) or not all(isinstance(t, str) for t in self.tags):
+            raise ExperimentError(f"{where}: tags must be a list of strings, got {self.tags!r}")
+
+
+def _plain(value: Any) -> Any:
+    """Tuples -> lists, recursively, so the YAML round trip gives back equal values."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _today() -> str:
+    return _dt.date.today().isoformat()
+
+
+@dataclass
+class ABExperiment:
+    """A whole A/B experiment. Subclass it (the seed's "custom experiment class") or use the builder."""
+
+    name: str
+    description: str = ""
+    date: str = ""
+    variants: list[ABVariant] = field(default_factory=list)
+    runs_per_variant: int = 5
+    base_config: dict[str, Any] = field(default_factory=dict)
+    wandb_project: str | None = None
+    wandb_entity: str | None = None
+    wandb_tags: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.date:
+            self.date = _today()
+        if self.wandb_project is None:
+            self.wandb_project = f"ab_test_{self.name}_{self.date}"
+
+    def add_variant(self, variant: ABVariant) -> ABExperiment:
+        self.variants.append(variant)
+        return self
+
+    def variant(self, name: str) -> ABVariant:
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        raise KeyError(name)
+
+    @property
+    def base_defaults(self) -> list[str]:
+        return list(self.base_config.get("defaults", []))
+
+    @property
+    def base_values(self) -> dict[str, Any]:
+        return {k: v for k, v in self.base_config.items() if k != "defaults"}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for `experiment_config.yaml`; `from_dict` reads it back into an equal experiment."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "date": self.date,
+            "runs_per_variant": self.runs_per_variant,
+            "base_config": _plain(self.base_config),
+            "wandb_project": self.wandb_project,
+            "wandb_entity": self.wandb_entity,
+            "wandb_tags": list(self.wandb_tags),
+            "variants": [
+                {
+                    "name": v.name,
+                    "description": v.description,
+                    "overrides": _plain(v.overrides),
+                    "tags": list(v.tags),
+                }
+                for v in self.variants
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "experiment") -> ABExperiment:
+        """Build from `to_dict()` output (a saved experiment), rejecting unknown or missing fields."""
+        if not isinstance(data, Mapping):
+            raise ExperimentError(
+                f"{source}: expected a mapping with 'name' and 'variants', got {type(data).__name__}"
+            )
+        fields = {
+            "name",
+            "description",
+            "date",
+            "runs_per_variant",
+            "base_config",
+            "wandb_project",
+            "wandb_entity",
+            "wandb_tags",
+            "variants",
+        }
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise ExperimentError(f"{source}: unknown field(s) {unknown}; allowed: {sorted(fields)}")
+        if "name" not in data or "variants" not in data:
+            raise ExperimentError(f"{source}: 'name' and 'variants' are required")
+        variant_fields = {"name", "description", "overrides", "tags"}
+        variants = []
+        for i, raw in enumerate(data["variants"] or []):
+            if not isinstance(raw, Mapping) or "name" not in raw or set(raw) - variant_fields:
+                raise ExperimentError(
+                    f"{source}: variants[{i}] must be a mapping with 'name' and optionally "
+                    f"'description', 'overrides', 'tags', got {raw!r}"
+                )
+            variants.append(
+                ABVariant(
+                    name=raw["name"],
+                    description=raw.get("description") or "",
+                    overrides=dict(raw.get("overrides") or {}),
+                    tags=list(raw.get("tags") or []),
+                )
+            )
+        kwargs = {k: data[k] for k in fields - {"variants"} if data.get(k) is not None}
+        return ABExperiment(variants=variants, **kwargs).validate()
+
+    def validate(self) -> ABExperiment:
+        """Raise ExperimentError naming the first problem; return self so calls chain."""
+        check_safe_name(self.name, "experiment name")
+        if len(self.variants) < 2:
+            raise ExperimentError(
+                f"experiment {self.name!r} has {len(self.variants)} variant(s); an A/B test needs at least 2: "
+                "add them with .add_variant(name=..., <key>=<value>)"
+            )
+        names: set[str] = set()
+        for variant in self.variants:
+            if not isinstance(variant, ABVariant):
+                raise ExperimentError(f"experiment {self.name!r}: {variant!r} is not an ABVariant")
+            variant.validate()
+            if variant.name in names:
+                raise ExperimentError(
+                    f"experiment {self.name!r}: two variants are named {variant.name!r}; variant names must be unique"
+                )
+            names.add(variant.name)
+        runs = self.runs_per_variant
+        if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+            raise ExperimentError(
+                f"experiment {self.name!r}: runs_per_variant must be a whole number >= 1, got {runs!r}; "
+                "set it with .set_runs_per_variant(n)"
+            )
+        self._validate_base_config()
+        return self
+
+    def _validate_base_config(self) -> None:
+        where = f"experiment {self.name!r} base config"
+        if not isinstance(self.base_config, Mapping):
+            raise ExperimentError(f"{where} must be a dict, got {type(self.base_config).__name__}")
+        defaults = self.base_config.get("defaults", [])
+        if isinstance(defaults, str) or not all(isinstance(d, str) and d.strip("/") for d in defaults):
+            raise ExperimentError(
+                f"{where}: defaults must be a list of config paths such as ['/common', '/agent/fast'], "
+                f"got {defaults!r}"
+            )
+        for key in self.base_values:
+            check_override_key(key, where)
+
+
+class ExperimentBuilder:
+    """Fluent builder: `create_experiment(name, description).add_variant(...)...build()`."""
+
+    def __init__(self, name: str, description: str = "", date: str = "") -> None:
+        self._experiment = ABExperiment(name=name, description=description, date=date)
+        self._project_set = False
+
+    def add_variant(
+        self, name: str, description: str = "", tags: Iterable[str] | None = None, **overrides: Any
+    ) -> ExperimentBuilder:
+        variant = ABVariant(
+            name=name, description=description, overrides=dict(overrides), tags=list(tags or [])
+        )
+        self._experiment.add_variant(variant)
+        return self
+
+    def set_runs_per_variant(self, runs: int) -> ExperimentBuilder:
+        self._experiment.runs_per_variant = runs
+        return self
+
+    def set_base_config(self, defaults: Iterable[str] | None = None, **values: Any) -> ExperimentBuilder:
+        base: dict[str, Any] = dict(values)
+        if defaults is not None:
+            base["defaults"] = list(defaults) if not isinstance(defaults, str) else defaults
+        self._experiment.base_config = base
+        return self
+
+    def set_wandb_config(
+        self, project: str | None = None, entity: str | None = None, tags: Iterable[str] | None = None
+    ) -> ExperimentBuilder:
+        if project is not None:
+            self._experiment.wandb_project = project
+        if entity is not None:
+            self._experiment.wandb_entity = entity
+        if tags is not None:
+            self._experiment.wandb_tags = list(tags)
+        return self
+
+    def build(self) -> ABExperiment:
+        return self._experiment.validate()
+
+
+def create_experiment(name: str, description: str = "", date: str = "") -> ExperimentBuilder:
+    """Start an experiment definition (see the README's quick start)."""
+    return ExperimentBuilder(name, description, date)

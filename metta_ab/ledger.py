@@ -1,0 +1,180 @@
+"""The record of every run: the status file each job writes itself, and the experiment's ledger.
+
+A job writes `ab_status.json` in its own directory (running, then completed or failed), so the sweeper
+learns what happened even when a launcher loses the job's return value or the process dies hard. The
+sweeper folds those into `ledger.json`, one record per planned run: the source for retries, resume and
+the report. Every file is written atomically (temp file + rename): a crash leaves the old or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUS_FILE = "ab_status.json"
+LEDGER_FILE = "ledger.json"
+ATTEMPTS_DIR = "attempts"
+
+PLANNED, RUNNING, COMPLETED, FAILED = "planned", "running", "completed", "failed"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, default=repr)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def json_safe(value: Any) -> Any:
+    """A task's return value as plain JSON data: numbers, strings, bools, None, lists, dicts."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    item = getattr(value, "item", None)  # numpy / torch scalars
+    if callable(item):
+        try:
+            return json_safe(item())
+        except (TypeError, ValueError):
+            pass
+    return repr(value)
+
+
+# --- the job's own status record -------------------------------------------------------------------
+
+
+def read_status(job_dir: Path) -> dict[str, Any] | None:
+    return read_json(job_dir / STATUS_FILE)
+
+
+def write_status(job_dir: Path, record: Mapping[str, Any]) -> None:
+    write_json_atomic(job_dir / STATUS_FILE, dict(record))
+
+
+def attempts_made(job_dir: Path) -> int:
+    """How many earlier attempts were moved aside into `attempts/`."""
+    folder = job_dir / ATTEMPTS_DIR
+    return sum(1 for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else 0
+
+
+def move_attempt_aside(job_dir: Path) -> Path | None:
+    """Keep a failed attempt's files under `attempts/<k>/` so the retry starts clean and nothing is lost."""
+    entries = [p for p in job_dir.iterdir() if p.name != ATTEMPTS_DIR] if job_dir.is_dir() else []
+    if not entries:
+        return None
+    target = job_dir / ATTEMPTS_DIR / str(attempts_made(job_dir) + 1)
+    target.mkdir(parents=True)
+    for entry in entries:
+        shutil.move(str(entry), target / entry.name)
+    return target
+
+
+# --- the experiment's ledger ------------------------------------------------------------------------
+
+
+@dataclass
+class RunRecord:
+    """One planned run and what became of it."""
+
+    variant: str
+    run_index: int
+    seed: int
+    run_name: str
+    job_dir: str
+    status: str = PLANNED
+    attempts: int = 0
+    duration: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+    traceback: str | None = None
+    return_value: Any = None
+    errors: list[str] = field(default_factory=list)  # one line per failed attempt
+
+    def absorb_status(self, status: Mapping[str, Any] | None, *, launch_error: str | None) -> None:
+        """Fold in what the job wrote (or did not write) after a launch."""
+        if status is None:
+            self.status = FAILED
+            self.error = "the job never started" + (
+                f" (the launcher raised {launch_error})" if launch_error else ""
+            )
+            self.traceback = None
+            self.errors.append(self.error)
+            return
+        self.attempts = max(self.attempts, int(status.get("attempt", 1)))
+        self.started_at = status.get("started_at")
+        self.finished_at = status.get("finished_at")
+        self.duration = status.get("duration")
+        if status.get("status") == COMPLETED:
+            self.status, self.error, self.traceback = COMPLETED, None, None
+            self.return_value = status.get("return_value")
+            return
+        self.status = FAILED
+        if status.get("status") == RUNNING:
+            reason = "the job's process died without finishing (killed, out of memory, or os._exit)"
+            self.error = f"{reason}; launcher said: {launch_error}" if launch_error else reason
+            self.traceback = None
+        else:
+            self.error = status.get("error") or "failed"
+            self.traceback = status.get("traceback")
+        self.errors.append(f"attempt {self.attempts}: {self.error}")
+
+
+@dataclass
+class Ledger:
+    path: Path
+    runs: dict[str, RunRecord]  # by job_dir
+
+    @classmethod
+    def create(cls, experiment_dir: Path, records: Iterable[RunRecord]) -> Ledger:
+        return cls(experiment_dir / LEDGER_FILE, {r.job_dir: r for r in records})
+
+    @classmethod
+    def load(cls, experiment_dir: Path) -> Ledger | None:
+        data = read_json(experiment_dir / LEDGER_FILE)
+        if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+            return None
+        return cls.create(experiment_dir, (RunRecord(**r) for r in data["runs"]))
+
+    def save(self, **header: Any) -> None:
+        write_json_atomic(self.path, {**header, "runs": [asdict(r) for r in self.runs.values()]})
+
+    def by_status(self, status: str) -> list[RunRecord]:
+        return [r for r in self.runs.values() if r.status == status]

@@ -1,0 +1,77 @@
+"""Python values -> Hydra command-line override strings that compose back to the same values.
+
+A variant value must reach the job's config unchanged and can never become a sweep (`a,b`), a second
+override, or an interpolation: every string is quoted, quotes and backslashes escaped by Hydra's
+quoted-string rules, and `${` escaped by OmegaConf's. The property test in tests/ composes real configs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+_DICT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_BACKSLASHES_BEFORE_QUOTE = re.compile(r"(\\*)'")
+_TRAILING_BACKSLASHES = re.compile(r"(\\+)$")
+
+
+class OverrideValueError(ValueError):
+    """A value that has no faithful Hydra override form (e.g. an arbitrary object)."""
+
+
+def format_value(value: Any) -> str:
+    """The Hydra grammar text for `value` (None, bool, int, float, str, list/tuple, dict, Path)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(float(value))
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, PurePath):
+        return _quote(str(value))
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(format_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{_dict_key(k)}:{format_value(v)}" for k, v in value.items()) + "}"
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and type(value).__module__ == "numpy":
+        return format_value(item())
+    raise OverrideValueError(
+        f"a value of type {type(value).__name__} ({value!r}) cannot be passed to a Hydra app; "
+        "use None, bool, int, float, str, or lists/dicts of those"
+    )
+
+
+def _dict_key(key: Any) -> str:
+    if not isinstance(key, str) or not _DICT_KEY.match(key):
+        raise OverrideValueError(
+            f"dict key {key!r} cannot be written as a Hydra override; use keys made of letters, digits, '_' and '-'"
+        )
+    return key
+
+
+def _quote(text: str) -> str:
+    """Single-quote `text` so that Hydra's parser and OmegaConf's resolver both give `text` back."""
+    if "${" in text:
+        # OmegaConf parses strings containing `${`: there `\\` means one backslash and `\${` a literal `${`.
+        text = text.replace("\\", "\\\\").replace("${", "\\${")
+    # Hydra's quoted strings: a run of backslashes before a quote (or at the very end) is doubled.
+    text = _BACKSLASHES_BEFORE_QUOTE.sub(lambda m: m.group(1) * 2 + "\\'", text)
+    text = _TRAILING_BACKSLASHES.sub(lambda m: m.group(1) * 2, text)
+    return f"'{text}'"
+
+
+def value_override(key: str, value: Any, *, prefix: str = "") -> str:
+    """`prefix` is "" (set an existing key), "+" (add a new key) or "++" (set or add)."""
+    return f"{prefix}{key}={format_value(value)}"

@@ -1,0 +1,206 @@
+"""The plan: variants x runs -> jobs, each with its seed, run name, directory and exact override list.
+
+A pure, deterministic function of the experiment and the settings, so a dry run shows exactly what
+will be launched and a rerun plans the same jobs. What the app's config repository says (which keys
+are config groups, how base `defaults` resolve) comes in as an `AppLayout` from the Hydra side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError, normalize_key
+from metta_ab.overrides import OverrideValueError, format_value, value_override
+
+SEED_MODULUS = 2**31
+
+
+@dataclass
+class InjectionKeys:
+    """Where each injected value goes in the app's config; None switches that injection off."""
+
+    run_name: str | None = "run"
+    seed: str | None = "seed"
+    wandb_project: str | None = "wandb.project"
+    wandb_entity: str | None = "wandb.entity"
+    wandb_group: str | None = "wandb.group"
+    wandb_tags: str | None = "wandb.tags"
+    wandb_notes: str | None = "wandb.notes"
+
+    def keys(self) -> dict[str, str]:
+        return {name: key for name, key in vars(self).items() if key}
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    base_seed: int = 0
+    paired_seeds: bool = True
+    inject: InjectionKeys = field(default_factory=InjectionKeys)
+    task_overrides: tuple[str, ...] = ()  # from the command line, applied to every job
+
+
+@dataclass(frozen=True)
+class AppLayout:
+    """What the app's config repository says about the experiment (resolved on the Hydra side)."""
+
+    group_keys: frozenset[str] = frozenset()  # keys that are config groups of the app (`agent`, `db`)
+    base_group_overrides: tuple[str, ...] = ()  # `agent=fast` / `+task=vmas/balance` from base defaults
+    base_config_node: str | None = None  # `+ab_base=<name>` applies root configs such as /common
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    variant: str
+    index: int  # 1-based, as in `variant_a_run_1`
+    seed: int
+    run_name: str
+    job_dir: str  # relative to the experiment directory
+    overrides: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "run_index": self.index,
+            "seed": self.seed,
+            "run_name": self.run_name,
+            "job_dir": self.job_dir,
+            "overrides": list(self.overrides),
+        }
+
+
+def job_dir_name(variant: str, index: int) -> str:
+    return f"{variant}_run_{index}"
+
+
+def run_seed(variant: str, index: int, settings: PlanSettings) -> int:
+    """Paired: run i has the same seed in every variant. Unpaired: a stable seed of its own per variant."""
+    seed = settings.base_seed + index - 1
+    if not settings.paired_seeds:
+        seed += int.from_bytes(hashlib.sha256(variant.encode()).digest()[:4], "big")
+    return seed % SEED_MODULUS
+
+
+def variant_overrides(
+    experiment: ABExperiment, variant: ABVariant, settings: PlanSettings, layout: AppLayout | None
+) -> tuple[list[str], str]:
+    """The overrides shared by every run of `variant`, and its run-name prefix."""
+    layout = layout or AppLayout()
+    overrides: list[str] = list(layout.base_group_overrides)
+    if layout.base_config_node:
+        overrides.append(f"+ab_base={layout.base_config_node}")
+    overrides += _value_overrides(
+        experiment.base_values, layout, f"experiment {experiment.name!r} base config"
+    )
+    overrides += settings.task_overrides
+    injected = {key: name for name, key in settings.inject.keys().items()}
+    prefix = variant.name
+    own: dict[str, Any] = {}
+    for key, value in variant.overrides.items():
+        dotted, _ = normalize_key(key)
+        if injected.get(dotted) == "run_name":
+            if not isinstance(value, str):
+                raise ExperimentError(f"variant {variant.name!r}: run name {key}={value!r} must be a string")
+            prefix = value
+        elif dotted in injected:
+            raise ExperimentError(
+                f"variant {variant.name!r} sets {key!r}, which the sweeper injects per run "
+                f"({injected[dotted]}); remove it from the variant, or stop the injection with "
+                f"ab.inject.{injected[dotted]}=null"
+            )
+        else:
+            own[key] = value
+    overrides += _value_overrides(own, layout, f"variant {variant.name!r}")
+    return overrides, prefix
+
+
+def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> list[str]:
+    result = []
+    for key, value in values.items():
+        dotted, adds = normalize_key(key)
+        try:
+            if dotted in layout.group_keys and not adds:
+                if not isinstance(value, str):
+                    raise ExperimentError(
+                        f"{where}: {key!r} selects a config group; its value must be an option name"
+                    )
+                result.append(f"{dotted}={value}")
+            else:
+                result.append(value_override(dotted, value, prefix="++" if adds else ""))
+        except OverrideValueError as error:
+            raise ExperimentError(f"{where}, key {key!r}: {error}") from None
+    return result
+
+
+def _injected(
+    experiment: ABExperiment, variant: ABVariant, run_name: str, seed: int, keys: InjectionKeys
+) -> list[str]:
+    values: dict[str, Any] = {
+        "run_name": run_name,
+        "seed": seed,
+        "wandb_project": experiment.wandb_project,
+        "wandb_entity": experiment.wandb_entity,
+        "wandb_group": experiment.name,
+        "wandb_tags": [f"variant:{variant.name}", *experiment.wandb_tags, *variant.tags],
+        "wandb_notes": variant.description,
+    }
+    return [
+        f"++{key}={format_value(values[name])}"
+        for name, key in keys.keys().items()
+        if not (name == "wandb_entity" and values[name] is None)
+    ]
+
+
+def plan_experiment(
+    experiment: ABExperiment, settings: PlanSettings, layout: AppLayout | None = None
+) -> list[PlannedRun]:
+    """Every job of the experiment, variant by variant, run 1..N."""
+    runs: list[PlannedRun] = []
+    prefixes: dict[str, str] = {}
+    for variant in experiment.variants:
+        shared, prefix = variant_overrides(experiment, variant, settings, layout)
+        if prefix in prefixes:
+            raise ExperimentError(
+                f"variants {prefixes[prefix]!r} and {variant.name!r} both name their runs {prefix!r}_run_<i>; "
+                "give them different `run` values"
+            )
+        prefixes[prefix] = variant.name
+        for index in range(1, experiment.runs_per_variant + 1):
+            seed = run_seed(variant.name, index, settings)
+            run_name = f"{prefix}_run_{index}"
+            injected = _injected(experiment, variant, run_name, seed, settings.inject)
+            runs.append(
+                PlannedRun(
+                    variant=variant.name,
+                    index=index,
+                    seed=seed,
+                    run_name=run_name,
+                    job_dir=job_dir_name(variant.name, index),
+                    overrides=tuple(shared + injected),
+                )
+            )
+    return runs
+
+
+def format_plan(experiment: ABExperiment, runs: Sequence[PlannedRun]) -> str:
+    """The human-readable plan a dry run prints and saves as plan.txt."""
+    lines = [
+        f"Experiment {experiment.name!r}: {len(experiment.variants)} variants x "
+        f"{experiment.runs_per_variant} runs = {len(runs)} jobs",
+    ]
+    if experiment.base_defaults:
+        lines.append(f"Base config defaults: {', '.join(experiment.base_defaults)}")
+    header = f"{'variant':<20} {'run':>4} {'seed':>11}  {'run name':<28} directory"
+    lines += ["", header, "-" * len(header)]
+    for run in runs:
+        lines.append(f"{run.variant:<20} {run.index:>4} {run.seed:>11}  {run.run_name:<28} {run.job_dir}")
+    lines += ["", "Overrides per variant (first run shown; later runs differ only in run name and seed):"]
+    shown: set[str] = set()
+    for run in runs:
+        if run.variant not in shown:
+            shown.add(run.variant)
+            lines.append(f"  {run.variant}:")
+            lines += [f"    {override}" for override in run.overrides]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,35 @@
+"""A tiny Metta-shaped Hydra app for the sweeper's tests: returns a score computed from its config.
+
+`fail_mode` lets a test make a run raise, crash hard, or fail only on its first attempt.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+
+@hydra.main(config_path="conf", config_name="train_job", version_base=None)
+def main(cfg: DictConfig) -> dict:
+    out = Path(HydraConfig.get().runtime.output_dir)
+    mode = cfg.fail_mode
+    if mode and cfg.run in str(mode).split("+"):
+        flag = out.parent / f".failed_once_{cfg.run}"
+        if str(cfg.fail_kind) == "once" and not flag.exists():
+            flag.touch()
+            raise RuntimeError(f"deliberate first-attempt failure of {cfg.run}")
+        if str(cfg.fail_kind) == "always":
+            raise ValueError(f"deliberate failure of {cfg.run}")
+        if str(cfg.fail_kind) == "exit" and not flag.exists():
+            flag.touch()
+            os._exit(3)
+    score = float(cfg.trainer.learning_rate) * 10 + cfg.seed * 0.01
+    return {"score": score, "seed": cfg.seed}
+
+
+if __name__ == "__main__":
+    main()
