@@ -32,7 +32,7 @@ class AppConfig:
     def __init__(self, config_loader: Any, master_config: DictConfig) -> None:
         self.loader = config_loader
         self.master = master_config
-        self.choices = dict(master_config.hydra.runtime.choices)
+        self.selected_groups = set(master_config.hydra.runtime.choices.keys())  # incl. mandatory `???` ones
 
     # --- layout ------------------------------------------------------------------------------------
 
@@ -60,19 +60,14 @@ class AppConfig:
         keys = {normalize_key(k)[0] for k in experiment.base_values}
         keys |= {normalize_key(k)[0] for v in experiment.variants for k in v.overrides}
         groups = frozenset(k for k in keys if self._is_group(k.replace(".", "/")))
-        return AppLayout(
-            group_keys=groups, base_group_overrides=tuple(group_overrides), base_config_node=node_name
-        )
+        return AppLayout(group_keys=groups, base_group_overrides=tuple(group_overrides), base_config_node=node_name)
 
     def base_node_yaml(self, layout: AppLayout) -> str | None:
         if not layout.base_config_node:
             return None
         defaults = [o for o in layout.base_group_overrides]
         node = ConfigStore.instance().load(f"{BASE_GROUP}/{layout.base_config_node}.yaml").node
-        return (
-            f"# @package _global_\n# group selections applied as overrides: {defaults}\n"
-            + OmegaConf.to_yaml(node)
-        )
+        return f"# @package _global_\n# group selections applied as overrides: {defaults}\n" + OmegaConf.to_yaml(node)
 
     def _loaded_configs(self, task_overrides: Sequence[str]) -> set[str]:
         defaults = self.loader.compute_defaults_list(
@@ -94,7 +89,7 @@ class AppConfig:
         parts = path.split("/")
         splits = [("/".join(parts[:k]), "/".join(parts[k:])) for k in range(len(parts) - 1, 0, -1)]
         for group, option in splits:  # a group the app already selects wins (even a mandatory `???` one)
-            if group in self.choices and self._config_exists(f"{group}/{option}"):
+            if group in self.selected_groups and self._config_exists(f"{group}/{option}"):
                 return "group", f"{group}={option}"
         for group, option in splits:
             if self._is_group(group) and self._config_exists(f"{group}/{option}"):
@@ -114,8 +109,8 @@ class AppConfig:
                 close = difflib.get_close_matches("/".join(parts[k:]), options, n=1)
                 hint = f" Did you mean '/{group}/{close[0]}'?" if close else ""
                 return f" Group '{group}' has options: {', '.join(options)}.{hint}"
-        groups = [g for g in self.loader.list_groups("") if g != "hydra"]
-        roots = self.loader.get_group_options("")
+        groups = [g for g in self.loader.list_groups("") if g not in ("hydra", BASE_GROUP)]
+        roots = [c for c in self.loader.get_group_options("") if not c.startswith("_")]
         return f" Groups: {', '.join(sorted(groups))}; root configs: {', '.join(sorted(roots))}."
 
     # --- validation ----------------------------------------------------------------------------------
@@ -142,9 +137,7 @@ class AppConfig:
                     if not adds and dotted not in layout.group_keys
                 }
                 self._explain_missing_key(overrides, value_keys)
-                raise ABConfigError(
-                    f"{where}: the app's config does not accept it:\n{_message(error)}"
-                ) from None
+                raise ABConfigError(f"{where}: the app's config does not accept it:\n{_message(error)}") from None
 
     def _explain_missing_key(self, overrides: list[str], value_keys: dict[str, tuple[str, str]]) -> None:
         """Raise a did-you-mean error if a value key does not exist in the config composed without them."""

@@ -40,9 +40,7 @@ class ABSweepFailed(ABConfigError):
 
 
 class ABSweep:
-    def __init__(
-        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
-    ) -> None:
+    def __init__(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context = hydra_context
         self.config = config
         self.settings = config.ab
@@ -96,15 +94,18 @@ class ABSweep:
         return returns
 
     def _task_overrides(self, arguments: Sequence[str]) -> list[str]:
-        """Command-line task overrides go to every job; a command-line sweep makes no sense here."""
+        """Command-line task overrides go to every job, except the sweeper's own `ab.*` settings."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        task_overrides = []
         for override in parser.parse_overrides(list(arguments)):
             if override.is_sweep_override():
                 raise ABConfigError(
                     f"'{override.input_line}' is a sweep; with the ab sweeper, define what varies as variants "
                     "in the experiment file (command-line overrides apply to every run)"
                 )
-        return list(arguments)
+            if override.get_key_element().lstrip("+~").split(".")[0] != "ab":
+                task_overrides.append(override.input_line)
+        return task_overrides
 
     def _write_definition(self, runs: Sequence[PlannedRun], layout: Any) -> None:
         import yaml
@@ -136,8 +137,7 @@ class ABSweep:
             pending = [
                 r
                 for r in runs
-                if ledger.runs[r.job_dir].status != COMPLETED
-                and ledger.runs[r.job_dir].attempts < max_attempts
+                if ledger.runs[r.job_dir].status != COMPLETED and ledger.runs[r.job_dir].attempts < max_attempts
             ]
             if not pending:
                 break

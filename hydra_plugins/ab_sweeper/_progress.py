@@ -84,9 +84,7 @@ class ProgressWatcher:
         finished = completed + failed
         elapsed = time.monotonic() - self.started
         remaining = len(self.job_dirs) - finished
-        eta = (
-            f", about {format_seconds(elapsed / finished * remaining)} left" if finished and remaining else ""
-        )
+        eta = f", about {format_seconds(elapsed / finished * remaining)} left" if finished and remaining else ""
         self._completed = self.done_before + completed
         return (
             f"[ab] {self._completed}/{self.total} completed, {running} running, {failed} failed, "

@@ -1,0 +1,69 @@
+"""Run a Hydra app with the ab sweeper through its real command line, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TESTS = Path(__file__).resolve().parent
+APPS = TESTS / "apps"
+METTA_LIKE = APPS / "metta_like" / "app.py"
+GROUPED = APPS / "grouped" / "app.py"
+
+
+@dataclass
+class SweepResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    cwd: Path
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def experiment_dir(self, name: str, output_dir: str = "ab_test_results") -> Path:
+        return self.cwd / output_dir / name
+
+
+def run_sweep(
+    app: Path, *overrides: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
+) -> SweepResult:
+    """`python app.py -m hydra/sweeper=ab ...` started in `cwd` (outside the project, like a user)."""
+    full_env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    proc = subprocess.run(
+        [sys.executable, str(app), "-m", "hydra/sweeper=ab", *overrides],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return SweepResult(proc.returncode, proc.stdout, proc.stderr, cwd)
+
+
+def job_config(job_dir: Path) -> dict[str, Any]:
+    return yaml.safe_load((job_dir / "config.yaml").read_text())
+
+
+def status(job_dir: Path) -> dict[str, Any]:
+    return json.loads((job_dir / "ab_status.json").read_text())
+
+
+def job_dirs(experiment_dir: Path) -> list[str]:
+    if not experiment_dir.is_dir():
+        return []
+    return sorted(p.name for p in experiment_dir.iterdir() if p.is_dir() and "_run_" in p.name)
+
+
+def write_experiment(path: Path, body: str) -> Path:
+    path.write_text("from metta_ab import ABExperiment, ABVariant, create_experiment\n\n" + body)
+    return path

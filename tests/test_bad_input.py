@@ -1,0 +1,146 @@
+"""Every user mistake: one clear error (what, where, how to fix), exit status 1, and no job launched."""
+
+from __future__ import annotations
+
+import pytest
+from sweeper_cli import METTA_LIKE, run_sweep
+
+VALID_VARIANTS = """
+    .add_variant(name="a", trainer__learning_rate=0.1)
+    .add_variant(name="b", trainer__learning_rate=0.2)
+"""
+
+
+def builder(*chain: str, name: str = "bad") -> str:
+    return (
+        "from metta_ab import create_experiment\n\n"
+        f"def create_it():\n    return (create_experiment({name!r}, 'x')" + "".join(chain) + ".build())\n"
+    )
+
+
+CASES = {
+    "missing file": (None, "nope.py", ["experiment file 'nope.py' not found"]),
+    "syntax error": ("def broken(:\n", "exp.py", ["exp.py", "syntax error at line 1"]),
+    "import raises": (
+        "raise RuntimeError('boom at import')\n",
+        "exp.py",
+        ["exp.py", "raised RuntimeError while being imported: boom at import"],
+    ),
+    "no experiment": ("from metta_ab import create_experiment\nx = 1\n", "exp.py", ["defines no experiment"]),
+    "several factories": (
+        builder(VALID_VARIANTS) + "\ndef create_other():\n    return create_it()\n",
+        "exp.py",
+        ["several create_* functions (create_it, create_other)", "exp.py:create_it"],
+    ),
+    "factory raises": (
+        "def create_it():\n    raise KeyError('oops')\n",
+        "exp.py",
+        ["exp.py:create_it() raised KeyError"],
+    ),
+    "forgot build": (
+        "from metta_ab import create_experiment\n\ndef create_it():\n"
+        "    return create_experiment('x').add_variant(name='a').add_variant(name='b')\n",
+        "exp.py",
+        ["returned ExperimentBuilder, not an ABExperiment", "did you forget .build()?"],
+    ),
+    "one variant": (builder('.add_variant(name="a")'), "exp.py", ["has 1 variant(s)", "at least 2"]),
+    "duplicate names": (
+        builder('.add_variant(name="a")', '.add_variant(name="a")'),
+        "exp.py",
+        ["two variants are named 'a'"],
+    ),
+    "slash in name": (
+        builder('.add_variant(name="a/b")', '.add_variant(name="c")'),
+        "exp.py",
+        ["variant name 'a/b' is not usable as a directory name"],
+    ),
+    "dotdot name": (
+        builder('.add_variant(name="..")', '.add_variant(name="c")'),
+        "exp.py",
+        ["variant name '..' is not usable"],
+    ),
+    "space in name": (
+        builder('.add_variant(name="my variant")', '.add_variant(name="c")'),
+        "exp.py",
+        ["variant name 'my variant' is not usable"],
+    ),
+    "zero runs": (builder(VALID_VARIANTS, ".set_runs_per_variant(0)"), "exp.py", ["runs_per_variant must be", "got 0"]),
+    "typo in key": (
+        builder('.add_variant(name="a", trainer__lerning_rate=0.1)', '.add_variant(name="b")'),
+        "exp.py",
+        ["variant 'a'", "'trainer__lerning_rate'", "does not exist", "Did you mean 'trainer.learning_rate'", "'+"],
+    ),
+    "top-level key that lives deeper": (
+        builder(VALID_VARIANTS, ".set_base_config(total_timesteps=10)"),
+        "exp.py",
+        ["base config", "'total_timesteps'", "Did you mean 'trainer.total_timesteps'"],
+    ),
+    "unknown group option in defaults": (
+        builder(VALID_VARIANTS, '.set_base_config(defaults=["/agent/fsat"])'),
+        "exp.py",
+        ["'/agent/fsat' names no config group option", "Group 'agent' has options: fast, slow", "'/agent/fast'"],
+    ),
+    "unknown group in defaults": (
+        builder(VALID_VARIANTS, '.set_base_config(defaults=["/nothing/here"])'),
+        "exp.py",
+        ["'/nothing/here' names no config group option", "Groups: agent, trainer, wandb", "root configs: common"],
+    ),
+    "unknown option for a group key": (
+        builder('.add_variant(name="a", agent="huge")', '.add_variant(name="b")'),
+        "exp.py",
+        ["variant 'a'", "agent", "huge"],
+    ),
+    "variant sets an injected key": (
+        builder('.add_variant(name="a", seed=3)', '.add_variant(name="b")'),
+        "exp.py",
+        ["variant 'a' sets 'seed'", "ab.inject.seed=null"],
+    ),
+    "same run prefix": (
+        builder('.add_variant(name="a", run="x")', '.add_variant(name="b", run="x")'),
+        "exp.py",
+        ["variants 'a' and 'b' both name their runs 'x'"],
+    ),
+    "unsupported value": (
+        "import pathlib\n" + builder('.add_variant(name="a", trainer__curriculum=object())', '.add_variant(name="b")'),
+        "exp.py",
+        ["variant 'a', key 'trainer__curriculum'", "cannot be passed to a Hydra app"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_experiment_is_refused_before_launch(tmp_path, case):
+    body, filename, fragments = CASES[case]
+    if body is not None:
+        (tmp_path / filename).write_text(body)
+    result = run_sweep(METTA_LIKE, f"ab.experiment={filename}", cwd=tmp_path)
+    assert result.returncode == 1, result.output
+    for fragment in fragments:
+        assert fragment in result.stderr, f"{fragment!r} not in:\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    assert "Launching" not in result.output
+    assert not list(tmp_path.glob("ab_test_results/*/*_run_*"))
+
+
+def test_command_line_sweep_is_refused(tmp_path):
+    (tmp_path / "exp.py").write_text(builder(VALID_VARIANTS))
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "trainer.num_workers=1,2", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "'trainer.num_workers=1,2' is a sweep" in result.stderr
+    assert "Launching" not in result.output
+
+
+def test_output_dir_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "exp.py").write_text(builder(VALID_VARIANTS))
+    (tmp_path / "results").write_text("not a dir")
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=results", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ab.output_dir=results is a file, not a directory" in result.stderr
+
+
+def test_unknown_ab_setting_is_refused(tmp_path):
+    (tmp_path / "exp.py").write_text(builder(VALID_VARIANTS))
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.max_retry=2", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "max_retry" in result.stderr
+    assert "Launching" not in result.output
