@@ -152,9 +152,7 @@ class ABExperiment:
     def from_dict(cls, data: Mapping[str, Any], source: str = "experiment") -> ABExperiment:
         """Build from `to_dict()` output (a saved experiment), rejecting unknown or missing fields."""
         if not isinstance(data, Mapping):
-            raise ExperimentError(
-                f"{source}: expected a mapping with 'name' and 'variants', got {type(data).__name__}"
-            )
+            raise ExperimentError(f"{source}: expected a mapping with 'name' and 'variants', got {type(data).__name__}")
         fields = {
             "name",
             "description",
@@ -224,8 +222,7 @@ class ABExperiment:
         defaults = self.base_config.get("defaults", [])
         if isinstance(defaults, str) or not all(isinstance(d, str) and d.strip("/") for d in defaults):
             raise ExperimentError(
-                f"{where}: defaults must be a list of config paths such as ['/common', '/agent/fast'], "
-                f"got {defaults!r}"
+                f"{where}: defaults must be a list of config paths such as ['/common', '/agent/fast'], got {defaults!r}"
             )
         for key in self.base_values:
             check_override_key(key, where)
@@ -241,9 +238,7 @@ class ExperimentBuilder:
     def add_variant(
         self, name: str, description: str = "", tags: Iterable[str] | None = None, **overrides: Any
     ) -> ExperimentBuilder:
-        variant = ABVariant(
-            name=name, description=description, overrides=dict(overrides), tags=list(tags or [])
-        )
+        variant = ABVariant(name=name, description=description, overrides=dict(overrides), tags=list(tags or []))
         self._experiment.add_variant(variant)
         return self
 

@@ -132,9 +132,7 @@ class RunRecord:
         """Fold in what the job wrote (or did not write) after a launch."""
         if status is None:
             self.status = FAILED
-            self.error = "the job never started" + (
-                f" (the launcher raised {launch_error})" if launch_error else ""
-            )
+            self.error = "the job never started" + (f" (the launcher raised {launch_error})" if launch_error else "")
             self.traceback = None
             self.errors.append(self.error)
             return

@@ -91,9 +91,7 @@ def variant_overrides(
     overrides: list[str] = list(layout.base_group_overrides)
     if layout.base_config_node:
         overrides.append(f"+ab_base={layout.base_config_node}")
-    overrides += _value_overrides(
-        experiment.base_values, layout, f"experiment {experiment.name!r} base config"
-    )
+    overrides += _value_overrides(experiment.base_values, layout, f"experiment {experiment.name!r} base config")
     overrides += settings.task_overrides
     injected = {key: name for name, key in settings.inject.keys().items()}
     prefix = variant.name
@@ -123,9 +121,7 @@ def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> l
         try:
             if dotted in layout.group_keys and not adds:
                 if not isinstance(value, str):
-                    raise ExperimentError(
-                        f"{where}: {key!r} selects a config group; its value must be an option name"
-                    )
+                    raise ExperimentError(f"{where}: {key!r} selects a config group; its value must be an option name")
                 result.append(f"{dotted}={value}")
             else:
                 result.append(value_override(dotted, value, prefix="++" if adds else ""))
@@ -134,9 +130,7 @@ def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> l
     return result
 
 
-def _injected(
-    experiment: ABExperiment, variant: ABVariant, run_name: str, seed: int, keys: InjectionKeys
-) -> list[str]:
+def _injected(experiment: ABExperiment, variant: ABVariant, run_name: str, seed: int, keys: InjectionKeys) -> list[str]:
     values: dict[str, Any] = {
         "run_name": run_name,
         "seed": seed,

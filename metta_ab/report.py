@@ -20,9 +20,7 @@ def numeric_values(record: RunRecord) -> dict[str, float]:
     if isinstance(value, int | float):
         return {"value": float(value)}
     if isinstance(value, dict):
-        return {
-            k: float(v) for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)
-        }
+        return {k: float(v) for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     return {}
 
 
