@@ -88,6 +88,68 @@ def _today() -> str:
     return _dt.date.today().isoformat()
 
 
+CURVE_SUMMARIES = ("final", "auc", "threshold", "returned")
+
+
+@dataclass
+class AnalysisSettings:
+    """How the verdict is computed; declared with the experiment, before any run (see stats-spec).
+
+    Every field may be None, meaning "not said here": layers (experiment file < sweeper config `ab.analysis`
+    < `metta-ab analyze` flags) are merged with `over`, and `resolved()` fills the defaults.
+    """
+
+    metric: str | None = None  # the primary metric; default: the first numeric value the runs reported
+    direction: str | None = None  # "max" (default) or "min"
+    control: str | None = None  # default: the first variant
+    alpha: float | None = None  # 0.05, two-sided
+    ci_level: float | None = None  # 0.95
+    n_resamples: int | None = None  # bootstrap resamples, 10,000
+    seed: int | None = None  # bootstrap / permutation seed, 0
+    curve_summary: str | None = None  # final (mean of the last K evaluations), auc, threshold, returned
+    last_k: int | None = None  # evaluations averaged by "final"; default the last 10%, at least 1
+    threshold: float | None = None  # for curve_summary="threshold": first step at or past it
+    min_effect: float | None = None  # smallest difference that matters (enables "equivalent")
+
+    DEFAULTS = {
+        "direction": "max",
+        "alpha": 0.05,
+        "ci_level": 0.95,
+        "n_resamples": 10_000,
+        "seed": 0,
+        "curve_summary": "final",
+    }
+
+    def over(self, other: AnalysisSettings | None) -> AnalysisSettings:
+        """These settings with `other`'s non-None values on top."""
+        if other is None:
+            return self
+        mine = {k: v for k, v in vars(self).items()}
+        mine.update({k: v for k, v in vars(other).items() if v is not None})
+        return AnalysisSettings(**mine)
+
+    def resolved(self) -> AnalysisSettings:
+        filled = {k: (self.DEFAULTS.get(k) if v is None else v) for k, v in vars(self).items()}
+        return AnalysisSettings(**filled)
+
+    def validate(self, where: str, variants: Iterable[str] = ()) -> None:
+        if self.direction not in (None, "max", "min"):
+            raise ExperimentError(f"{where}: direction must be 'max' or 'min', got {self.direction!r}")
+        if self.curve_summary not in (None, *CURVE_SUMMARIES):
+            raise ExperimentError(
+                f"{where}: curve summary must be one of {CURVE_SUMMARIES}, got {self.curve_summary!r}"
+            )
+        if self.curve_summary == "threshold" and self.threshold is None:
+            raise ExperimentError(f"{where}: curve summary 'threshold' needs a threshold value")
+        for name, low, high in (("alpha", 0, 0.5), ("ci_level", 0.5, 1)):
+            value = getattr(self, name)
+            if value is not None and not low < value < high:
+                raise ExperimentError(f"{where}: {name} must be between {low} and {high}, got {value!r}")
+        names = list(variants)
+        if self.control is not None and names and self.control not in names:
+            raise ExperimentError(f"{where}: control {self.control!r} is not a variant; variants: {', '.join(names)}")
+
+
 @dataclass
 class ABExperiment:
     """A whole A/B experiment. Subclass it (the seed's "custom experiment class") or use the builder."""
@@ -101,6 +163,7 @@ class ABExperiment:
     wandb_project: str | None = None
     wandb_entity: str | None = None
     wandb_tags: list[str] = field(default_factory=list)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
     def __post_init__(self) -> None:
         if not self.date:
@@ -137,6 +200,7 @@ class ABExperiment:
             "wandb_project": self.wandb_project,
             "wandb_entity": self.wandb_entity,
             "wandb_tags": list(self.wandb_tags),
+            "analysis": {k: v for k, v in vars(self.analysis).items() if v is not None},
             "variants": [
                 {
                     "name": v.name,
@@ -154,6 +218,7 @@ class ABExperiment:
         if not isinstance(data, Mapping):
             raise ExperimentError(f"{source}: expected a mapping with 'name' and 'variants', got {type(data).__name__}")
         fields = {
+            "analysis",
             "name",
             "description",
             "date",
@@ -185,7 +250,12 @@ class ABExperiment:
                     tags=list(raw.get("tags") or []),
                 )
             )
-        kwargs = {k: data[k] for k in fields - {"variants"} if data.get(k) is not None}
+        kwargs = {k: data[k] for k in fields - {"variants", "analysis"} if data.get(k) is not None}
+        analysis = data.get("analysis") or {}
+        known = set(vars(AnalysisSettings()))
+        if not isinstance(analysis, Mapping) or set(analysis) - known:
+            raise ExperimentError(f"{source}: 'analysis' must be a mapping with keys among {sorted(known)}")
+        kwargs["analysis"] = AnalysisSettings(**analysis)
         return ABExperiment(variants=variants, **kwargs).validate()
 
     def validate(self) -> ABExperiment:
@@ -213,6 +283,7 @@ class ABExperiment:
                 "set it with .set_runs_per_variant(n)"
             )
         self._validate_base_config()
+        self.analysis.validate(f"experiment {self.name!r} metric settings", [v.name for v in self.variants])
         return self
 
     def _validate_base_config(self) -> None:
@@ -262,6 +333,31 @@ class ExperimentBuilder:
             self._experiment.wandb_entity = entity
         if tags is not None:
             self._experiment.wandb_tags = list(tags)
+        return self
+
+    def set_metric(
+        self,
+        name: str,
+        direction: str = "max",
+        *,
+        control: str | None = None,
+        curve_summary: str | None = None,
+        last_k: int | None = None,
+        threshold: float | None = None,
+        min_effect: float | None = None,
+        alpha: float | None = None,
+    ) -> ExperimentBuilder:
+        """Declare the primary metric and how it is judged, before the runs (good practice)."""
+        self._experiment.analysis = AnalysisSettings(
+            metric=name,
+            direction=direction,
+            control=control,
+            curve_summary=curve_summary,
+            last_k=last_k,
+            threshold=threshold,
+            min_effect=min_effect,
+            alpha=alpha,
+        )
         return self
 
     def build(self) -> ABExperiment:

@@ -1,71 +1,257 @@
-"""What the user reads at the end: `summary.txt` per variant (runs, durations, returned values, errors)."""
+"""What the user reads at the end: `summary.txt` (for people), `summary.json` (for programs), and plots.
+
+Every comparison ends in a sentence that states the effect, its CI, the test, and whether this many
+seeds could have told: "B is better than A by 0.13 (27%) ...; about 17 seeds per variant would detect
+the observed effect".
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import statistics
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
-from metta_ab.experiment import ABExperiment
+from metta_ab.analysis import ExperimentResults
 from metta_ab.ledger import COMPLETED, FAILED, RunRecord, write_text_atomic
+from metta_ab.metrics import returned_values
+from metta_ab.stats import Comparison
 
-SUMMARY_TXT = "summary.txt"
-
-
-def numeric_values(record: RunRecord) -> dict[str, float]:
-    """The numbers a run returned: a dict's numeric entries, or a single number as `value`."""
-    value = record.return_value
-    if isinstance(value, bool):
-        return {}
-    if isinstance(value, int | float):
-        return {"value": float(value)}
-    if isinstance(value, dict):
-        return {k: float(v) for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    return {}
+SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
 
 
-def _mean_sd(values: Sequence[float]) -> str:
-    if not values:
+def _num(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if len(values) == 1:
-        return f"{values[0]:.4g}"
-    return f"{statistics.fmean(values):.4g} ± {statistics.stdev(values):.2g}"
+    return f"{value:.{digits}g}"
 
 
-def summary_text(experiment: ABExperiment, runs: Sequence[RunRecord], experiment_dir: Path) -> str:
+def _ci(ci: Sequence[float] | None, digits: int = 3) -> str:
+    if not ci or any(v is None or math.isnan(v) for v in ci):
+        return "[-]"
+    return f"[{ci[0]:.{digits}g}, {ci[1]:.{digits}g}]"
+
+
+def _p(p: float | None) -> str:
+    if p is None or math.isnan(p):
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _summary_description(results: ExperimentResults) -> str:
+    s = results.settings
+    if s.curve_summary == "auc":
+        return "area under the learning curve divided by its step span"
+    if s.curve_summary == "threshold":
+        return f"first step at which the curve reaches {s.threshold}"
+    if s.curve_summary == "returned":
+        return "the final value each run reported"
+    last = f"last {s.last_k}" if s.last_k else "last 10%"
+    return f"mean of the {last} of evaluations when a run logged a curve, else the final value it reported"
+
+
+def verdict_sentence(c: Comparison, metric: str, n_per_variant: int, direction: str) -> str:
+    """One plain sentence: the verdict, the effect with its CI and test, and what the seed count allows."""
+    pct = "" if math.isnan(c.difference_pct) else f" ({abs(c.difference_pct):.0f}%)"
+    amount = f"{abs(c.difference):.3g}{pct}"
+    level = round(c.ci_level * 100)
+    test = "paired t" if c.test == "paired_t" else "Welch"
+    p_text = f"{test} p={_p(c.p_value)}" + (
+        f", Holm-adjusted p={_p(c.p_adjusted)}" if c.p_adjusted != c.p_value else ""
+    )
+    evidence = f"difference {c.difference:+.3g}, {level}% CI {_ci(c.difference_ci)}, {p_text}"
+    if c.verdict in ("better", "worse"):
+        head = f"{c.treatment} is {c.verdict} than {c.control} on {metric} by {amount}: {evidence}."
+    elif c.verdict == "equivalent":
+        head = (
+            f"{c.treatment} and {c.control} show no meaningful difference on {metric} "
+            f"(within ±{c.min_effect:g}, equivalence test passed): {evidence}."
+        )
+    elif c.verdict == "insufficient data":
+        return f"{c.treatment} vs {c.control}: not enough completed runs to test (at least 2 per variant are needed)."
+    else:
+        head = f"Inconclusive: {c.treatment} vs {c.control} on {metric}: {evidence}."
+    n = c.n_pairs if c.paired and c.n_pairs else min(c.n_treatment, c.n_control)
+    power = f" With {n} seeds per variant this experiment could only reliably detect differences above {c.mde:.3g}"
+    power += f" (d = {c.mde_d:.2f})" if not math.isnan(c.mde_d) else ""
+    if c.runs_needed:
+        target = (
+            "the observed effect" if c.runs_needed_for == "observed effect" else f"a difference of {c.min_effect:g}"
+        )
+        power += f"; about {c.runs_needed} seeds per variant would detect {target}."
+    else:
+        power += "."
+    return head + power
+
+
+def _variant_rows(results: ExperimentResults) -> list[str]:
+    analysis = results.analysis
+    header = (
+        f"{'variant':<22} {'completed':>9} {'failed':>6}  {'mean':>9} {'CI':<20} {'SD':>8} "
+        f"{'median':>9} {'IQM':>9} {'IQM CI':<20} {'duration':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for variant in results.experiment.variants:
+        records = [r for r in results.records if r.variant == variant.name]
+        done = sum(r.status == COMPLETED for r in records)
+        failed = sum(r.status == FAILED for r in records)
+        durations = [r.duration for r in records if r.status == COMPLETED and r.duration is not None]
+        duration = f"{statistics.median(durations):.1f}s" if durations else "-"
+        stats_ = analysis.variants[variant.name] if analysis else None
+        if stats_ is None:
+            values = ["-"] * 4 + ["[-]"] * 2
+        else:
+            values = [_num(stats_.mean), _num(stats_.sd, 3), _num(stats_.median), _num(stats_.iqm)]
+            values += [_ci(stats_.mean_ci), _ci(stats_.iqm_ci)]
+        lines.append(
+            f"{variant.name:<22} {done:>5}/{len(records):<3} {failed:>6}  {values[0]:>9} {values[4]:<20} "
+            f"{values[1]:>8} {values[2]:>9} {values[3]:>9} {values[5]:<20} {duration:>8}"
+        )
+        scores = results.scores.get(variant.name)
+        if scores is not None and len(scores):
+            lines.append(f"{'':<22} per seed: " + " ".join(_num(v, 3) for v in scores))
+    return lines
+
+
+def _comparison_rows(results: ExperimentResults) -> list[str]:
+    analysis = results.analysis
+    assert analysis is not None
+    header = (
+        f"{'treatment':<22} {'difference':>10} {'CI':<22} {'test':<8} {'p':>6} {'p adj':>6} {'perm p':>6} "
+        f"{'rank p':>6} {'g':>6} {'P(T>C)':>6}  {'verdict':<12}"
+    )
+    lines = [header, "-" * len(header)]
+    for c in analysis.comparisons:
+        lines.append(
+            f"{c.treatment:<22} {c.difference:>+10.3g} {_ci(c.difference_ci):<22} {c.test:<8} {_p(c.p_value):>6} "
+            f"{_p(c.p_adjusted):>6} {_p(c.permutation_p):>6} {_p(c.rank_test_p):>6} {_num(c.hedges_g, 2):>6} "
+            f"{_num(c.prob_improvement, 2):>6}  {c.verdict:<12}"
+        )
+    return lines
+
+
+def _returned_rows(results: ExperimentResults) -> list[str]:
+    """Mean ± SD of every numeric value the runs returned (not only the primary metric)."""
+    completed = [r for r in results.records if r.status == COMPLETED]
+    names = list(dict.fromkeys(k for r in completed for k in returned_values(r.return_value)))
+    if not names:
+        return []
+    lines = ["", "Values the runs returned (mean ± SD over completed runs):"]
+    for variant in results.experiment.variants:
+        cells = []
+        for name in names:
+            values = [
+                float(returned_values(r.return_value)[name])
+                for r in completed
+                if r.variant == variant.name and name in returned_values(r.return_value)
+            ]
+            if len(values) > 1:
+                cells.append(f"{name}={statistics.fmean(values):.4g} ± {statistics.stdev(values):.2g}")
+            elif values:
+                cells.append(f"{name}={values[0]:.4g}")
+        lines.append(f"  {variant.name:<22} " + ", ".join(cells))
+    return lines
+
+
+def summary_text(results: ExperimentResults) -> str:
+    experiment, s = results.experiment, results.settings
+    analysis = results.analysis
     lines = [f"A/B experiment: {experiment.name}"]
     if experiment.description:
         lines.append(f"Description:    {experiment.description}")
     lines += [
         f"Date:           {experiment.date}",
-        f"Directory:      {experiment_dir}",
-        f"W&B:            project {experiment.wandb_project}, group {experiment.name}",
-        "",
+        f"Directory:      {results.experiment_dir}",
+        f"W&B:            project {experiment.wandb_project}, group {experiment.name}, tags variant:<name>",
     ]
-    by_variant = {v.name: [r for r in runs if r.variant == v.name] for v in experiment.variants}
-    metric_names = list(dict.fromkeys(k for r in runs if r.status == COMPLETED for k in numeric_values(r)))
-    header = f"{'variant':<20} {'completed':>9} {'failed':>6} {'mean duration':>13}"
-    header += "".join(f"  {name:>18}" for name in metric_names)
-    lines += ["Per variant (mean ± SD over completed runs):", header, "-" * len(header)]
-    for name, records in by_variant.items():
-        done = [r for r in records if r.status == COMPLETED]
-        failed = [r for r in records if r.status == FAILED]
-        durations = [r.duration for r in done if r.duration is not None]
-        row = f"{name:<20} {len(done):>5}/{len(records):<3} {len(failed):>6} "
-        row += f"{(f'{statistics.fmean(durations):.1f}s' if durations else '-'):>13}"
-        for metric in metric_names:
-            values = [numeric_values(r)[metric] for r in done if metric in numeric_values(r)]
-            row += f"  {_mean_sd(values):>18}"
-        lines.append(row)
-    failures = [r for r in runs if r.status == FAILED]
+    if analysis is not None:
+        design = "paired seeds (run i uses the same seed in every variant)" if analysis.paired else "independent seeds"
+        lines += [
+            f"Metric:         {s.metric} ({'higher' if s.direction == 'max' else 'lower'} is better); "
+            f"per-run score: {_summary_description(results)}",
+            f"Analysis:       control {analysis.control}; alpha {s.alpha} two-sided; {round(s.ci_level * 100)}% CIs "
+            f"(bootstrap: {s.n_resamples} resamples, seed {s.seed}); {design}",
+        ]
+    lines += ["", "Per variant:", *_variant_rows(results)]
+    if analysis is not None and analysis.comparisons:
+        lines += ["", f"Comparisons with the control ({analysis.control}):", *_comparison_rows(results), ""]
+        lines.append("Verdict:")
+        for c in analysis.comparisons:
+            lines.append("  " + verdict_sentence(c, s.metric or "", results.experiment.runs_per_variant, s.direction))
+    lines += _returned_rows(results)
+    failures = [r for r in results.records if r.status == FAILED]
     if failures:
         lines += ["", f"Failed runs ({len(failures)}):"]
-        for record in failures:
-            lines.append(f"  {record.job_dir} (after {record.attempts} attempt(s)): {record.error}")
+        lines += [f"  {r.job_dir} (after {r.attempts} attempt(s)): {r.error}" for r in failures]
+    notes = list(results.warnings)
+    if analysis is not None:
+        notes += analysis.warnings
+        for c in analysis.comparisons:
+            notes += [f"{c.treatment}: {w}" for w in c.warnings]
+    if notes:
+        lines += ["", "Warnings:", *[f"  - {note}" for note in dict.fromkeys(notes)]]
     return "\n".join(lines) + "\n"
 
 
-def write_summary(experiment: ABExperiment, runs: Sequence[RunRecord], experiment_dir: Path) -> str:
-    text = summary_text(experiment, runs, experiment_dir)
-    write_text_atomic(experiment_dir / SUMMARY_TXT, text)
+def summary_dict(results: ExperimentResults) -> dict[str, Any]:
+    """The machine-readable summary (documented in the README)."""
+    analysis = results.analysis
+    stats_dict = analysis.to_dict() if analysis else {"variants": {}, "comparisons": [], "warnings": []}
+    variants = {}
+    for variant in results.experiment.variants:
+        records = [r for r in results.records if r.variant == variant.name]
+        durations = [r.duration for r in records if r.status == COMPLETED and r.duration is not None]
+        scores = results.scores[variant.name]
+        variants[variant.name] = {
+            **stats_dict["variants"].get(variant.name, {}),
+            "planned": len(records),
+            "completed": sum(r.status == COMPLETED for r in records),
+            "failed": sum(r.status == FAILED for r in records),
+            "values": [None if math.isnan(v) else float(v) for v in scores],
+            "median_duration": statistics.median(durations) if durations else None,
+        }
+    return {
+        "experiment": results.experiment.name,
+        "description": results.experiment.description,
+        "metric": results.settings.metric,
+        "direction": results.settings.direction,
+        "curve_summary": results.settings.curve_summary,
+        "alpha": results.settings.alpha,
+        "ci_level": results.settings.ci_level,
+        "paired": bool(analysis.paired) if analysis else None,
+        "control": analysis.control if analysis else None,
+        "variants": variants,
+        "comparisons": stats_dict["comparisons"],
+        "warnings": list(results.warnings) + list(stats_dict["warnings"]),
+        "runs": [_run_dict(r) for r in results.records],
+    }
+
+
+def _run_dict(record: RunRecord) -> dict[str, Any]:
+    return {
+        "variant": record.variant,
+        "run_index": record.run_index,
+        "seed": record.seed,
+        "run_name": record.run_name,
+        "job_dir": record.job_dir,
+        "status": record.status,
+        "attempts": record.attempts,
+        "duration": record.duration,
+        "error": record.error,
+        "return_value": record.return_value,
+    }
+
+
+def write_report(results: ExperimentResults, plots: bool = True) -> str:
+    """Write summary.txt, summary.json and the plots into the experiment directory; return the text."""
+    text = summary_text(results)
+    write_text_atomic(results.experiment_dir / SUMMARY_TXT, text)
+    write_text_atomic(
+        results.experiment_dir / SUMMARY_JSON, json.dumps(summary_dict(results), indent=1, allow_nan=False)
+    )
+    if plots and results.analysis is not None:
+        from metta_ab.plots import write_plots
+
+        write_plots(results)
     return text

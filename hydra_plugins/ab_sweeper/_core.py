@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from hydra_plugins.ab_sweeper._app_config import ABConfigError, AppConfig
 from hydra_plugins.ab_sweeper._progress import ProgressWatcher
 from hydra_plugins.ab_sweeper._task import RecordingTask
-from metta_ab.experiment import ABExperiment, ExperimentError
+from metta_ab.analysis import analyze_runs
+from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
 from metta_ab.ledger import (
     COMPLETED,
     FAILED,
@@ -27,7 +28,7 @@ from metta_ab.ledger import (
 )
 from metta_ab.loading import load_experiment
 from metta_ab.plan import InjectionKeys, PlannedRun, PlanSettings, format_plan, plan_experiment
-from metta_ab.report import write_summary
+from metta_ab.report import write_report
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +168,12 @@ class ABSweep:
 
     def _finish(self, ledger: Ledger) -> None:
         records = list(ledger.runs.values())
-        text = write_summary(self.experiment, records, self.experiment_dir)
-        print(text, end="")
+        overrides: AnalysisSettings = OmegaConf.to_object(self.settings.analysis)  # type: ignore[assignment]
+        try:
+            results = analyze_runs(self.experiment, records, self.experiment_dir, overrides)
+            print(write_report(results, plots=self.settings.plots), end="")
+        except ExperimentError as error:
+            raise ABConfigError(f"the analysis settings are wrong, the runs are kept: {error}") from None
         failed = [r for r in records if r.status == FAILED]
         print(f"[ab] results in {self.experiment_dir}")
         if failed:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
+from metta_ab.experiment import AnalysisSettings
 from metta_ab.plan import InjectionKeys
 
 
@@ -26,6 +27,9 @@ class ABSettingsConf:
     paired_seeds: bool = True  # run i has the same seed in every variant
     progress_interval: float = 1.0  # seconds between progress checks while jobs run
     inject: InjectionKeys = field(default_factory=InjectionKeys)
+    # Overrides the experiment's `.set_metric(...)`: ab.analysis.metric=reward ab.analysis.direction=min ...
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    plots: bool = True
 
 
 @dataclass
