@@ -124,7 +124,7 @@ class AnalysisSettings:
         """These settings with `other`'s non-None values on top."""
         if other is None:
             return self
-        mine = {k: v for k, v in vars(self).items()}
+        mine = dict(vars(self))
         mine.update({k: v for k, v in vars(other).items() if v is not None})
         return AnalysisSettings(**mine)
 
@@ -164,6 +164,7 @@ class ABExperiment:
     wandb_entity: str | None = None
     wandb_tags: list[str] = field(default_factory=list)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    app: str | None = None  # the Hydra training script `metta-ab run` launches (default: tools/train.py)
 
     def __post_init__(self) -> None:
         if not self.date:
@@ -201,6 +202,7 @@ class ABExperiment:
             "wandb_entity": self.wandb_entity,
             "wandb_tags": list(self.wandb_tags),
             "analysis": {k: v for k, v in vars(self.analysis).items() if v is not None},
+            "app": self.app,
             "variants": [
                 {
                     "name": v.name,
@@ -219,6 +221,7 @@ class ABExperiment:
             raise ExperimentError(f"{source}: expected a mapping with 'name' and 'variants', got {type(data).__name__}")
         fields = {
             "analysis",
+            "app",
             "name",
             "description",
             "date",
@@ -333,6 +336,11 @@ class ExperimentBuilder:
             self._experiment.wandb_entity = entity
         if tags is not None:
             self._experiment.wandb_tags = list(tags)
+        return self
+
+    def set_app(self, path: str) -> ExperimentBuilder:
+        """The Hydra training script `metta-ab run` uses when --app is not given."""
+        self._experiment.app = str(path)
         return self
 
     def set_metric(

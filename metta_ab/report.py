@@ -39,6 +39,12 @@ def _p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _p_relation(p: float | None) -> str:
+    """'=0.012' or '<0.001', to follow a 'p' in a sentence."""
+    text = _p(p)
+    return text if text.startswith("<") else f"={text}"
+
+
 def _summary_description(results: ExperimentResults) -> str:
     s = results.settings
     if s.curve_summary == "auc":

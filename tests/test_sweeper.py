@@ -7,7 +7,7 @@ import json
 import pytest
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
-from sweeper_cli import GROUPED, METTA_LIKE, job_config, job_dirs, run_sweep, status, write_experiment
+from sweeper_cli import EXAMPLE_APP, GROUPED, METTA_LIKE, job_config, job_dirs, run_sweep, status, write_experiment
 
 LR_EXPERIMENT = """
 def create_lr():
@@ -180,3 +180,47 @@ def test_without_experiment_it_is_the_basic_sweeper(tmp_path):
     result = run_sweep(METTA_LIKE, "run=plain", "seed=1,2", "hydra.sweep.dir=grid", cwd=tmp_path)
     assert result.returncode == 0, result.output
     assert sorted(p.name for p in (tmp_path / "grid").iterdir() if p.is_dir()) == ["0", "1"]
+
+
+def test_example_app_runs_carry_the_injected_wandb_fields(tmp_path):
+    """The real example app under joblib: each job's offline W&B run has the plan's project/group/tags/name."""
+    from metta_ab.wandb_log import find_wandb_logs, read_wandb_log
+
+    write_experiment(
+        tmp_path / "tiny.py",
+        """
+experiment = (
+    create_experiment("tiny", "W&B check")
+    .add_variant(name="base", description="control arm", trainer__learning_rate=0.05)
+    .add_variant(name="fast", description="treatment arm", trainer__learning_rate=0.1, tags=["hot"])
+    .set_runs_per_variant(2)
+    .set_base_config(trainer__total_timesteps=20000, trainer__evaluate_interval=5000)
+    .set_wandb_config(project="ab-proj", entity="ab-team", tags=["smoke"])
+    .set_metric("reward")
+    .build()
+)
+""",
+    )
+    env = {"WANDB_CACHE_DIR": str(tmp_path / "cache"), "WANDB_CONFIG_DIR": str(tmp_path / "config")}
+    result = run_sweep(
+        EXAMPLE_APP, "ab.experiment=tiny.py", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", cwd=tmp_path, env=env
+    )
+    assert result.returncode == 0, result.output
+    exp_dir = result.experiment_dir("tiny")
+    for variant, notes, tags in (("base", "control arm", []), ("fast", "treatment arm", ["hot"])):
+        for index in (1, 2):
+            logs = find_wandb_logs(exp_dir / f"{variant}_run_{index}")
+            assert len(logs) == 1
+            run = read_wandb_log(logs[0])
+            assert run.complete and run.exit_code == 0
+            assert (run.project, run.entity, run.group) == ("ab-proj", "ab-team", "tiny")
+            assert run.name == f"{variant}_run_{index}"
+            assert list(run.tags) == [f"variant:{variant}", "smoke", *tags]
+            assert run.notes == notes
+            assert run.config["seed"] == index - 1
+            returned = status(exp_dir / f"{variant}_run_{index}")["return_value"]
+            assert run.history["eval/reward"][-1] == pytest.approx(returned["reward"])
+    summary = json.loads((exp_dir / "summary.json").read_text())
+    assert summary["metric"] == "reward" and summary["paired"] is True
+    assert [c["treatment"] for c in summary["comparisons"]] == ["fast"]
+    assert (exp_dir / "learning_curves.png").is_file() and (exp_dir / "scores.png").is_file()
