@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,43 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class ExperimentLock:
+    """One sweep per experiment directory. An OS file lock: a sweeper that dies releases it at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+
+    def __enter__(self) -> ExperimentLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise ExperimentLockedError(
+                f"another sweep ({holder}) is running on this experiment; wait for it to finish, or use a "
+                "different ab.output_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+
+class ExperimentLockedError(RuntimeError):
+    pass
 
 
 def read_json(path: Path) -> Any | None:
@@ -128,11 +166,18 @@ class RunRecord:
     return_value: Any = None
     errors: list[str] = field(default_factory=list)  # one line per failed attempt
 
-    def absorb_status(self, status: Mapping[str, Any] | None, *, launch_error: str | None) -> None:
+    def absorb_status(
+        self, status: Mapping[str, Any] | None, *, launch_error: str | None = None, interrupted: bool = False
+    ) -> None:
         """Fold in what the job wrote (or did not write) after a launch."""
         if status is None:
             self.status = FAILED
-            self.error = "the job never started" + (f" (the launcher raised {launch_error})" if launch_error else "")
+            if interrupted:
+                self.error = "interrupted before it started"
+            else:
+                self.error = "the job never started" + (
+                    f" (the launcher raised {launch_error})" if launch_error else ""
+                )
             self.traceback = None
             self.errors.append(self.error)
             return
@@ -145,7 +190,9 @@ class RunRecord:
             self.return_value = status.get("return_value")
             return
         self.status = FAILED
-        if status.get("status") == RUNNING:
+        if status.get("status") == RUNNING and interrupted:
+            self.error, self.traceback = "interrupted (the sweep was stopped while it ran)", None
+        elif status.get("status") == RUNNING:
             reason = "the job's process died without finishing (killed, out of memory, or os._exit)"
             self.error = f"{reason}; launcher said: {launch_error}" if launch_error else reason
             self.traceback = None
@@ -159,20 +206,22 @@ class RunRecord:
 class Ledger:
     path: Path
     runs: dict[str, RunRecord]  # by job_dir
+    header: dict[str, Any] = field(default_factory=dict)  # experiment name, definition fingerprint
 
     @classmethod
-    def create(cls, experiment_dir: Path, records: Iterable[RunRecord]) -> Ledger:
-        return cls(experiment_dir / LEDGER_FILE, {r.job_dir: r for r in records})
+    def create(cls, experiment_dir: Path, records: Iterable[RunRecord], **header: Any) -> Ledger:
+        return cls(experiment_dir / LEDGER_FILE, {r.job_dir: r for r in records}, header)
 
     @classmethod
     def load(cls, experiment_dir: Path) -> Ledger | None:
         data = read_json(experiment_dir / LEDGER_FILE)
         if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
             return None
-        return cls.create(experiment_dir, (RunRecord(**r) for r in data["runs"]))
+        header = {k: v for k, v in data.items() if k != "runs"}
+        return cls.create(experiment_dir, (RunRecord(**r) for r in data["runs"]), **header)
 
-    def save(self, **header: Any) -> None:
-        write_json_atomic(self.path, {**header, "runs": [asdict(r) for r in self.runs.values()]})
+    def save(self) -> None:
+        write_json_atomic(self.path, {**self.header, "runs": [asdict(r) for r in self.runs.values()]})
 
     def by_status(self, status: str) -> list[RunRecord]:
         return [r for r in self.runs.values() if r.status == status]

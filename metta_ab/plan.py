@@ -178,6 +178,39 @@ def plan_experiment(
     return runs
 
 
+def definition_fingerprint(
+    experiment: ABExperiment, settings: PlanSettings, layout: AppLayout | None = None
+) -> dict[str, Any]:
+    """What decides the outcome of a run: each variant's overrides (with the base config and the task
+    overrides), the seeding, and where values are injected. Not descriptions, tags or W&B names, and not
+    runs_per_variant: a rerun with more runs per variant resumes the same experiment."""
+    return {
+        "base_seed": settings.base_seed,
+        "paired_seeds": settings.paired_seeds,
+        "inject": settings.inject.keys(),
+        "variants": {v.name: variant_overrides(experiment, v, settings, layout)[0] for v in experiment.variants},
+    }
+
+
+def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Human-readable differences that make a recorded experiment a different one (added variants are fine)."""
+    changes = [
+        f"{key}: {old.get(key)!r} -> {new.get(key)!r}"
+        for key in ("base_seed", "paired_seeds", "inject")
+        if old.get(key) != new.get(key)
+    ]
+    old_variants, new_variants = old.get("variants", {}), new.get("variants", {})
+    for name, before in old_variants.items():
+        after = new_variants.get(name)
+        if after is None:
+            changes.append(f"variant {name!r} was removed")
+        elif after != before:
+            removed = [o for o in before if o not in after]
+            added = [o for o in after if o not in before]
+            changes.append(f"variant {name!r}: " + ", ".join([*(f"-{o}" for o in removed), *(f"+{o}" for o in added)]))
+    return changes
+
+
 def format_plan(experiment: ABExperiment, runs: Sequence[PlannedRun]) -> str:
     """The human-readable plan a dry run prints and saves as plan.txt."""
     lines = [

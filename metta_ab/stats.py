@@ -714,7 +714,27 @@ def _counts(idx: np.ndarray, n: int) -> np.ndarray:
     """How often each of n items occurs in each row of an index matrix."""
     rows = idx.shape[0]
     flat = (idx + (np.arange(rows) * n)[:, None]).ravel()
-    return np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
+    return np.bincount(flat, minlength=rows * n).reshape(rows, n)
+
+
+def _resampled_prob_improvement(
+    it: np.ndarray, ic: np.ndarray, ts: np.ndarray, cs: np.ndarray, d: Direction
+) -> np.ndarray:
+    """P(T* better than C*) (ties 1/2) of each bootstrap resample, in O(rows (n + m)) without a matmul.
+
+    ``it``/``ic`` index the sorted treatment/control values ``ts``/``cs``. For each treatment value, the
+    resampled control values below it (and tied with it) are read off the row-wise cumulative counts of
+    the control resample at the value's searchsorted positions, then summed over the treatment resample.
+    """
+    n, m = ts.size, cs.size
+    below_start = np.searchsorted(cs, ts, side="left")  # control values strictly below ts[i]
+    below_end = np.searchsorted(cs, ts, side="right")  # ... at or below ts[i]
+    cum = np.zeros((ic.shape[0], m + 1))
+    np.cumsum(_counts(ic, m), axis=1, out=cum[:, 1:])
+    lower, upper = cum[:, below_start], cum[:, below_end]
+    wins = lower if d == "max" else m - upper
+    score = wins + 0.5 * (upper - lower)  # per sorted treatment value
+    return np.take_along_axis(score, it.astype(np.intp), axis=1).sum(axis=1) / (n * m)
 
 
 def _quantized(value: np.ndarray, unit: float) -> np.ndarray:
@@ -1042,16 +1062,14 @@ def compare(
         boot = _bootstrap(boot_rng, (t.size,), n_resamples, paired_stat)
     else:
         ts, cs = np.sort(t), np.sort(c)
-        matrix = _improvement_matrix(ts, cs, d)
-        prob_improvement = float(matrix.mean())
+        prob_improvement = float(_improvement_matrix(t, c, d).mean())  # = U / (n m), ties 1/2
 
         def unpaired_stat(it: np.ndarray, ic: np.ndarray) -> dict[str, np.ndarray]:
-            qt, qc = _sorted_row_quantities(ts[np.sort(it, axis=1)]), _sorted_row_quantities(cs[np.sort(ic, axis=1)])
-            # P(T* better than C*) = sum_ij count_t[i] M[i, j] count_c[j] / (n m): one matrix product
-            ct, cc = _counts(it, t.size), _counts(ic, c.size)
+            qt = _sorted_row_quantities(_sorted_resample(ts, it))
+            qc = _sorted_row_quantities(_sorted_resample(cs, ic))
             return {
                 "diff": qt["mean"] - qc["mean"],
-                "prob": ((ct @ matrix) * cc).sum(axis=1) / (t.size * c.size),
+                "prob": _resampled_prob_improvement(it, ic, ts, cs, d),
                 "iqm": qt["iqm"] - qc["iqm"],
             }
 

@@ -262,16 +262,17 @@ def test_sorted_row_iqm_equals_trim_mean(values: list[float]) -> None:
     assert q["median"][0] == pytest.approx(np.median(x), rel=1e-9, abs=1e-9)
 
 
-def test_bootstrap_probability_identity() -> None:
-    """The matrix-product form of P(T* > C*) equals the direct count on every resample."""
+@pytest.mark.parametrize("direction", ["max", "min"])
+def test_resampled_probability_of_improvement(direction: str) -> None:
+    """The cumulative-count form of P(T* better than C*) equals the direct count on every resample."""
     rng = np.random.default_rng(1)
     t, c = np.sort(rng.normal(size=7).round(1)), np.sort(rng.normal(size=5).round(1))  # with ties
-    matrix = S._improvement_matrix(t, c, "max")
     it, ic = rng.integers(0, 7, (50, 7)), rng.integers(0, 5, (50, 5))
-    fast = ((S._counts(it, 7) @ matrix) * S._counts(ic, 5)).sum(axis=1) / 35
+    fast = S._resampled_prob_improvement(it, ic, t, c, direction)
     for row in range(50):
         bt, bc = t[it[row]], c[ic[row]]
-        direct = ((bt[:, None] > bc[None, :]) + 0.5 * (bt[:, None] == bc[None, :])).mean()
+        wins = bt[:, None] > bc[None, :] if direction == "max" else bt[:, None] < bc[None, :]
+        direct = (wins + 0.5 * (bt[:, None] == bc[None, :])).mean()
         assert fast[row] == pytest.approx(direct)
 
 

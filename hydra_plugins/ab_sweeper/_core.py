@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,8 @@ from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
 from metta_ab.ledger import (
     COMPLETED,
     FAILED,
+    ExperimentLock,
+    ExperimentLockedError,
     Ledger,
     RunRecord,
     move_attempt_aside,
@@ -27,13 +33,29 @@ from metta_ab.ledger import (
     write_text_atomic,
 )
 from metta_ab.loading import load_experiment
-from metta_ab.plan import InjectionKeys, PlannedRun, PlanSettings, format_plan, plan_experiment
+from metta_ab.plan import (
+    InjectionKeys,
+    PlannedRun,
+    PlanSettings,
+    definition_fingerprint,
+    fingerprint_changes,
+    format_plan,
+    plan_experiment,
+)
 from metta_ab.report import write_report
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT_CONFIG = "experiment_config.yaml"
 PLAN_TXT, PLAN_JSON, BASE_YAML = "plan.txt", "plan.json", "ab_base.yaml"
+
+
+INTERRUPTED_EXIT = 130
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM (a scheduler's stop, `kill`) ends the sweep like Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 class ABSweepFailed(ABConfigError):
@@ -78,21 +100,65 @@ class ABSweep:
         )
         try:
             runs = plan_experiment(self.experiment, settings, layout)
+            fingerprint = definition_fingerprint(self.experiment, settings, layout)
         except ExperimentError as error:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
         self.app.validate(self.experiment, layout, runs)
-        self._write_definition(runs, layout)
-        if self.settings.dry_run:
-            print(format_plan(self.experiment, runs), end="")
-            print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
-            return []
+        lock_path = self.experiment_dir.parent / f".{self.experiment.name}.lock"
+        try:
+            with ExperimentLock(lock_path):
+                previous = self._previous_ledger(fingerprint)
+                self._write_definition(runs, layout)
+                if self.settings.dry_run:
+                    print(format_plan(self.experiment, runs), end="")
+                    print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
+                    return []
+                ledger = self._ledger(runs, previous, fingerprint)
+                returns = self._launch_with_retries(runs, ledger)
+                self._finish(ledger)
+                return returns
+        except ExperimentLockedError as error:
+            raise ABConfigError(f"{self.experiment_dir}: {error}") from None
+
+    def _previous_ledger(self, fingerprint: dict[str, Any]) -> Ledger | None:
+        """Resume what this directory holds, refuse a changed definition, or (ab.resume=false) start over."""
+        previous = Ledger.load(self.experiment_dir)
+        if previous is None:
+            return None
+        if not self.settings.resume:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            aside = self.experiment_dir.with_name(f"{self.experiment_dir.name}.old-{stamp}")
+            self.experiment_dir.rename(aside)
+            print(f"[ab] ab.resume=false: the previous experiment directory was moved to {aside}")
+            return None
+        changes = fingerprint_changes(previous.header.get("fingerprint", {}), fingerprint)
+        if changes:
+            raise ABConfigError(
+                f"{self.experiment_dir} holds runs of a different definition of {self.experiment.name!r}:\n  "
+                + "\n  ".join(changes)
+                + "\nRerun the original definition to resume it, or start over with ab.resume=false "
+                "(the old directory is moved aside, never deleted)."
+            )
+        return previous
+
+    def _ledger(self, runs: Sequence[PlannedRun], previous: Ledger | None, fingerprint: dict[str, Any]) -> Ledger:
+        """New records for planned runs; runs an earlier sweep completed are kept and not run again."""
+        old = previous.runs if previous else {}
+        records = [old.get(r.job_dir) or RunRecord(r.variant, r.index, r.seed, r.run_name, r.job_dir) for r in runs]
+        if previous is not None:  # a killed sweeper's ledger lags: the jobs' own status records are the truth
+            for record in records:
+                status = read_status(self.experiment_dir / record.job_dir)
+                if record.status != COMPLETED and status and status.get("status") == COMPLETED:
+                    record.absorb_status(status)
+        extra = [r for job_dir, r in old.items() if job_dir not in {run.job_dir for run in runs}]
         ledger = Ledger.create(
-            self.experiment_dir,
-            (RunRecord(r.variant, r.index, r.seed, r.run_name, r.job_dir) for r in runs),
+            self.experiment_dir, records + extra, experiment=self.experiment.name, fingerprint=fingerprint
         )
-        returns = self._launch_with_retries(runs, ledger)
-        self._finish(ledger)
-        return returns
+        done = [r for r in records if r.status == COMPLETED]
+        if done:
+            print(f"[ab] resuming: {len(done)} of {len(runs)} runs already completed; they are not run again")
+        ledger.save()
+        return ledger
 
     def _task_overrides(self, arguments: Sequence[str]) -> list[str]:
         """Command-line task overrides go to every job, except the sweeper's own `ab.*` settings."""
@@ -117,8 +183,6 @@ class ABSweep:
             yaml.safe_dump(self.experiment.to_dict(), sort_keys=False, allow_unicode=True),
         )
         write_text_atomic(self.experiment_dir / PLAN_TXT, format_plan(self.experiment, runs))
-        import json
-
         write_text_atomic(self.experiment_dir / PLAN_JSON, json.dumps([r.to_dict() for r in runs], indent=1))
         base_yaml = self.app.base_node_yaml(layout)
         if base_yaml:
@@ -128,45 +192,65 @@ class ABSweep:
     def _launch_with_retries(self, runs: Sequence[PlannedRun], ledger: Ledger) -> list[Any]:
         """Launch every pending run in ONE launch() call per round, so parallel launchers stay busy.
 
-        A run is retried until it has used `max_retries + 1` attempts; a run that never started (the
-        launcher gave up after another job crashed) has used none and is simply launched again.
+        Each run may use `max_retries + 1` attempts in this sweep; a run that never started (the launcher
+        gave up after another job crashed) has used none and is simply launched again. SIGINT and SIGTERM
+        stop the sweep cleanly: the ledger and the summary of what completed are written.
         """
-        max_attempts = self.settings.max_retries + 1
+        budget = {r.job_dir: ledger.runs[r.job_dir].attempts + self.settings.max_retries + 1 for r in runs}
         returns: list[Any] = []
         job_index = 0
-        while True:
-            pending = [
-                r
-                for r in runs
-                if ledger.runs[r.job_dir].status != COMPLETED and ledger.runs[r.job_dir].attempts < max_attempts
-            ]
-            if not pending:
-                break
-            if job_index:
-                log.info("[ab] relaunching %d run(s) that failed or never ran", len(pending))
-            for run in pending:
-                move_attempt_aside(self.experiment_dir / run.job_dir)
-            launch_error = None
-            job_dirs = [self.experiment_dir / r.job_dir for r in pending]
-            done_before = len(ledger.by_status(COMPLETED))
-            interval = self.settings.progress_interval
-            with ProgressWatcher(job_dirs, total=len(runs), done_before=done_before, interval=interval):
-                try:
-                    batch = [[*r.overrides, f"hydra.sweep.subdir={r.job_dir}"] for r in pending]
-                    returns.append(self.launcher.launch(batch, initial_job_idx=job_index))
-                except Exception as error:  # a hard crash loses the batch's returns; status files remain
-                    launch_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
-                    log.warning("[ab] the launcher raised %s; reading the runs' status records", launch_error)
-            job_index += len(pending)
-            statuses = {r.job_dir: read_status(self.experiment_dir / r.job_dir) for r in pending}
-            for job_dir, status in statuses.items():
-                ledger.runs[job_dir].absorb_status(status, launch_error=launch_error)
-            ledger.save(experiment=self.experiment.name)
-            if all(status is None for status in statuses.values()):
-                break  # the launcher started nothing: relaunching would loop forever
+        previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            while True:
+                pending = [
+                    r
+                    for r in runs
+                    if ledger.runs[r.job_dir].status != COMPLETED
+                    and ledger.runs[r.job_dir].attempts < budget[r.job_dir]
+                ]
+                if not pending:
+                    break
+                if job_index:
+                    log.info("[ab] relaunching %d run(s) that failed or never ran", len(pending))
+                statuses = self._launch_round(pending, ledger, job_index, returns)
+                job_index += len(pending)
+                if all(status is None for status in statuses.values()):
+                    break  # the launcher started nothing: relaunching would loop forever
+        except KeyboardInterrupt:
+            self._finish(ledger, interrupted=True)
+        finally:
+            signal.signal(signal.SIGTERM, previous_handler)
         return returns
 
-    def _finish(self, ledger: Ledger) -> None:
+    def _launch_round(
+        self, pending: Sequence[PlannedRun], ledger: Ledger, job_index: int, returns: list[Any]
+    ) -> dict[str, dict[str, Any] | None]:
+        for run in pending:
+            move_attempt_aside(self.experiment_dir / run.job_dir)
+        launch_error, interrupted = None, False
+        job_dirs = [self.experiment_dir / r.job_dir for r in pending]
+        done_before = len(ledger.by_status(COMPLETED))
+        watcher = ProgressWatcher(
+            job_dirs, total=len(ledger.runs), done_before=done_before, interval=self.settings.progress_interval
+        )
+        try:
+            with watcher:
+                batch = [[*r.overrides, f"hydra.sweep.subdir={r.job_dir}"] for r in pending]
+                returns.append(self.launcher.launch(batch, initial_job_idx=job_index))
+        except KeyboardInterrupt:
+            interrupted = True
+        except Exception as error:  # a hard crash loses the batch's returns; the status files remain
+            launch_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+            log.warning("[ab] the launcher raised %s; reading the runs' status records", launch_error)
+        statuses = {r.job_dir: read_status(self.experiment_dir / r.job_dir) for r in pending}
+        for job_dir, status in statuses.items():
+            ledger.runs[job_dir].absorb_status(status, launch_error=launch_error, interrupted=interrupted)
+        ledger.save()
+        if interrupted:
+            raise KeyboardInterrupt
+        return statuses
+
+    def _finish(self, ledger: Ledger, interrupted: bool = False) -> None:
         records = list(ledger.runs.values())
         overrides: AnalysisSettings = OmegaConf.to_object(self.settings.analysis)  # type: ignore[assignment]
         try:
@@ -176,6 +260,13 @@ class ABSweep:
             raise ABConfigError(f"the analysis settings are wrong, the runs are kept: {error}") from None
         failed = [r for r in records if r.status == FAILED]
         print(f"[ab] results in {self.experiment_dir}")
+        if interrupted:
+            done = len([r for r in records if r.status == COMPLETED])
+            sys.stderr.write(
+                f"[ab] interrupted: {done} of {len(records)} runs completed. Run the same command again to "
+                "resume; completed runs are not run again.\n"
+            )
+            sys.exit(INTERRUPTED_EXIT)
         if failed:
             job_name = self.config.hydra.job.name
             lines = [

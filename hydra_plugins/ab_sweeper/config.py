@@ -23,6 +23,7 @@ class ABSettingsConf:
     output_dir: str = "ab_test_results"  # the experiment directory is <output_dir>/<experiment name>
     max_retries: int = 3  # relaunches of failed runs; 0 disables retries
     dry_run: bool = False  # validate and print the plan, launch nothing
+    resume: bool = True  # rerunning skips completed runs; false moves the old directory aside
     base_seed: int = 0  # run i gets base_seed + i - 1
     paired_seeds: bool = True  # run i has the same seed in every variant
     progress_interval: float = 1.0  # seconds between progress checks while jobs run

@@ -1,11 +1,13 @@
 """A tiny Metta-shaped Hydra app for the sweeper's tests: returns a score computed from its config.
 
-`fail_mode` lets a test make a run raise, crash hard, or fail only on its first attempt.
+`fail_mode` lets a test make a run raise, crash hard, or fail only on its first attempt; `sleep` makes
+runs last long enough to overlap or to be interrupted.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import hydra
@@ -16,6 +18,7 @@ from omegaconf import DictConfig
 @hydra.main(config_path="conf", config_name="train_job", version_base=None)
 def main(cfg: DictConfig) -> dict:
     out = Path(HydraConfig.get().runtime.output_dir)
+    time.sleep(cfg.sleep)
     mode = cfg.fail_mode
     if mode and cfg.run in str(mode).split("+"):
         flag = out.parent / f".failed_once_{cfg.run}"

@@ -1,0 +1,158 @@
+"""Nothing lost: resume, changed definitions, interruption, a killed sweeper, one sweep per directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, status, write_experiment
+
+EXPERIMENT = """
+experiment = (
+    create_experiment("resume", "{description}")
+    .add_variant(name="a", trainer__learning_rate=0.001, tags={tags})
+    .add_variant(name="b", trainer__learning_rate={lr_b})
+    .set_runs_per_variant({runs})
+    .build()
+)
+"""
+
+
+def write(tmp_path, runs=3, lr_b=0.01, description="first", tags=None):
+    body = EXPERIMENT.format(runs=runs, lr_b=lr_b, description=description, tags=tags or [])
+    return write_experiment(tmp_path / "exp.py", body)
+
+
+def ledger(exp_dir):
+    return {r["job_dir"]: r for r in json.loads((exp_dir / "ledger.json").read_text())["runs"]}
+
+
+def test_rerun_runs_only_what_did_not_complete(tmp_path):
+    write(tmp_path)
+    first = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "fail_mode=b_run_2", "ab.max_retries=0", cwd=tmp_path)
+    assert first.returncode == 1
+    exp_dir = first.experiment_dir("resume")
+    before = {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)}
+
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "fail_mode=b_run_2", "ab.max_retries=0", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert "5 of 6 runs already completed" in again.stdout
+    assert "Launching 1 jobs" in again.output
+    after = {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)}
+    assert {d for d in before if before[d] != after[d]} == {"b_run_2"}
+    assert ledger(exp_dir)["b_run_2"]["attempts"] == 2
+
+
+def test_more_runs_per_variant_adds_only_the_new_runs(tmp_path):
+    write(tmp_path, runs=2)
+    first = run_sweep(METTA_LIKE, "ab.experiment=exp.py", cwd=tmp_path)
+    assert first.returncode == 0, first.output
+    exp_dir = first.experiment_dir("resume")
+    seeds = {d: status(exp_dir / d)["seed"] for d in job_dirs(exp_dir)}
+
+    write(tmp_path, runs=4, description="more seeds", tags=["extended"])  # description and tags may change
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert "Launching 4 jobs" in again.output
+    assert len(job_dirs(exp_dir)) == 8
+    assert all(status(exp_dir / d)["seed"] == seed for d, seed in seeds.items())
+    assert json.loads((exp_dir / "summary.json").read_text())["variants"]["a"]["completed"] == 4
+
+
+def test_changed_definition_is_refused_with_what_changed(tmp_path):
+    write(tmp_path)
+    assert run_sweep(METTA_LIKE, "ab.experiment=exp.py", cwd=tmp_path).returncode == 0
+    write(tmp_path, lr_b=0.5)
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "holds runs of a different definition of 'resume'" in result.stderr
+    assert "variant 'b': -trainer.learning_rate=0.01, +trainer.learning_rate=0.5" in result.stderr
+    assert "ab.resume=false" in result.stderr
+    assert "Launching" not in result.output
+
+
+def test_resume_false_moves_the_old_directory_aside(tmp_path):
+    write(tmp_path)
+    assert run_sweep(METTA_LIKE, "ab.experiment=exp.py", cwd=tmp_path).returncode == 0
+    write(tmp_path, lr_b=0.5)
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.resume=false", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    old = [p for p in (tmp_path / "ab_test_results").iterdir() if p.name.startswith("resume.old-")]
+    assert len(old) == 1 and len(job_dirs(old[0])) == 6
+    assert "moved to" in result.stdout
+
+
+def _start(tmp_path, *overrides):
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    return subprocess.Popen(
+        [sys.executable, str(METTA_LIKE), "-m", "hydra/sweeper=ab", "ab.experiment=exp.py", *overrides],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_completed(exp_dir, count, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [d for d in job_dirs(exp_dir) if (exp_dir / d / "ab_status.json").exists()]
+        if sum(status(exp_dir / d).get("status") == "completed" for d in done) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} runs completed in {timeout}s")
+
+
+def test_sweeper_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
+    write(tmp_path)
+    reference = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=reference", cwd=tmp_path)
+    assert reference.returncode == 0
+    proc = _start(tmp_path, "sleep=0.4")
+    exp_dir = tmp_path / "ab_test_results" / "resume"
+    _wait_for_completed(exp_dir, 2)
+    proc.kill()
+    proc.wait()
+    completed_before = {d for d in job_dirs(exp_dir) if status(exp_dir / d)["status"] == "completed"}
+    started_before = {d: status(exp_dir / d)["started_at"] for d in completed_before}
+
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "sleep=0.4", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert all(status(exp_dir / d)["started_at"] == t for d, t in started_before.items())  # not run again
+    results = {d: status(exp_dir / d)["return_value"] for d in job_dirs(exp_dir)}
+    ref_dir = tmp_path / "reference" / "resume"
+    assert results == {d: status(ref_dir / d)["return_value"] for d in job_dirs(ref_dir)}
+
+
+def test_ctrl_c_leaves_a_resumable_directory(tmp_path):
+    write(tmp_path)
+    proc = _start(tmp_path, "sleep=0.5")
+    exp_dir = tmp_path / "ab_test_results" / "resume"
+    _wait_for_completed(exp_dir, 1)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted:" in stderr and "Run the same command again to resume" in stderr
+    records = ledger(exp_dir)
+    assert any("interrupted" in (r["error"] or "") for r in records.values())
+    assert (exp_dir / "summary.txt").is_file()
+
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "sleep=0.5", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert all(r["status"] == "completed" for r in ledger(exp_dir).values())
+
+
+def test_second_sweep_on_the_same_directory_is_refused(tmp_path):
+    write(tmp_path)
+    proc = _start(tmp_path, "sleep=0.5")
+    exp_dir = tmp_path / "ab_test_results" / "resume"
+    _wait_for_completed(exp_dir, 1)
+    second = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "sleep=0.5", cwd=tmp_path)
+    proc.communicate(timeout=60)
+    assert second.returncode == 1
+    assert "another sweep (pid" in second.stderr and "is running on this experiment" in second.stderr
+    assert proc.returncode == 0
