@@ -30,6 +30,9 @@ def main(cfg: DictConfig) -> dict:
         if str(cfg.fail_kind) == "exit" and not flag.exists():
             flag.touch()
             os._exit(3)
+    if cfg.known_scores is not None:  # a fixed score per run index, for checking the statistics end to end
+        index = int(str(cfg.run).rsplit("_", 1)[-1])
+        return {"score": float(cfg.known_scores[index - 1])}
     score = float(cfg.trainer.learning_rate) * 10 + cfg.seed * 0.01
     return {"score": score, "seed": cfg.seed}
 
