@@ -1,0 +1,193 @@
+"""The `metta-ab` command and `run_ab_test()`, through the real entry point on real apps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sweeper_cli import METTA_LIKE, job_config, job_dirs, status, write_experiment
+
+from metta_ab import create_experiment
+from metta_ab.runner import ABRunError, run_ab_test
+
+METTA_AB = Path(sys.executable).parent / "metta-ab"
+
+EXPERIMENT = """
+experiment = (
+    create_experiment("cli_test", "command line")
+    .add_variant(name="a", trainer__learning_rate=0.001)
+    .add_variant(name="b", trainer__learning_rate=0.01)
+    .set_runs_per_variant(2)
+    .set_metric("score")
+    {extra}
+    .build()
+)
+"""
+
+
+def metta_ab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(METTA_AB), *args], cwd=cwd, capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    return write_experiment(tmp_path / "exp.py", EXPERIMENT.format(extra=""))
+
+
+def test_help_lists_the_seed_options(tmp_path):
+    result = metta_ab("run", "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for option in ("--app", "--dry-run", "--output-dir", "--parallel", "--max-parallel", "--no-retry", "--verbose"):
+        assert option in result.stdout
+    assert "HYDRA_OVERRIDES" in result.stdout
+
+
+def test_run_with_output_dir_verbose_and_passthrough_overrides(tmp_path, experiment):
+    result = metta_ab(
+        "run", "exp.py", "--app", str(METTA_LIKE), "--output-dir", "results/exp1", "-v", "--",
+        "trainer.num_workers=5", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("$ ") and "hydra/sweeper=ab" in result.stdout.splitlines()[0]
+    exp_dir = tmp_path / "results" / "exp1" / "cli_test"
+    assert job_dirs(exp_dir) == ["a_run_1", "a_run_2", "b_run_1", "b_run_2"]
+    assert job_config(exp_dir / "b_run_2")["trainer"]["num_workers"] == 5
+    last = result.stdout.rstrip().splitlines()
+    assert last[-2] == "Verdict:" and "b is better than a on score" in last[-1]
+
+
+def test_dry_run_launches_nothing(tmp_path, experiment):
+    result = metta_ab("run", "exp.py", "--app", str(METTA_LIKE), "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 variants x 2 runs = 4 jobs" in result.stdout
+    assert job_dirs(tmp_path / "ab_test_results" / "cli_test") == []
+
+
+def test_parallel_uses_joblib_with_max_parallel(tmp_path, experiment):
+    result = metta_ab("run", "exp.py", "--app", str(METTA_LIKE), "--parallel", "--max-parallel", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout
+
+
+def test_no_retry_and_max_retries(tmp_path, experiment):
+    failing = metta_ab("run", "exp.py", "--app", str(METTA_LIKE), "--no-retry", "--", "fail_mode=b_run_1", cwd=tmp_path)
+    assert failing.returncode == 1
+    assert "1 of 4 runs failed" in failing.stderr
+    exp_dir = tmp_path / "ab_test_results" / "cli_test"
+    assert not (exp_dir / "b_run_1" / "attempts").exists()
+
+    retried = metta_ab(
+        "run", "exp.py", "--app", str(METTA_LIKE), "--max-retries", "1", "--output-dir", "other", "--",
+        "fail_mode=b_run_1", cwd=tmp_path,
+    )  # fmt: skip
+    assert retried.returncode == 0, retried.stderr
+    assert status(tmp_path / "other" / "cli_test" / "b_run_1")["attempt"] == 2
+
+
+def test_app_defaults_to_tools_train_py_and_to_set_app(tmp_path):
+    shutil.copytree(METTA_LIKE.parent, tmp_path / "tools", ignore=shutil.ignore_patterns("exp.py", "__pycache__"))
+    (tmp_path / "tools" / "app.py").rename(tmp_path / "tools" / "train.py")
+    write_experiment(tmp_path / "exp.py", EXPERIMENT.format(extra=""))
+    assert metta_ab("run", "exp.py", cwd=tmp_path).returncode == 0
+    assert len(job_dirs(tmp_path / "ab_test_results" / "cli_test")) == 4
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_experiment(elsewhere / "exp.py", EXPERIMENT.format(extra=f'.set_app("{tmp_path / "tools" / "train.py"}")'))
+    assert metta_ab("run", "exp.py", "--dry-run", cwd=elsewhere).returncode == 0
+
+
+def test_missing_app_is_a_clear_error(tmp_path, experiment):
+    result = metta_ab("run", "exp.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no training app at tools/train.py" in result.stderr and "--app" in result.stderr
+
+
+def test_plan_without_and_with_an_app(tmp_path, experiment):
+    plain = metta_ab("plan", "exp.py", cwd=tmp_path)
+    assert plain.returncode == 0 and "a_run_2" in plain.stdout and "trainer.learning_rate=0.01" in plain.stdout
+    write_experiment(
+        tmp_path / "typo.py", EXPERIMENT.format(extra="").replace("trainer__learning_rate=0.01", "trainer__lr=0.01")
+    )
+    checked = metta_ab("plan", "typo.py", "--app", str(METTA_LIKE), cwd=tmp_path)
+    assert checked.returncode == 1
+    assert "key 'trainer__lr' (trainer.lr) does not exist" in checked.stderr
+
+
+def test_analyze_recomputes_with_other_settings(tmp_path, experiment):
+    assert metta_ab("run", "exp.py", "--app", str(METTA_LIKE), cwd=tmp_path).returncode == 0
+    exp_dir = tmp_path / "ab_test_results" / "cli_test"
+    result = metta_ab("analyze", str(exp_dir), "--direction", "min", "--no-plots", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "lower is better" in result.stdout
+    summary = json.loads((exp_dir / "summary.json").read_text())
+    assert summary["direction"] == "min" and summary["comparisons"][0]["verdict"] == "worse"
+    missing = metta_ab("analyze", str(tmp_path), cwd=tmp_path)
+    assert missing.returncode == 2 and "is not an experiment directory" in missing.stderr
+
+
+def test_power_from_an_effect_size_and_from_a_pilot(tmp_path, experiment):
+    result = metta_ab("power", "--effect-size", "1", cwd=tmp_path)
+    assert result.returncode == 0 and "17 runs per variant" in result.stdout
+    assert "with  5 runs per variant: power 0.29" in result.stdout
+    assert metta_ab("run", "exp.py", "--app", str(METTA_LIKE), cwd=tmp_path).returncode == 0
+    pilot = metta_ab("power", "--pilot", "ab_test_results/cli_test", cwd=tmp_path)
+    assert pilot.returncode == 0 and "b vs a: observed difference" in pilot.stdout
+
+
+def test_saved_experiment_yaml_runs_again(tmp_path, experiment):
+    assert metta_ab("run", "exp.py", "--app", str(METTA_LIKE), "--dry-run", cwd=tmp_path).returncode == 0
+    saved = tmp_path / "ab_test_results" / "cli_test" / "experiment_config.yaml"
+    again = metta_ab("run", str(saved), "--app", str(METTA_LIKE), "--output-dir", "again", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(job_dirs(tmp_path / "again" / "cli_test")) == 4
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["sequential", "parallel"])
+def test_run_ab_test_returns_every_run(tmp_path, monkeypatch, parallel):
+    monkeypatch.chdir(tmp_path)
+    experiment = (
+        create_experiment("programmatic", "run_ab_test")
+        .add_variant(name="a", trainer__learning_rate=0.001)
+        .add_variant(name="b", trainer__learning_rate=0.01)
+        .set_runs_per_variant(3)
+        .build()
+    )
+    results = run_ab_test(
+        experiment,
+        app=METTA_LIKE,
+        output_dir=tmp_path / "custom_results",
+        parallel_runs=parallel,
+        max_parallel_runs=2,
+        max_retries=1,
+        overrides=["fail_mode=b_run_2", "fail_kind=always"],
+        quiet=True,
+    )
+    assert set(results) == {"a", "b"}
+    summary = {}
+    for variant_name, runs in results.items():  # the seed README's loop, as written there
+        successful_runs = [r for r in runs if r["success"]]
+        summary[variant_name] = f"{len(successful_runs)}/{len(runs)} successful"
+    assert summary == {"a": "3/3 successful", "b": "2/3 successful"}
+    failed = next(r for r in results["b"] if not r["success"])
+    assert failed["run_name"] == "b_run_2" and failed["attempts"] == 2
+    assert "ValueError: deliberate failure of b_run_2" in failed["error"]
+    ok = results["a"][0]
+    assert ok["seed"] == 0 and ok["metrics"]["score"] == pytest.approx(0.01) and ok["duration"] is not None
+    assert Path(ok["run_dir"]) == tmp_path / "custom_results" / "programmatic" / "a_run_1"
+
+
+def test_run_ab_test_raises_for_bad_input_before_running(tmp_path):
+    experiment = (
+        create_experiment("bad_key", "typo")
+        .add_variant(name="a", trainer__lerning_rate=0.1)
+        .add_variant(name="b", trainer__learning_rate=0.1)
+        .build()
+    )
+    with pytest.raises(ABRunError, match=r"Did you mean 'trainer\.learning_rate'"):
+        run_ab_test(experiment, app=METTA_LIKE, output_dir=tmp_path / "r", quiet=True)
+    assert job_dirs(tmp_path / "r" / "bad_key") == []
