@@ -57,15 +57,15 @@ def _summary_description(results: ExperimentResults) -> str:
     return f"mean of the {last} of evaluations when a run logged a curve, else the final value it reported"
 
 
-def verdict_sentence(c: Comparison, metric: str, n_per_variant: int, direction: str) -> str:
+def verdict_sentence(c: Comparison, metric: str) -> str:
     """One plain sentence: the verdict, the effect with its CI and test, and what the seed count allows."""
     pct = "" if math.isnan(c.difference_pct) else f" ({abs(c.difference_pct):.0f}%)"
     amount = f"{abs(c.difference):.3g}{pct}"
     level = round(c.ci_level * 100)
     test = "paired t" if c.test == "paired_t" else "Welch"
-    p_text = f"{test} p={_p(c.p_value)}" + (
-        f", Holm-adjusted p={_p(c.p_adjusted)}" if c.p_adjusted != c.p_value else ""
-    )
+    p_text = f"{test} p{_p_relation(c.p_value)}"
+    if c.p_adjusted != c.p_value:
+        p_text += f", Holm-adjusted p{_p_relation(c.p_adjusted)}"
     evidence = f"difference {c.difference:+.3g}, {level}% CI {_ci(c.difference_ci)}, {p_text}"
     if c.verdict in ("better", "worse"):
         head = f"{c.treatment} is {c.verdict} than {c.control} on {metric} by {amount}: {evidence}."
@@ -184,7 +184,7 @@ def summary_text(results: ExperimentResults) -> str:
         lines += ["", f"Comparisons with the control ({analysis.control}):", *_comparison_rows(results), ""]
         lines.append("Verdict:")
         for c in analysis.comparisons:
-            lines.append("  " + verdict_sentence(c, s.metric or "", results.experiment.runs_per_variant, s.direction))
+            lines.append("  " + verdict_sentence(c, s.metric or ""))
     lines += _returned_rows(results)
     failures = [r for r in results.records if r.status == FAILED]
     if failures:

@@ -2,7 +2,8 @@
 
 `launch()` blocks until every job is done, possibly for days; this prints where the sweep is
 (completed / running / failed of the total, elapsed, time left) whenever that changes. On a terminal
-it redraws one line; in a log it writes plain lines, at most one per `interval` unless counts change.
+it redraws one line every `interval`; in a log it writes a plain line when the counts change, and at
+least once a minute.
 """
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ class ProgressWatcher:
             sys.stdout.flush()
 
     def _loop(self) -> None:
-        last_line, last_time = "", 0.0
+        last_counts, last_time = None, 0.0
         while not self._stop.wait(self.interval):
             line = self._poll()
+            counts = sorted(self._states.values())
             now = time.monotonic()
-            if line != last_line or now - last_time >= self.HEARTBEAT:
+            if self._tty or counts != last_counts or now - last_time >= self.HEARTBEAT:
                 self._show(line)
-                last_line, last_time = line, now
+                last_counts, last_time = counts, now
 
     def _poll(self) -> str:
         for job_dir in self.job_dirs:
