@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-_DICT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_DICT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+_KEYWORDS = {"true", "false", "null", "nan", "inf"}  # Hydra reads these dict keys as values
 _BACKSLASHES_BEFORE_QUOTE = re.compile(r"(\\*)'")
-_TRAILING_BACKSLASHES = re.compile(r"(\\+)$")
+_TRAILING_BACKSLASHES = re.compile(r"(\\+)\Z")
+_BACKSLASHES_BEFORE_INTERPOLATION = re.compile(r"(\\*)\$\{")
 
 
 class OverrideValueError(ValueError):
@@ -54,18 +56,18 @@ def format_value(value: Any) -> str:
 
 
 def _dict_key(key: Any) -> str:
-    if not isinstance(key, str) or not _DICT_KEY.match(key):
+    if not isinstance(key, str) or not _DICT_KEY.match(key) or key.lower() in _KEYWORDS:
         raise OverrideValueError(
-            f"dict key {key!r} cannot be written as a Hydra override; use keys made of letters, digits, '_' and '-'"
+            f"dict key {key!r} cannot be written as a Hydra override; use keys made of letters, digits, '_' and '-' "
+            "that are not true/false/null/nan/inf"
         )
     return key
 
 
 def _quote(text: str) -> str:
     """Single-quote `text` so that Hydra's parser and OmegaConf's resolver both give `text` back."""
-    if "${" in text:
-        # OmegaConf parses strings containing `${`: there `\\` means one backslash and `\${` a literal `${`.
-        text = text.replace("\\", "\\\\").replace("${", "\\${")
+    # OmegaConf reads `\${` as a literal `${`, and backslashes right before it as escaped pairs.
+    text = _BACKSLASHES_BEFORE_INTERPOLATION.sub(lambda m: m.group(1) * 2 + "\\${", text)
     # Hydra's quoted strings: a run of backslashes before a quote (or at the very end) is doubled.
     text = _BACKSLASHES_BEFORE_QUOTE.sub(lambda m: m.group(1) * 2 + "\\'", text)
     text = _TRAILING_BACKSLASHES.sub(lambda m: m.group(1) * 2, text)
