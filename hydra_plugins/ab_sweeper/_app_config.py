@@ -72,7 +72,7 @@ class AppConfig:
     def _loaded_configs(self, task_overrides: Sequence[str]) -> set[str]:
         defaults = self.loader.compute_defaults_list(
             config_name=self.master.hydra.job.config_name,
-            overrides=list(self.master.hydra.overrides.hydra) + list(task_overrides),
+            overrides=[*OmegaConf.to_container(self.master.hydra.overrides.hydra, resolve=False), *task_overrides],
             run_mode=RunMode.MULTIRUN,
         )
         return {d.config_path for d in defaults.defaults if d.config_path}

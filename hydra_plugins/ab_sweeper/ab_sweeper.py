@@ -10,7 +10,7 @@ from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 
 class ABSweeper(BasicSweeper):
@@ -20,6 +20,8 @@ class ABSweeper(BasicSweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         settings = config.get("ab")
+        if settings is not None:
+            _compose_jobs_without_ab_node(config)
         if settings is None or settings.get("experiment") is None:
             super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
             return
@@ -31,3 +33,13 @@ class ABSweeper(BasicSweeper):
         if self._ab_sweep is None:
             return super().sweep(arguments)
         return self._ab_sweep.run(arguments)
+
+
+def _compose_jobs_without_ab_node(config: DictConfig) -> None:
+    """Jobs are composed from the master's hydra overrides: selecting Hydra's basic sweeper option there
+    keeps the `ab:` settings node (brought by `hydra/sweeper=ab`) out of every job's config. Only this
+    process uses the sweeper, so nothing else changes for the jobs."""
+    with open_dict(config):
+        overrides = OmegaConf.to_container(config.hydra.overrides.hydra, resolve=False)
+        kept = [o for o in overrides if not str(o).lstrip("+").startswith("hydra/sweeper=")]
+        config.hydra.overrides.hydra = [*kept, "hydra/sweeper=basic"]
