@@ -134,7 +134,7 @@ def sweep(work: Path, label: str, runs: int, iterations: int, kind: str) -> Swee
 
 def main() -> None:
     options = parse_options(__doc__.split("\n\n")[0])
-    seconds = 0.3 if options.smoke else 2.0
+    seconds = 0.1 if options.smoke else 2.0
     sizes = [2] if options.smoke else ([4, 16] if options.full else [4])
     iterations = calibrate(seconds)
     print(

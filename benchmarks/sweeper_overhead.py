@@ -136,6 +136,41 @@ def phase_table(columns: dict[str, tuple[Timed, dict]]) -> str:
     return table(rows, ["stage (seconds; nested stages are included in their parents)", *names])
 
 
+def per_job_summary(basic: dict, ab: dict, jobs: int) -> str:
+    """The difference split into what every job pays and what the sweep pays once."""
+
+    def get(phases: dict, label: str) -> tuple[float, int]:
+        seconds, count = phases["phases"].get(label, (0.0, 0))
+        return seconds, count
+
+    compose = "compose one job's config (load_sweep_config)"
+    run_job = "Hydra run_job (per job: dirs, logging, .hydra/*.yaml, task)"
+    b_compose, b_n = get(basic, compose)
+    a_compose, a_n = get(ab, compose)
+    b_launch = get(basic, "launcher.launch (all jobs)")[0] / jobs * 1000
+    a_launch = get(ab, "launcher.launch (all jobs)")[0] / jobs * 1000
+    wrapper = sum(
+        get(ab, k)[0] for k in ("ab: write ab_status.json (2 per job, fsync)", "ab: save config.yaml (per job)")
+    )
+    once = {
+        "import of _core (scipy)": get(ab, "ab: import _core (metta_ab, numpy, scipy)")[0],
+        "layout + validation": get(ab, "ab: resolve the app layout")[0]
+        + get(ab, "ab: validate (compose each variant once)")[0],
+        "analysis": get(ab, "ab: analyze_runs (scores + statistics)")[0],
+        "plots": get(ab, "ab: write_plots (matplotlib)")[0],
+    }
+    validation = get(basic, "BasicSweeper: compose every job to validate")[0]
+    return (
+        f"per job: launch {a_launch:.1f} ms (ab) vs {b_launch:.1f} ms (basic), of which Hydra's run_job "
+        f"{get(ab, run_job)[0] / jobs * 1000:.1f} vs {get(basic, run_job)[0] / jobs * 1000:.1f} ms and the task "
+        f"wrapper's status + config.yaml writes {wrapper / jobs * 1000:.1f} ms; one composition "
+        f"{a_compose / max(a_n, 1) * 1000:.1f} ms (ab: {a_n} of them) vs {b_compose / max(b_n, 1) * 1000:.1f} ms "
+        f"(basic: {b_n}, every job twice).\nonce per sweep (ab): "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in once.items())
+        + f"; BasicSweeper's validation of every job: {validation:.2f} s"
+    )
+
+
 def main() -> None:
     options = parse_options(__doc__.split("\n\n")[0])
     runs = 2 if options.smoke else 20
@@ -175,6 +210,8 @@ def main() -> None:
     print()
     print("Where the time goes (fastest run of each; stage timers in the sweeper process):")
     print(phase_table({"basic": best["basic"], "ab, no plots": best["ab_no_plots"], "ab, plots": best["ab_plots"]}))
+
+    print(per_job_summary(best["basic"][1], best["ab_plots"][1], 2 * runs))
 
     ours = {m: s for m, s in scan["modules"].items() if m.startswith("hydra_plugins.ab_sweeper")}
     scan_ms = sum(ours.values()) * 1000

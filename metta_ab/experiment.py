@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_KEY_SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_KEY_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
 
 
 class ExperimentError(ValueError):
@@ -30,6 +30,11 @@ def check_safe_name(name: object, what: str) -> None:
             f"{what} {name!r} is not usable as a directory name: use letters, digits, '-', '_' and '.', "
             "starting with a letter or digit (no spaces, no '/', no '..')"
         )
+
+
+def check_tags(tags: object, where: str) -> None:
+    if isinstance(tags, str) or not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise ExperimentError(f"{where}: tags must be a list of strings (e.g. ['baseline']), got {tags!r}")
 
 
 def normalize_key(key: str) -> tuple[str, bool]:
@@ -59,6 +64,10 @@ class ABVariant:
     overrides: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.tags is None:
+            self.tags = []
+
     def validate(self) -> None:
         check_safe_name(self.name, "variant name")
         where = f"variant {self.name!r}"
@@ -71,8 +80,15 @@ class ABVariant:
             if dotted in seen:
                 raise ExperimentError(f"{where}: {seen[dotted]!r} and {key!r} set the same key {dotted!r}")
             seen[dotted] = key
-        if isinstance(self.tags, str) or not all(isinstance(t, str) for t in self.tags):
-            raise ExperimentError(f"{where}: tags must be a list of strings, got {self.tags!r}")
+        check_tags(self.tags, where)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ExperimentError(f"{where} must be a mapping of key: value, got {value!r}")
+    return dict(value)
 
 
 def _plain(value: Any) -> Any:
@@ -249,11 +265,13 @@ class ABExperiment:
                 ABVariant(
                     name=raw["name"],
                     description=raw.get("description") or "",
-                    overrides=dict(raw.get("overrides") or {}),
-                    tags=list(raw.get("tags") or []),
+                    overrides=_mapping(raw.get("overrides"), f"{source}: variant {raw['name']!r} overrides"),
+                    tags=raw.get("tags") or [],
                 )
             )
         kwargs = {k: data[k] for k in fields - {"variants", "analysis"} if data.get(k) is not None}
+        if isinstance(kwargs.get("date"), _dt.date):  # YAML reads an unquoted 2024-03-01 as a date
+            kwargs["date"] = kwargs["date"].isoformat()
         analysis = data.get("analysis") or {}
         known = set(vars(AnalysisSettings()))
         if not isinstance(analysis, Mapping) or set(analysis) - known:
@@ -264,6 +282,7 @@ class ABExperiment:
     def validate(self) -> ABExperiment:
         """Raise ExperimentError naming the first problem; return self so calls chain."""
         check_safe_name(self.name, "experiment name")
+        check_tags(self.wandb_tags, f"experiment {self.name!r} W&B")
         if len(self.variants) < 2:
             raise ExperimentError(
                 f"experiment {self.name!r} has {len(self.variants)} variant(s); an A/B test needs at least 2: "
@@ -312,7 +331,7 @@ class ExperimentBuilder:
     def add_variant(
         self, name: str, description: str = "", tags: Iterable[str] | None = None, **overrides: Any
     ) -> ExperimentBuilder:
-        variant = ABVariant(name=name, description=description, overrides=dict(overrides), tags=list(tags or []))
+        variant = ABVariant(name=name, description=description, overrides=dict(overrides), tags=tags)  # type: ignore[arg-type]
         self._experiment.add_variant(variant)
         return self
 
@@ -335,7 +354,7 @@ class ExperimentBuilder:
         if entity is not None:
             self._experiment.wandb_entity = entity
         if tags is not None:
-            self._experiment.wandb_tags = list(tags)
+            self._experiment.wandb_tags = tags  # type: ignore[assignment]
         return self
 
     def set_app(self, path: str) -> ExperimentBuilder:

@@ -127,9 +127,10 @@ def write_status(job_dir: Path, record: Mapping[str, Any]) -> None:
 
 
 def attempts_made(job_dir: Path) -> int:
-    """How many earlier attempts were moved aside into `attempts/`."""
+    """The number of the last attempt moved aside into `attempts/<k>/` (0 when none was)."""
     folder = job_dir / ATTEMPTS_DIR
-    return sum(1 for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else 0
+    numbers = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()] if folder.is_dir() else []
+    return max(numbers, default=0)
 
 
 def move_attempt_aside(job_dir: Path) -> Path | None:

@@ -60,7 +60,11 @@ def _load_yaml(path: Path) -> ABExperiment:
         raise ExperimentLoadError(f"experiment file {str(path)!r} is not readable YAML: {error}") from None
     if isinstance(data, dict) and "experiment" in data and "name" not in data:
         data = data["experiment"]
-    return ABExperiment.from_dict(data, source=str(path))
+    try:
+        return ABExperiment.from_dict(data, source=str(path))
+    except ExperimentError as error:
+        message = str(error)
+        raise ExperimentLoadError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -118,6 +122,7 @@ def _pick(module: ModuleType, path: Path, name: str | None) -> ABExperiment:
         and issubclass(v, ABExperiment)
         and v is not ABExperiment
         and v.__module__ == module.__name__
+        and _constructible_without_arguments(v)
     ]
     for kind, found in (("create_* functions", factories), ("ABExperiment subclasses", classes)):
         if len(found) == 1:
@@ -131,6 +136,14 @@ def _pick(module: ModuleType, path: Path, name: str | None) -> ABExperiment:
         f"experiment file {str(path)!r} defines no experiment: add a module-level `experiment = ...build()`, "
         "one `create_<name>()` function returning an ABExperiment, or one ABExperiment subclass"
     )
+
+
+def _constructible_without_arguments(cls: type) -> bool:
+    try:
+        inspect.signature(cls).bind()
+    except TypeError:
+        return False
+    return True
 
 
 def _materialize(candidate: Any, name: str, path: Path) -> ABExperiment:

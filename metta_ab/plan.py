@@ -8,6 +8,7 @@ are config groups, how base `defaults` resolve) comes in as an `AppLayout` from 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,9 @@ from typing import Any
 from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError, normalize_key
 from metta_ab.overrides import OverrideValueError, format_value, value_override
 
-SEED_MODULUS = 2**31
+SEED_MODULUS = 2**31  # seeds stay valid for numpy's legacy np.random.seed and every framework
+SEED_BLOCK = 2**16  # unpaired seeds: consecutive seeds per variant; runs_per_variant must stay below
+_OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*\Z")
 
 
 @dataclass
@@ -75,12 +78,30 @@ def job_dir_name(variant: str, index: int) -> str:
     return f"{variant}_run_{index}"
 
 
-def run_seed(variant: str, index: int, settings: PlanSettings) -> int:
-    """Paired: run i has the same seed in every variant. Unpaired: a stable seed of its own per variant."""
-    seed = settings.base_seed + index - 1
-    if not settings.paired_seeds:
-        seed += int.from_bytes(hashlib.sha256(variant.encode()).digest()[:4], "big")
-    return seed % SEED_MODULUS
+def seed_offsets(variant_names: Sequence[str], settings: PlanSettings) -> dict[str, int]:
+    """Where each variant's seeds start. Paired: 0 for all (run i has one seed in every variant). Unpaired:
+    each variant owns a block of SEED_BLOCK consecutive seeds chosen by a hash of its name, so a job's seed
+    never changes when runs are added; a block another variant already holds is skipped (in experiment
+    order), so no two jobs share a seed."""
+    if settings.paired_seeds:
+        return dict.fromkeys(variant_names, 0)
+    offsets: dict[str, int] = {}
+    taken: set[int] = set()
+    for name in variant_names:
+        attempt = 0
+        while True:
+            digest = hashlib.sha256(f"{name}#{attempt}".encode()).digest()
+            block = int.from_bytes(digest[:4], "big") % (SEED_MODULUS // SEED_BLOCK)
+            if block not in taken:
+                break
+            attempt += 1
+        taken.add(block)
+        offsets[name] = block * SEED_BLOCK
+    return offsets
+
+
+def run_seed(index: int, offset: int, settings: PlanSettings) -> int:
+    return (settings.base_seed + offset + index - 1) % SEED_MODULUS
 
 
 def variant_overrides(
@@ -91,9 +112,16 @@ def variant_overrides(
     overrides: list[str] = list(layout.base_group_overrides)
     if layout.base_config_node:
         overrides.append(f"+ab_base={layout.base_config_node}")
+    injected = {key: name for name, key in settings.inject.keys().items()}
+    for key in experiment.base_values:
+        dotted, _ = normalize_key(key)
+        if dotted in injected:
+            raise ExperimentError(
+                f"experiment {experiment.name!r} base config sets {key!r}, which the sweeper injects per run "
+                f"({injected[dotted]}); remove it, or stop the injection with ab.inject.{injected[dotted]}=null"
+            )
     overrides += _value_overrides(experiment.base_values, layout, f"experiment {experiment.name!r} base config")
     overrides += settings.task_overrides
-    injected = {key: name for name, key in settings.inject.keys().items()}
     prefix = variant.name
     own: dict[str, Any] = {}
     for key, value in variant.overrides.items():
@@ -119,10 +147,13 @@ def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> l
     for key, value in values.items():
         dotted, adds = normalize_key(key)
         try:
-            if dotted in layout.group_keys and not adds:
-                if not isinstance(value, str):
-                    raise ExperimentError(f"{where}: {key!r} selects a config group; its value must be an option name")
-                result.append(f"{dotted}={value}")
+            if dotted in layout.group_keys:
+                if not isinstance(value, str) or not _OPTION_NAME.match(value):
+                    raise ExperimentError(
+                        f"{where}: {key!r} selects an option of the config group {dotted!r}; its value must be an "
+                        f"option name (letters, digits, '_', '-', '.', '/'), got {value!r}"
+                    )
+                result.append(f"{'+' if adds else ''}{dotted}={value}")
             else:
                 result.append(value_override(dotted, value, prefix="++" if adds else ""))
         except OverrideValueError as error:
@@ -151,8 +182,11 @@ def plan_experiment(
     experiment: ABExperiment, settings: PlanSettings, layout: AppLayout | None = None
 ) -> list[PlannedRun]:
     """Every job of the experiment, variant by variant, run 1..N."""
+    if experiment.runs_per_variant > SEED_BLOCK:
+        raise ExperimentError(f"runs_per_variant must be at most {SEED_BLOCK}, got {experiment.runs_per_variant}")
     runs: list[PlannedRun] = []
     prefixes: dict[str, str] = {}
+    offsets = seed_offsets([v.name for v in experiment.variants], settings)
     for variant in experiment.variants:
         shared, prefix = variant_overrides(experiment, variant, settings, layout)
         if prefix in prefixes:
@@ -162,7 +196,7 @@ def plan_experiment(
             )
         prefixes[prefix] = variant.name
         for index in range(1, experiment.runs_per_variant + 1):
-            seed = run_seed(variant.name, index, settings)
+            seed = run_seed(index, offsets[variant.name], settings)
             run_name = f"{prefix}_run_{index}"
             injected = _injected(experiment, variant, run_name, seed, settings.inject)
             runs.append(

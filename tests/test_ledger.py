@@ -187,12 +187,6 @@ def test_only_the_attempts_folder_left_is_not_moved_again(tmp_path: Path) -> Non
     assert attempts_made(job_dir) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: move_attempt_aside numbers the next folder attempts_made() + 1, so when an earlier attempt "
-    "folder was deleted (attempts/2 kept, attempts/1 removed to save space) it tries attempts/2 again and "
-    "raises FileExistsError in the middle of the sweeper's retry loop",
-)
 def test_move_attempt_aside_after_an_attempt_folder_was_deleted(tmp_path: Path) -> None:
     job_dir = tmp_path / "a_run_1"
     for label in ("first", "second"):

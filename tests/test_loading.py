@@ -255,12 +255,6 @@ def test_several_subclasses(tmp_path: Path) -> None:
     assert "several ABExperiment subclasses (MyCustomExperiment, OtherExperiment)" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an ABExperiment subclass that needs constructor arguments (a shared base class) is counted "
-    "as a candidate, so a file with one such base and one concrete no-argument subclass is refused as "
-    "'several ABExperiment subclasses' instead of loading the concrete one",
-)
 def test_only_subclasses_constructible_without_arguments_are_candidates(tmp_path: Path) -> None:
     source = (
         IMPORTS
@@ -360,11 +354,6 @@ def test_minimal_hand_written_yaml(tmp_path: Path) -> None:
     assert experiment.runs_per_variant == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a hand-written `date: 2024-03-01` (unquoted, as people write dates in YAML) loads as a "
-    "datetime.date object, not the 'YYYY-MM-DD' string every other path gives; to_dict() then carries a date",
-)
 def test_hand_written_unquoted_date(tmp_path: Path) -> None:
     path = tmp_path / "dated.yaml"
     path.write_text("name: x\ndate: 2024-03-01\nvariants:\n  - name: a\n  - name: b\n", encoding="utf-8")
@@ -415,12 +404,6 @@ def test_yaml_with_an_invalid_experiment(tmp_path: Path, case: str) -> None:
 
 
 @pytest.mark.parametrize("case", list(INVALID_EXPERIMENTS))
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: validation errors of a .yaml experiment (one variant, bad runs_per_variant, bad names) do "
-    "not name the file, unlike the same errors from a .py file; _load_yaml should wrap them like load_experiment "
-    "does for .py files",
-)
 def test_yaml_validation_errors_name_the_file(tmp_path: Path, case: str) -> None:
     text, expected = INVALID_EXPERIMENTS[case]
     path = tmp_path / "bad.yaml"
@@ -438,11 +421,6 @@ def test_yaml_that_does_not_parse(tmp_path: Path) -> None:
     assert f"experiment file {str(path)!r} is not readable YAML" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: schema errors in a .yaml experiment raise plain ExperimentError, while every other "
-    "load_experiment failure (and a .py file's validation error) raises ExperimentLoadError",
-)
 def test_yaml_schema_errors_are_load_errors(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\nvariants: []\nrepeats: 3\n", encoding="utf-8")
@@ -450,12 +428,6 @@ def test_yaml_schema_errors_are_load_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("overrides", ["[lr=0.1]", "lr=0.1", "5"], ids=["list of strings", "a string", "a number"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: from_dict does dict(raw['overrides']) unchecked: a YAML variant whose overrides is a list, "
-    "string or number raises a bare ValueError/TypeError ('dictionary update sequence element...') that "
-    "names neither the file nor the variant",
-)
 def test_yaml_variant_overrides_not_a_mapping(tmp_path: Path, overrides: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(f"name: x\nvariants:\n  - name: a\n    overrides: {overrides}\n  - name: b\n", encoding="utf-8")
@@ -465,11 +437,6 @@ def test_yaml_variant_overrides_not_a_mapping(tmp_path: Path, overrides: str) ->
     assert "overrides" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: from_dict does list(raw['tags']): a YAML variant with `tags: baseline` loads with tags "
-    "['b','a','s','e','l','i','n','e'] instead of ['baseline'] or a clear error",
-)
 def test_yaml_variant_tags_as_one_string(tmp_path: Path) -> None:
     path = tmp_path / "tags.yaml"
     path.write_text("name: x\nvariants:\n  - name: a\n    tags: baseline\n  - name: b\n", encoding="utf-8")

@@ -82,7 +82,7 @@ class ABSweep:
             config.hydra.overrides.hydra.append(f"hydra.sweep.dir={self.experiment_dir}")
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context,
-            task_function=RecordingTask(task_function, self.inject.seed),
+            task_function=RecordingTask(task_function, self.inject.seed, self.settings.run_timeout),
             config=config,
         )
         self.app = AppConfig(hydra_context.config_loader, config)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +39,10 @@ log = logging.getLogger(__name__)
 class RecordingTask:
     """Picklable callable: launchers ship it to worker processes (joblib, submitit, ray)."""
 
-    def __init__(self, task_function: TaskFunction, seed_key: str | None) -> None:
+    def __init__(self, task_function: TaskFunction, seed_key: str | None, timeout: float | None = None) -> None:
         self.task_function = task_function
         self.seed_key = seed_key
+        self.timeout = timeout
 
     def __call__(self, cfg: DictConfig) -> Any:
         job_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -54,7 +59,8 @@ class RecordingTask:
         _save_config(cfg, job_dir / "config.yaml")
         start = time.perf_counter()
         try:
-            result = self.task_function(cfg)
+            with _time_limit(self.timeout):
+                result = self.task_function(cfg)
         except BaseException as error:
             record.update(
                 status=FAILED,
@@ -72,6 +78,30 @@ class RecordingTask:
         record["return_value"] = safe
         write_status(job_dir, record)
         return safe
+
+
+class RunTimeout(Exception):
+    """The run exceeded ab.run_timeout."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise RunTimeout in the task after `seconds` (SIGALRM: jobs run in their process's main thread on the
+    basic, joblib, submitit and ray launchers; elsewhere the limit is not enforced)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise RunTimeout(f"the run exceeded ab.run_timeout={seconds:g}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _save_config(cfg: DictConfig, path: Path) -> None:

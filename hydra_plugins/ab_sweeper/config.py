@@ -22,6 +22,7 @@ class ABSettingsConf:
     experiment: str | None = None  # path/to/experiment.py[:NAME] or a saved experiment .yaml
     output_dir: str = "ab_test_results"  # the experiment directory is <output_dir>/<experiment name>
     max_retries: int = 3  # relaunches of failed runs; 0 disables retries
+    run_timeout: float | None = None  # seconds; a run still going then fails (and is retried)
     dry_run: bool = False  # validate and print the plan, launch nothing
     resume: bool = True  # rerunning skips completed runs; false moves the old directory aside
     base_seed: int = 0  # run i gets base_seed + i - 1
