@@ -156,3 +156,50 @@ def test_second_sweep_on_the_same_directory_is_refused(tmp_path):
     assert second.returncode == 1
     assert "another sweep (pid" in second.stderr and "is running on this experiment" in second.stderr
     assert proc.returncode == 0
+
+
+def test_worker_killed_by_sigkill_is_retried(tmp_path):
+    write(tmp_path)
+    result = run_sweep(
+        METTA_LIKE, "ab.experiment=exp.py", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        "fail_mode=a_run_2", "fail_kind=sigkill", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    records = ledger(result.experiment_dir("resume"))
+    assert records["a_run_2"]["attempts"] == 2
+    assert "died without finishing" in records["a_run_2"]["errors"][0]
+    assert all(r["status"] == "completed" for r in records.values())
+
+
+def test_run_that_exits_the_sweep_process_is_recorded_and_rerun(tmp_path):
+    """Under the basic launcher a run shares the sweeper's process: os._exit ends both. The rerun knows."""
+    write(tmp_path)
+    first = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "fail_mode=b_run_1", "fail_kind=exit", cwd=tmp_path)
+    assert first.returncode == 3
+    exp_dir = first.experiment_dir("resume")
+    assert status(exp_dir / "b_run_1")["status"] == "running"  # it never finished
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "fail_mode=b_run_1", "fail_kind=exit", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert status(exp_dir / "b_run_1")["attempt"] == 2
+    assert (exp_dir / "b_run_1" / "attempts" / "1" / "ab_status.json").is_file()
+
+
+def test_unpicklable_return_value_is_recorded(tmp_path):
+    write(tmp_path)
+    result = run_sweep(
+        METTA_LIKE, "ab.experiment=exp.py", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+        "fail_mode=a_run_1", "fail_kind=unpicklable", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    value = status(result.experiment_dir("resume") / "a_run_1")["return_value"]
+    assert value["score"] == 1.0 and value["handle"].startswith("<unlocked _thread.lock")
+
+
+def test_hanging_run_times_out_and_is_retried(tmp_path):
+    write(tmp_path)
+    result = run_sweep(
+        METTA_LIKE, "ab.experiment=exp.py", "ab.run_timeout=2", "fail_mode=b_run_3", "fail_kind=hang", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.output
+    records = ledger(result.experiment_dir("resume"))
+    assert records["b_run_3"]["errors"] == ["attempt 1: RunTimeout: the run exceeded ab.run_timeout=2s"]

@@ -1,12 +1,15 @@
 """A tiny Metta-shaped Hydra app for the sweeper's tests: returns a score computed from its config.
 
-`fail_mode` lets a test make a run raise, crash hard, or fail only on its first attempt; `sleep` makes
-runs last long enough to overlap or to be interrupted.
+`fail_mode=<run name>+<run name>` picks runs that misbehave as `fail_kind` says: raise on the first attempt
+(`once`) or always, exit the process (`exit`), kill itself (`sigkill`), hang on the first attempt, or return
+an unpicklable value. `sleep` makes runs last long enough to overlap or to be interrupted.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +33,14 @@ def main(cfg: DictConfig) -> dict:
         if str(cfg.fail_kind) == "exit" and not flag.exists():
             flag.touch()
             os._exit(3)
+        if str(cfg.fail_kind) == "sigkill" and not flag.exists():
+            flag.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        if str(cfg.fail_kind) == "hang" and not flag.exists():
+            flag.touch()
+            time.sleep(3600)
+        if str(cfg.fail_kind) == "unpicklable":
+            return {"score": 1.0, "handle": threading.Lock()}
     if cfg.known_scores is not None:  # a fixed score per run index, for checking the statistics end to end
         index = int(str(cfg.run).rsplit("_", 1)[-1])
         return {"score": float(cfg.known_scores[index - 1])}
