@@ -58,6 +58,7 @@ class Timed:
     seconds: float
     returncode: int
     max_rss_mb: float  # peak resident set size of the child (and the children it waited for)
+    cpu: float  # user + system CPU seconds of the child (less sensitive to a busy machine than wall time)
     output: Path  # stdout and stderr together
 
     def text(self) -> str:
@@ -90,7 +91,7 @@ def run_timed(
             time.sleep(0.002)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
-    return Timed(seconds, proc.returncode, usage.ru_maxrss / 1024, output)
+    return Timed(seconds, proc.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, output)
 
 
 @contextmanager

@@ -64,7 +64,7 @@ def main() -> None:
         )
         results = [(VARIANTS * runs, dry_run(work, runs)) for runs in runs_per_variant]
 
-    rows = [["baseline: `train.py --cfg job run=x` (compose one config)", "1", f"{baseline:.2f}", "", "", "1.0"]]
+    rows = [["baseline: `train.py --cfg job run=x` (compose one config)", "1", f"{baseline:.2f}", "", "", "", "1.0"]]
     previous = None
     for jobs, timed in results:
         marginal = ""
@@ -75,6 +75,7 @@ def main() -> None:
                 f"dry run, {VARIANTS} x {jobs // VARIANTS}",
                 f"{jobs:,}",
                 f"{timed.seconds:.2f}",
+                f"{timed.cpu:.2f}",
                 marginal,
                 f"{timed.max_rss_mb:.0f}",
                 f"{timed.seconds / baseline:.1f}",
@@ -82,7 +83,7 @@ def main() -> None:
         )
         previous = (jobs, timed)
     print()
-    print(table(rows, ["command", "jobs", "wall (s)", "per extra job", "peak RSS (MB)", "x baseline"]))
+    print(table(rows, ["command", "jobs", "wall (s)", "CPU (s)", "per extra job", "peak RSS (MB)", "x baseline"]))
 
     largest_jobs, largest = results[-1]
     # Linear extrapolation from the two largest sizes, for the 10,000-job targets when they were not run.

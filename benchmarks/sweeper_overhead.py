@@ -192,19 +192,30 @@ def main() -> None:
 
     best = {k: min(v, key=lambda r: r[0].seconds) for k, v in results.items()}
     wall = {k: [t.seconds for t, _ in v] for k, v in results.items()}
+    cpu = {k: min(t.cpu for t, _ in v) for k, v in results.items()}
     basic = min(wall["basic"])
     ratio_plots = min(wall["ab_plots"]) / basic
     ratio_no_plots = min(wall["ab_no_plots"]) / basic
     print()
-    print(f"Sweep of {2 * runs} jobs, wall time of the whole command:")
+    print(f"Sweep of {2 * runs} jobs, the whole command:")
+    rows = [
+        [f"BasicSweeper: -m seed=range(0,{runs}) lr=0.01,0.02", "basic"],
+        ["ab sweeper, ab.plots=false", "ab_no_plots"],
+        ["ab sweeper, plots on (default)", "ab_plots"],
+    ]
     print(
         table(
             [
-                [f"BasicSweeper: -m seed=range(0,{runs}) lr=0.01,0.02", summarize(wall["basic"]), "1.00"],
-                ["ab sweeper, ab.plots=false", summarize(wall["ab_no_plots"]), f"{ratio_no_plots:.2f}"],
-                ["ab sweeper, plots on (default)", summarize(wall["ab_plots"]), f"{ratio_plots:.2f}"],
+                [
+                    label,
+                    summarize(wall[k]),
+                    f"{min(wall[k]) / basic:.2f}",
+                    f"{cpu[k]:.2f} s",
+                    f"{cpu[k] / cpu['basic']:.2f}",
+                ]
+                for label, k in rows
             ],
-            ["command", "wall time", "ratio (best / best)"],
+            ["command", "wall time", "wall ratio (best / best)", "CPU time (best)", "CPU ratio"],
         )
     )
     print()

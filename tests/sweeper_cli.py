@@ -16,6 +16,7 @@ TESTS = Path(__file__).resolve().parent
 APPS = TESTS / "apps"
 METTA_LIKE = APPS / "metta_like" / "app.py"
 GROUPED = APPS / "grouped" / "app.py"
+STRUCTURED = APPS / "structured" / "app.py"
 EXAMPLE_APP = TESTS.parent / "examples" / "train.py"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sweeper_cli import METTA_LIKE, run_sweep
+from sweeper_cli import METTA_LIKE, STRUCTURED, run_sweep
 
 VALID_VARIANTS = """
     .add_variant(name="a", trainer__learning_rate=0.1)
@@ -100,6 +100,21 @@ CASES = {
         "exp.py",
         ["variants 'a' and 'b' both name their runs 'x'"],
     ),
+    "runs not a number": (builder(VALID_VARIANTS, '.set_runs_per_variant("5")'), "exp.py", ["runs_per_variant", "'5'"]),
+    "negative runs": (builder(VALID_VARIANTS, ".set_runs_per_variant(-2)"), "exp.py", ["got -2"]),
+    "empty name": (
+        builder('.add_variant(name="")', '.add_variant(name="c")'),
+        "exp.py",
+        ["variant name must be a non-empty string"],
+    ),
+    "tags as one string": (
+        builder('.add_variant(name="a", tags="baseline")', '.add_variant(name="b")'),
+        "exp.py",
+        ["variant 'a': tags must be a list of strings", "'baseline'"],
+    ),
+    "yaml with a wrong schema": ("nme: x\nvariants: []\n", "exp.yaml", ["exp.yaml", "unknown field(s) ['nme']"]),
+    "yaml that is not yaml": ("name: [unclosed\n", "exp.yaml", ["exp.yaml", "is not readable YAML"]),
+    "not python or yaml": ("x", "exp.txt", ["expected a .py or .yaml file"]),
     "unsupported value": (
         "import pathlib\n" + builder('.add_variant(name="a", trainer__curriculum=object())', '.add_variant(name="b")'),
         "exp.py",
@@ -144,3 +159,43 @@ def test_unknown_ab_setting_is_refused(tmp_path):
     assert result.returncode == 1
     assert "max_retry" in result.stderr
     assert "Launching" not in result.output
+
+
+def test_experiment_path_that_is_a_directory(tmp_path):
+    (tmp_path / "exp.py").mkdir()
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", cwd=tmp_path)
+    assert result.returncode == 1 and "not found (it is a directory)" in result.stderr
+
+
+def test_value_the_schema_rejects(tmp_path):
+    (tmp_path / "exp.py").write_text(
+        builder('.add_variant(name="a", trainer__epochs=2)', '.add_variant(name="b", trainer__epochs="many")')
+    )
+    result = run_sweep(STRUCTURED, "ab.experiment=exp.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "variant 'b': the app's config does not accept it" in result.stderr
+    assert "Value 'many' of type 'str' could not be converted to Integer" in result.stderr
+    assert "Launching" not in result.output
+
+
+@pytest.mark.parametrize(
+    "setting, fragment",
+    [
+        ("ab.inject.seed=trainer.sed", "ab.inject.seed=trainer.sed: the app's config has no key 'trainer.sed'"),
+        ("ab.inject.run_name=name", "ab.inject.run_name=name: the app's config has no key 'name'"),
+    ],
+)
+def test_key_map_pointing_at_a_missing_key(tmp_path, setting, fragment):
+    (tmp_path / "exp.py").write_text(builder(VALID_VARIANTS))
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", setting, cwd=tmp_path)
+    assert result.returncode == 1
+    assert fragment in result.stderr and "=null to not inject it" in result.stderr
+    assert "Launching" not in result.output
+
+
+def test_output_dir_that_cannot_be_created(tmp_path):
+    (tmp_path / "exp.py").write_text(builder(VALID_VARIANTS))
+    (tmp_path / "blocker").write_text("a file where a directory must go")
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=blocker/results", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ab.output_dir=blocker/results" in result.stderr and "Traceback" not in result.stderr

@@ -17,7 +17,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from metta_ab.experiment import ABExperiment, normalize_key
-from metta_ab.plan import AppLayout, PlannedRun
+from metta_ab.plan import AppLayout, InjectionKeys, PlannedRun
 
 BASE_GROUP = "ab_base"
 
@@ -115,7 +115,9 @@ class AppConfig:
 
     # --- validation ----------------------------------------------------------------------------------
 
-    def validate(self, experiment: ABExperiment, layout: AppLayout, runs: Sequence[PlannedRun]) -> None:
+    def validate(
+        self, experiment: ABExperiment, layout: AppLayout, runs: Sequence[PlannedRun], inject: InjectionKeys
+    ) -> None:
         """Compose each variant's first job once; on failure, name the key and suggest the right one."""
         first_runs: dict[str, PlannedRun] = {}
         for run in runs:
@@ -138,6 +140,21 @@ class AppConfig:
                 }
                 self._explain_missing_key(overrides, value_keys)
                 raise ABConfigError(f"{where}: the app's config does not accept it:\n{_message(error)}") from None
+        self._check_injection_targets(list(runs[0].overrides), inject)
+
+    def _check_injection_targets(self, overrides: list[str], inject: InjectionKeys) -> None:
+        """The run name and the seed must land on keys the app reads: `++` would silently add a typo."""
+        targets = {name: key for name, key in inject.keys().items() if name in ("run_name", "seed")}
+        skeleton = [o for o in overrides if o.split("=", 1)[0].lstrip("+") not in targets.values()]
+        cfg = self.loader.load_sweep_config(self.master, skeleton)
+        for name, key in targets.items():
+            if not _has_key(cfg, key):
+                suggestions = _suggest(key, _all_keys(cfg))
+                hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
+                raise ABConfigError(
+                    f"ab.inject.{name}={key}: the app's config has no key {key!r}{hint}; point it at the key the "
+                    f"app reads, or set ab.inject.{name}=null to not inject it"
+                )
 
     def _explain_missing_key(self, overrides: list[str], value_keys: dict[str, tuple[str, str]]) -> None:
         """Raise a did-you-mean error if a value key does not exist in the config composed without them."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -75,6 +76,15 @@ class ABSweep:
         output_dir = Path(self.settings.output_dir).expanduser().absolute()
         if output_dir.exists() and not output_dir.is_dir():
             raise ABConfigError(f"ab.output_dir={self.settings.output_dir} is a file, not a directory")
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ABConfigError(
+                f"ab.output_dir={self.settings.output_dir}: cannot create {output_dir} ({error.strerror}); "
+                "choose a writable directory"
+            ) from None
+        if not os.access(output_dir, os.W_OK):
+            raise ABConfigError(f"ab.output_dir={self.settings.output_dir}: {output_dir} is not writable")
         self.experiment_dir = output_dir / self.experiment.name
         # The experiment directory is Hydra's sweep dir: jobs land in <experiment dir>/<variant>_run_<i>.
         with open_dict(config):
@@ -103,7 +113,7 @@ class ABSweep:
             fingerprint = definition_fingerprint(self.experiment, settings, layout)
         except ExperimentError as error:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
-        self.app.validate(self.experiment, layout, runs)
+        self.app.validate(self.experiment, layout, runs, self.inject)
         lock_path = self.experiment_dir.parent / f".{self.experiment.name}.lock"
         try:
             with ExperimentLock(lock_path):
