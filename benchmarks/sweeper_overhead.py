@@ -175,7 +175,7 @@ def main() -> None:
     options = parse_options(__doc__.split("\n\n")[0])
     runs = 2 if options.smoke else 20
     repeat = 1 if options.smoke else (5 if options.full else 2)
-    help_repeat = 2 if options.smoke else (15 if options.full else 5)
+    help_repeat = 2 if options.smoke else (15 if options.full else 4)
     print(f"sweeper_overhead: 2 variants x {runs} runs = {2 * runs} jobs, basic launcher; {machine()}")
     kinds = ["basic", "ab_no_plots", "ab_plots"]
     results: dict[str, list[tuple[Timed, dict]]] = {k: [] for k in kinds}

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError, normalize_key
+from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError, check_safe_name, normalize_key
 from metta_ab.overrides import OverrideValueError, format_value, value_override
 
 SEED_MODULUS = 2**31  # seeds stay valid for numpy's legacy np.random.seed and every framework
@@ -127,8 +127,7 @@ def variant_overrides(
     for key, value in variant.overrides.items():
         dotted, _ = normalize_key(key)
         if injected.get(dotted) == "run_name":
-            if not isinstance(value, str):
-                raise ExperimentError(f"variant {variant.name!r}: run name {key}={value!r} must be a string")
+            check_safe_name(value, f"variant {variant.name!r}: run name prefix {key}=")
             prefix = value
         elif dotted in injected:
             raise ExperimentError(

@@ -189,7 +189,7 @@ def test_two_variants_with_the_same_prefix() -> None:
 
 def test_run_override_must_be_a_string() -> None:
     experiment = create_experiment("typed").add_variant("x", run=3).add_variant("y").build()
-    with pytest.raises(ExperimentError, match="variant 'x': run name run=3 must be a string"):
+    with pytest.raises(ExperimentError, match="variant 'x': run name prefix run= must be a non-empty string, got 3"):
         plan_experiment(experiment, PlanSettings())
 
 
