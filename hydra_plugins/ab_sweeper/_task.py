@@ -72,12 +72,20 @@ class RecordingTask:
             write_status(job_dir, record)
             # Hydra 1.3 keeps the traceback out of the job log (hydra#2284): put it there.
             log.error("Run failed:\n%s", record["traceback"])
-            raise
+            if not isinstance(error, Exception):
+                raise  # Ctrl-C and exits stop the sweep as usual
+            # The launcher ships the exception back to the sweeper: an unpicklable one would take the whole
+            # batch down with it (joblib, submitit), so send a plain copy; the original is in the record and log.
+            raise RunFailed(record["error"]) from None
         safe = json_safe(result)
         record.update(status=COMPLETED, duration=time.perf_counter() - start, finished_at=time.time())
         record["return_value"] = safe
         write_status(job_dir, record)
         return safe
+
+
+class RunFailed(Exception):
+    """A run raised; its error text (the original exception, traceback and all, is in the status record)."""
 
 
 class RunTimeout(Exception):

@@ -8,6 +8,7 @@ an unpicklable value. `sleep` makes runs last long enough to overlap or to be in
 from __future__ import annotations
 
 import os
+import random
 import signal
 import threading
 import time
@@ -41,11 +42,39 @@ def main(cfg: DictConfig) -> dict:
             time.sleep(3600)
         if str(cfg.fail_kind) == "unpicklable":
             return {"score": 1.0, "handle": threading.Lock()}
+    if cfg.chaos > 0:
+        _chaos(cfg, out)
     if cfg.known_scores is not None:  # a fixed score per run index, for checking the statistics end to end
         index = int(str(cfg.run).rsplit("_", 1)[-1])
         return {"score": float(cfg.known_scores[index - 1])}
     score = float(cfg.trainer.learning_rate) * 10 + cfg.seed * 0.01
     return {"score": score, "seed": cfg.seed}
+
+
+def _chaos(cfg: DictConfig, out: Path) -> None:
+    """Misbehave at random (per run and attempt, reproducibly) in one of the ways a real run can."""
+    attempt = 1 + (len(list((out / "attempts").iterdir())) if (out / "attempts").is_dir() else 0)
+    rng = random.Random(f"{cfg.chaos_seed}:{cfg.run}:{attempt}")
+    if rng.random() >= cfg.chaos:
+        return
+    kind = rng.choice(["raise", "exit", "sigkill", "hang", "unpicklable"])
+    if kind == "raise":
+        raise RuntimeError(f"chaos: {cfg.run} attempt {attempt}")
+    if kind == "exit":
+        os._exit(7)
+    if kind == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if kind == "hang":
+        time.sleep(3600)
+    raise _Unpicklable(threading.Lock())
+
+
+class _Unpicklable(Exception):
+    """An exception that cannot travel back through a process pool."""
+
+    def __init__(self, handle: object) -> None:
+        super().__init__("chaos: unpicklable exception")
+        self.handle = handle
 
 
 if __name__ == "__main__":
