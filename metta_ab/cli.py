@@ -86,8 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("experiment", help="experiment file")
     plan.add_argument("--app", help="validate the plan against this Hydra app's config")
 
-    analyze = commands.add_parser("analyze", help="recompute the verdict of an experiment directory")
-    analyze.add_argument("experiment_dir", help="the directory a sweep wrote (ab_test_results/<name>)")
+    analyze = commands.add_parser(
+        "analyze",
+        help="recompute the verdict of an experiment directory (or of a W&B group)",
+        usage="metta-ab analyze EXPERIMENT_DIR [options] | metta-ab analyze --wandb ENTITY/PROJECT --group GROUP",
+    )
+    analyze.add_argument("experiment_dir", nargs="?", help="the directory a sweep wrote (ab_test_results/<name>)")
+    analyze.add_argument("--wandb", metavar="ENTITY/PROJECT", help="fetch the runs from the W&B server instead")
+    analyze.add_argument("--group", help="with --wandb: the experiment's W&B group (its name)")
+    analyze.add_argument("--output-dir", default="ab_test_results", help="with --wandb: where to write it")
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     _add_analysis_flags(analyze)
 
@@ -144,7 +151,19 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from metta_ab.analysis import analyze_directory
     from metta_ab.report import write_report
 
-    results = analyze_directory(Path(args.experiment_dir), _analysis_settings(args))
+    if args.wandb:
+        if not args.group:
+            raise ABRunError("--wandb needs --group GROUP (the experiment name the sweep used as W&B group)")
+        from metta_ab.wandb_api import fetch_group, write_experiment_dir
+
+        experiment_dir = Path(args.output_dir) / args.group
+        write_experiment_dir(fetch_group(args.wandb, args.group), args.group, experiment_dir)
+        print(f"[ab] {args.wandb} group {args.group} written to {experiment_dir}")
+    elif args.experiment_dir:
+        experiment_dir = Path(args.experiment_dir)
+    else:
+        raise ABRunError("give an experiment directory, or --wandb ENTITY/PROJECT --group GROUP")
+    results = analyze_directory(experiment_dir, _analysis_settings(args))
     print(write_report(results, plots=not args.no_plots), end="")
     return 0
 

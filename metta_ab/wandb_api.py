@@ -1,0 +1,112 @@
+"""Runs that logged only to the W&B server: fetch an experiment's group through the W&B public API and
+write it as an experiment directory, so `metta-ab analyze` works on it like on a local sweep.
+
+The interface to W&B is narrow on purpose (`api.runs(path, filters)` and, per run, `name`, `tags`,
+`config`, `summary`, `scan_history()`): that is all this module touches, and what the tests record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError
+from metta_ab.ledger import COMPLETED, FAILED, Ledger, RunRecord, json_safe, write_json_atomic, write_text_atomic
+from metta_ab.metrics import METRICS_FILE
+
+VARIANT_TAG = "variant:"
+_RUN_INDEX = re.compile(r"_run_(\d+)\Z")
+
+
+class ApiRun(Protocol):
+    name: str
+    tags: list[str]
+    config: Mapping[str, Any]
+    summary: Mapping[str, Any]
+    state: str
+
+    def scan_history(self) -> Iterable[Mapping[str, Any]]: ...
+
+
+class Api(Protocol):
+    def runs(self, path: str, filters: Mapping[str, Any]) -> Iterable[ApiRun]: ...
+
+
+def fetch_group(path: str, group: str, api: Api | None = None) -> list[ApiRun]:
+    """The runs of `group` in `entity/project` (wandb.Api() unless an `api` is given)."""
+    if api is None:
+        import wandb
+
+        api = wandb.Api()
+    return list(api.runs(path, filters={"group": group}))
+
+
+def _variant(run: ApiRun) -> str | None:
+    return next((t[len(VARIANT_TAG) :] for t in run.tags if t.startswith(VARIANT_TAG)), None)
+
+
+def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """History rows (dicts) -> columns padded with None, the layout of metrics.json's curve."""
+    rows = list(rows)
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    columns = {name: [row.get(name) for row in rows] for name in names}
+    if "_step" in columns and "step" not in columns:
+        columns["step"] = columns.pop("_step")
+    return columns
+
+
+def write_experiment_dir(runs: list[ApiRun], group: str, experiment_dir: Path) -> ABExperiment:
+    """Lay the runs out as a sweep would: experiment_config.yaml, ledger.json, one job dir per run."""
+    import yaml
+
+    by_variant: dict[str, list[ApiRun]] = {}
+    for run in runs:
+        variant = _variant(run)
+        if variant is not None:
+            by_variant.setdefault(variant, []).append(run)
+    if len(by_variant) < 2:
+        raise ExperimentError(
+            f"W&B group {group!r}: found {len(by_variant)} variant(s) among {len(runs)} run(s); runs are matched "
+            f"to variants by their '{VARIANT_TAG}<name>' tag, which the ab sweeper adds"
+        )
+    runs_per_variant = max(len(v) for v in by_variant.values())
+    experiment = ABExperiment(
+        name=group,
+        description=f"imported from W&B group {group}",
+        variants=[ABVariant(name) for name in by_variant],
+        runs_per_variant=runs_per_variant,
+    ).validate()
+    records = []
+    for variant, variant_runs in by_variant.items():
+        ordered = sorted(variant_runs, key=lambda r: _index(r.name, 10**9))
+        for position, run in enumerate(ordered, start=1):
+            index = _index(run.name, position)
+            job_dir = f"{variant}_run_{index}"
+            finished = run.state == "finished"
+            values = {k: v for k, v in dict(run.summary).items() if not k.startswith("_")}
+            record = RunRecord(
+                variant=variant,
+                run_index=index,
+                seed=dict(run.config).get("seed", -1),
+                run_name=run.name,
+                job_dir=job_dir,
+                status=COMPLETED if finished else FAILED,
+                attempts=1,
+                error=None if finished else f"W&B run state: {run.state}",
+                return_value=json_safe(values),
+            )
+            records.append(record)
+            write_json_atomic(
+                experiment_dir / job_dir / METRICS_FILE,
+                {"final": json_safe(values), "curve": json_safe(_columns(run.scan_history()))},
+            )
+    write_text_atomic(experiment_dir / "experiment_config.yaml", yaml.safe_dump(experiment.to_dict(), sort_keys=False))
+    Ledger.create(experiment_dir, records, experiment=group, source=f"wandb group {group}").save()
+    return experiment
+
+
+def _index(name: str, default: int) -> int:
+    match = _RUN_INDEX.search(name or "")
+    return int(match.group(1)) if match else default

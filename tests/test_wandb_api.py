@@ -1,0 +1,68 @@
+"""`metta-ab analyze --wandb`: a group fetched from the W&B API becomes an experiment directory.
+
+No W&B server is reachable here, so the API is replaced at its narrow interface (`api.runs(path, filters)`
+and the run fields metta_ab.wandb_api reads) by responses stored in tests/data/wandb_api_group.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from metta_ab.analysis import analyze_directory
+from metta_ab.experiment import ExperimentError
+from metta_ab.wandb_api import fetch_group, write_experiment_dir
+
+RECORDED = json.loads((Path(__file__).parent / "data" / "wandb_api_group.json").read_text())
+
+
+class RecordedRun:
+    def __init__(self, data: dict) -> None:
+        self.name, self.tags, self.state = data["name"], data["tags"], data["state"]
+        self.config, self.summary, self._history = data["config"], data["summary"], data["history"]
+
+    def scan_history(self):
+        return iter(self._history)
+
+
+class RecordedApi:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def runs(self, path, filters):
+        self.calls.append((path, filters))
+        return [RecordedRun(r) for r in RECORDED["runs"] if path == RECORDED["path"]]
+
+
+def test_group_becomes_an_experiment_directory_and_is_analyzed(tmp_path):
+    api = RecordedApi()
+    runs = fetch_group(RECORDED["path"], RECORDED["group"], api=api)
+    assert api.calls == [(RECORDED["path"], {"group": "lr_experiment"})]
+    exp_dir = tmp_path / "lr_experiment"
+    experiment = write_experiment_dir(runs, RECORDED["group"], exp_dir)
+    assert [v.name for v in experiment.variants] == ["lr_0.01", "lr_0.1"] and experiment.runs_per_variant == 4
+
+    results = analyze_directory(exp_dir)
+    assert results.metric == "eval/reward"
+    crashed = next(r for r in results.records if r.job_dir == "lr_0.01_run_4")
+    assert crashed.status == "failed" and "crashed" in crashed.error
+    assert results.scores["lr_0.01"][3] != results.scores["lr_0.01"][3]  # NaN: the crashed run has no score
+    assert results.metrics["lr_0.1_run_2"].curves["eval/reward"].steps[-1] == 50000
+    (comparison,) = results.analysis.comparisons
+    assert comparison.treatment == "lr_0.1" and comparison.verdict == "better"
+
+
+def test_a_group_without_variant_tags_is_a_clear_error(tmp_path):
+    runs = [RecordedRun({**r, "tags": ["lr-sweep"]}) for r in RECORDED["runs"]]
+    with pytest.raises(ExperimentError, match="found 0 variant"):
+        write_experiment_dir(runs, "lr_experiment", tmp_path / "x")
+
+
+def test_cli_needs_a_group_with_wandb(tmp_path):
+    metta_ab = Path(sys.executable).parent / "metta-ab"
+    result = subprocess.run([str(metta_ab), "analyze", "--wandb", "team/proj"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--wandb needs --group GROUP" in result.stderr
