@@ -89,7 +89,7 @@ def test_no_retry_and_max_retries(tmp_path, experiment):
 
 
 def test_app_defaults_to_tools_train_py_and_to_set_app(tmp_path):
-    shutil.copytree(METTA_LIKE.parent, tmp_path / "tools", ignore=shutil.ignore_patterns("exp.py", "__pycache__"))
+    shutil.copytree(METTA_LIKE.parent, tmp_path / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "tools" / "app.py").rename(tmp_path / "tools" / "train.py")
     write_experiment(tmp_path / "exp.py", EXPERIMENT.format(extra=""))
     assert metta_ab("run", "exp.py", cwd=tmp_path).returncode == 0
