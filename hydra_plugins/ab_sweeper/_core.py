@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from hydra_plugins.ab_sweeper._app_config import ABConfigError, AppConfig
 from hydra_plugins.ab_sweeper._progress import ProgressWatcher
 from hydra_plugins.ab_sweeper._task import RecordingTask
-from metta_ab.analysis import analyze_runs
+from metta_ab.analysis import EXPERIMENT_CONFIG, analyze_runs
 from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
 from metta_ab.ledger import (
     COMPLETED,
@@ -47,10 +47,7 @@ from metta_ab.report import write_report
 
 log = logging.getLogger(__name__)
 
-EXPERIMENT_CONFIG = "experiment_config.yaml"
 PLAN_TXT, PLAN_JSON, BASE_YAML = "plan.txt", "plan.json", "ab_base.yaml"
-
-
 INTERRUPTED_EXIT = 130
 
 
@@ -135,7 +132,7 @@ class ABSweep:
         previous = Ledger.load(self.experiment_dir)
         if previous is None:
             return None
-        if not self.settings.resume:
+        if not self.settings.resume and not self.settings.dry_run:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             aside = self.experiment_dir.with_name(f"{self.experiment_dir.name}.old-{stamp}")
             self.experiment_dir.rename(aside)
@@ -160,7 +157,8 @@ class ABSweep:
                 status = read_status(self.experiment_dir / record.job_dir)
                 if record.status != COMPLETED and status and status.get("status") == COMPLETED:
                     record.absorb_status(status)
-        extra = [r for job_dir, r in old.items() if job_dir not in {run.job_dir for run in runs}]
+        planned = {run.job_dir for run in runs}
+        extra = [r for job_dir, r in old.items() if job_dir not in planned]
         ledger = Ledger.create(
             self.experiment_dir, records + extra, experiment=self.experiment.name, fingerprint=fingerprint
         )
