@@ -15,11 +15,9 @@ import numpy as np
 
 from metta_ab import stats
 from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
-from metta_ab.ledger import COMPLETED, Ledger, RunRecord, read_status
+from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, Ledger, RunRecord, read_status
 from metta_ab.loading import load_experiment
 from metta_ab.metrics import RunMetrics, collect_run_metrics
-
-EXPERIMENT_CONFIG = "experiment_config.yaml"
 
 
 @dataclass

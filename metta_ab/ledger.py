@@ -11,45 +11,41 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 STATUS_FILE = "ab_status.json"
+EXPERIMENT_CONFIG = "experiment_config.yaml"
 LEDGER_FILE = "ledger.json"
 ATTEMPTS_DIR = "attempts"
 
 PLANNED, RUNNING, COMPLETED, FAILED = "planned", "running", "completed", "failed"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> None:
+    """Write-then-rename: readers see the old file or the new one, never half of one. `durable` also
+    fsyncs, so the new content survives a power loss. The file gets the usual permissions (umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, default=repr)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
+    write_text_atomic(path, json.dumps(data, indent=1, default=repr), durable=durable)
 
 
 class ExperimentLock:
@@ -123,7 +119,9 @@ def read_status(job_dir: Path) -> dict[str, Any] | None:
 
 
 def write_status(job_dir: Path, record: Mapping[str, Any]) -> None:
-    write_json_atomic(job_dir / STATUS_FILE, dict(record))
+    """Not fsynced (it costs milliseconds per job): after a power loss an unreadable record only means
+    the run is run again."""
+    write_json_atomic(job_dir / STATUS_FILE, dict(record), durable=False)
 
 
 def attempts_made(job_dir: Path) -> int:

@@ -17,10 +17,19 @@ from types import ModuleType
 from typing import Any
 
 from metta_ab.experiment import ABExperiment, ExperimentError
+from metta_ab.ledger import write_text_atomic
 
 
 class ExperimentLoadError(ExperimentError):
     """The experiment file could not give an experiment; the message names the file and the fix."""
+
+
+def save_experiment(experiment: ABExperiment, path: Path) -> None:
+    """Write `experiment` as YAML that `load_experiment` reads back into an equal experiment."""
+    import yaml
+
+    text = yaml.safe_dump(experiment.to_dict(), sort_keys=False, allow_unicode=True)
+    write_text_atomic(path, text)
 
 
 def load_experiment(spec: str | Path) -> ABExperiment:

@@ -69,18 +69,21 @@ def returned_values(return_value: Any) -> dict[str, float]:
     return {"value": return_value} if _number(return_value) is not None else {}
 
 
-def curves_from_columns(columns: Mapping[str, list[Any]]) -> dict[str, Curve]:
-    """Columnar history (step column + metric columns, None where not logged) -> one Curve per metric."""
+def curves_from_columns(columns: Mapping[str, list[Any]], wanted: str | None = None) -> dict[str, Curve]:
+    """Columnar history (step column + metric columns, None where not logged) -> one Curve per metric
+    (only `wanted`'s when given: converting every column of thousands of runs is the slow part)."""
     step_key = next((k for k in STEP_KEYS if k in columns), None)
     if step_key is None:
         return {}
-    steps = np.asarray([np.nan if s is None else s for s in columns[step_key]], dtype=float)
+    steps = np.asarray(columns[step_key], dtype=float)  # None -> NaN
+    names = [wanted] if wanted is not None and wanted in columns else list(columns)
     curves = {}
-    for name, raw in columns.items():
+    for name in names:
+        raw = columns[name]
         if name == step_key or name.startswith("_") or len(raw) != len(steps):
             continue
         try:
-            values = np.asarray([np.nan if v is None else v for v in raw], dtype=float)
+            values = np.asarray(raw, dtype=float)
         except (TypeError, ValueError):
             continue  # a text or media column
         keep = np.isfinite(values) & np.isfinite(steps)
@@ -89,7 +92,7 @@ def curves_from_columns(columns: Mapping[str, list[Any]]) -> dict[str, Curve]:
     return curves
 
 
-def read_metrics_file(job_dir: Path) -> tuple[dict[str, Any], dict[str, Curve]]:
+def read_metrics_file(job_dir: Path, wanted: str | None = None) -> tuple[dict[str, Any], dict[str, Curve]]:
     try:
         data = json.loads((job_dir / METRICS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -98,10 +101,10 @@ def read_metrics_file(job_dir: Path) -> tuple[dict[str, Any], dict[str, Curve]]:
         return {}, {}
     final = data.get("final") if isinstance(data.get("final"), dict) else {}
     curve = data.get("curve") if isinstance(data.get("curve"), dict) else {}
-    return final, curves_from_columns(curve)
+    return final, curves_from_columns(curve, wanted)
 
 
-def read_wandb_metrics(job_dir: Path) -> tuple[dict[str, Any], dict[str, Curve]]:
+def read_wandb_metrics(job_dir: Path, wanted: str | None = None) -> tuple[dict[str, Any], dict[str, Curve]]:
     from metta_ab.wandb_log import WandbLogError, find_wandb_logs, read_wandb_log
 
     logs = find_wandb_logs(job_dir)
@@ -111,14 +114,14 @@ def read_wandb_metrics(job_dir: Path) -> tuple[dict[str, Any], dict[str, Curve]]
         run = read_wandb_log(logs[-1])
     except (OSError, WandbLogError):
         return {}, {}
-    return run.summary, curves_from_columns(run.history)
+    return run.summary, curves_from_columns(run.history, wanted)
 
 
 def collect_run_metrics(job_dir: Path, return_value: Any, wanted: str | None = None) -> RunMetrics:
     """Every number known about one run; reads the W&B log only when `wanted` is still missing."""
     metrics = RunMetrics()
     metrics.absorb(returned_values(return_value), {}, "return value")
-    metrics.absorb(*read_metrics_file(job_dir), METRICS_FILE)
+    metrics.absorb(*read_metrics_file(job_dir, wanted), METRICS_FILE)
     if wanted is None or not metrics.has(wanted):
-        metrics.absorb(*read_wandb_metrics(job_dir), "wandb offline log")
+        metrics.absorb(*read_wandb_metrics(job_dir, wanted), "wandb offline log")
     return metrics

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from metta_ab.experiment import ABExperiment
 from metta_ab.ledger import COMPLETED, LEDGER_FILE, read_json
-from metta_ab.loading import load_experiment
+from metta_ab.loading import load_experiment, save_experiment
 
 DEFAULT_APP = Path("tools") / "train.py"
 
@@ -147,7 +145,7 @@ def run_ab_test(
             spec = str(experiment_file.absolute())
         else:  # an in-memory experiment travels to the sweeper as its saved YAML form
             spec = str(Path(scratch) / f"{loaded.name}.yaml")
-            Path(spec).write_text(yaml.safe_dump(loaded.to_dict(), sort_keys=False, allow_unicode=True))
+            save_experiment(loaded, Path(spec))
         command = sweep_command(app_path, spec, options)
         if verbose:
             print("$ " + " ".join(command), flush=True)

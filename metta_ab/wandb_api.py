@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError
-from metta_ab.ledger import COMPLETED, FAILED, Ledger, RunRecord, json_safe, write_json_atomic, write_text_atomic
+from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, FAILED, Ledger, RunRecord, json_safe, write_json_atomic
+from metta_ab.loading import save_experiment
 from metta_ab.metrics import METRICS_FILE
 
 VARIANT_TAG = "variant:"
@@ -59,8 +60,6 @@ def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
 
 def write_experiment_dir(runs: list[ApiRun], group: str, experiment_dir: Path) -> ABExperiment:
     """Lay the runs out as a sweep would: experiment_config.yaml, ledger.json, one job dir per run."""
-    import yaml
-
     by_variant: dict[str, list[ApiRun]] = {}
     for run in runs:
         variant = _variant(run)
@@ -102,7 +101,7 @@ def write_experiment_dir(runs: list[ApiRun], group: str, experiment_dir: Path) -
                 experiment_dir / job_dir / METRICS_FILE,
                 {"final": json_safe(values), "curve": json_safe(_columns(run.scan_history()))},
             )
-    write_text_atomic(experiment_dir / "experiment_config.yaml", yaml.safe_dump(experiment.to_dict(), sort_keys=False))
+    save_experiment(experiment, experiment_dir / EXPERIMENT_CONFIG)
     Ledger.create(experiment_dir, records, experiment=group, source=f"wandb group {group}").save()
     return experiment
 

@@ -19,11 +19,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.ab_sweeper._app_config import ABConfigError, AppConfig
 from hydra_plugins.ab_sweeper._progress import ProgressWatcher
+from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask
-from metta_ab.analysis import EXPERIMENT_CONFIG, analyze_runs
-from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
+from metta_ab.experiment import ABExperiment, ExperimentError
 from metta_ab.ledger import (
     COMPLETED,
+    EXPERIMENT_CONFIG,
     FAILED,
     ExperimentLock,
     ExperimentLockedError,
@@ -33,7 +34,7 @@ from metta_ab.ledger import (
     read_status,
     write_text_atomic,
 )
-from metta_ab.loading import load_experiment
+from metta_ab.loading import load_experiment, save_experiment
 from metta_ab.plan import (
     InjectionKeys,
     PlannedRun,
@@ -43,7 +44,6 @@ from metta_ab.plan import (
     format_plan,
     plan_experiment,
 )
-from metta_ab.report import write_report
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,15 @@ class ABSweep:
     def __init__(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context = hydra_context
         self.config = config
-        self.settings = config.ab
+        try:
+            self.settings = read_settings(config.ab)
+        except SettingsError as error:
+            raise ABConfigError(str(error)) from None
         try:
             self.experiment: ABExperiment = load_experiment(self.settings.experiment)
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
-        self.inject: InjectionKeys = OmegaConf.to_object(self.settings.inject)  # type: ignore[assignment]
+        self.inject: InjectionKeys = self.settings.inject
         output_dir = Path(self.settings.output_dir).expanduser().absolute()
         if output_dir.exists() and not output_dir.is_dir():
             raise ABConfigError(f"ab.output_dir={self.settings.output_dir} is a file, not a directory")
@@ -183,13 +186,8 @@ class ABSweep:
         return task_overrides
 
     def _write_definition(self, runs: Sequence[PlannedRun], layout: Any) -> None:
-        import yaml
-
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(
-            self.experiment_dir / EXPERIMENT_CONFIG,
-            yaml.safe_dump(self.experiment.to_dict(), sort_keys=False, allow_unicode=True),
-        )
+        save_experiment(self.experiment, self.experiment_dir / EXPERIMENT_CONFIG)
         write_text_atomic(self.experiment_dir / PLAN_TXT, format_plan(self.experiment, runs))
         write_text_atomic(self.experiment_dir / PLAN_JSON, json.dumps([r.to_dict() for r in runs], indent=1))
         base_yaml = self.app.base_node_yaml(layout)
@@ -260,9 +258,11 @@ class ABSweep:
 
     def _finish(self, ledger: Ledger, interrupted: bool = False) -> None:
         records = list(ledger.runs.values())
-        overrides: AnalysisSettings = OmegaConf.to_object(self.settings.analysis)  # type: ignore[assignment]
+        from metta_ab.analysis import analyze_runs  # scipy: imported only once there are results
+        from metta_ab.report import write_report
+
         try:
-            results = analyze_runs(self.experiment, records, self.experiment_dir, overrides)
+            results = analyze_runs(self.experiment, records, self.experiment_dir, self.settings.analysis)
             print(write_report(results, plots=self.settings.plots), end="")
         except ExperimentError as error:
             raise ABConfigError(f"the analysis settings are wrong, the runs are kept: {error}") from None

@@ -1,50 +1,59 @@
 """The `hydra/sweeper=ab` config option.
 
 It is stored in the `_global_` package so that it brings both `hydra.sweeper` and a root `ab:` node:
-that is what lets users write `ab.experiment=exp.py` without a `+`, and lets every job read its
-settings from `cfg.ab`.
+that is what lets users write `ab.experiment=exp.py` without a `+`. The node is plain data with no
+imports behind it: Hydra imports this module at every app start and copies the node at every
+composition. `_settings.ABSettings` is its typed schema (documented there); a test keeps the two equal.
 """
-
-# No `from __future__ import annotations` here: Hydra's plugin scan executes this module without
-# registering it in sys.modules, where dataclasses would look up string annotations.
-from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
-from metta_ab.experiment import AnalysisSettings
-from metta_ab.plan import InjectionKeys
+AB_DEFAULTS = {
+    "experiment": None,
+    "output_dir": "ab_test_results",
+    "max_retries": 3,
+    "run_timeout": None,
+    "dry_run": False,
+    "resume": True,
+    "base_seed": 0,
+    "paired_seeds": True,
+    "progress_interval": 1.0,
+    "plots": True,
+    "inject": {
+        "run_name": "run",
+        "seed": "seed",
+        "wandb_project": "wandb.project",
+        "wandb_entity": "wandb.entity",
+        "wandb_group": "wandb.group",
+        "wandb_tags": "wandb.tags",
+        "wandb_notes": "wandb.notes",
+    },
+    "analysis": dict.fromkeys(
+        [
+            "metric",
+            "direction",
+            "control",
+            "alpha",
+            "ci_level",
+            "n_resamples",
+            "seed",
+            "curve_summary",
+            "last_k",
+            "threshold",
+            "min_effect",
+        ]
+    ),
+}
 
-
-@dataclass
-class ABSettingsConf:
-    """`ab.*` on the command line."""
-
-    experiment: str | None = None  # path/to/experiment.py[:NAME] or a saved experiment .yaml
-    output_dir: str = "ab_test_results"  # the experiment directory is <output_dir>/<experiment name>
-    max_retries: int = 3  # relaunches of failed runs; 0 disables retries
-    run_timeout: float | None = None  # seconds; a run still going then fails (and is retried)
-    dry_run: bool = False  # validate and print the plan, launch nothing
-    resume: bool = True  # rerunning skips completed runs; false moves the old directory aside
-    base_seed: int = 0  # run i gets base_seed + i - 1
-    paired_seeds: bool = True  # run i has the same seed in every variant
-    progress_interval: float = 1.0  # seconds between progress checks while jobs run
-    inject: InjectionKeys = field(default_factory=InjectionKeys)
-    # Overrides the experiment's `.set_metric(...)`: ab.analysis.metric=reward ab.analysis.direction=min ...
-    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
-    plots: bool = True
-
-
-@dataclass
-class ABSweeperConf:
-    _target_: str = "hydra_plugins.ab_sweeper.ab_sweeper.ABSweeper"
-    # Used only without `ab.experiment`, where the sweeper behaves like Hydra's BasicSweeper.
-    max_batch_size: int | None = None
-
+SWEEPER = {
+    "_target_": "hydra_plugins.ab_sweeper.ab_sweeper.ABSweeper",
+    "max_batch_size": None,  # used only without `ab.experiment`, where the sweeper is Hydra's BasicSweeper
+}
 
 ConfigStore.instance().store(
     group="hydra/sweeper",
     name="ab",
-    node={"hydra": {"sweeper": ABSweeperConf}, "ab": ABSettingsConf},
+    node={"hydra": {"sweeper": SWEEPER}, "ab": AB_DEFAULTS},
     package="_global_",
     provider="metta_ab",
 )
