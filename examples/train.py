@@ -11,6 +11,7 @@ every ``trainer.evaluate_interval`` steps, logs to W&B (offline) when ``wandb.en
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,7 +25,14 @@ from omegaconf import DictConfig, OmegaConf
 
 if __package__:
     from .gridworld import Evaluation, TrainConfig, TrainResult, train
-else:  # run as a script: examples/ is on sys.path
+else:  # run as a script: examples/ is on sys.path here, but not where submitit or ray unpickle the task,
+    # so the module travels with the task by value instead of being imported there by name.
+    import gridworld
+
+    with contextlib.suppress(ImportError):
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(gridworld)
     from gridworld import Evaluation, TrainConfig, TrainResult, train
 
 log = logging.getLogger(__name__)

@@ -96,6 +96,7 @@ class ABSweep:
             config=config,
         )
         self.app = AppConfig(hydra_context.config_loader, config)
+        self.launcher_errors: list[str] = []  # in full, for when no run could even start
 
     # --- the flow ------------------------------------------------------------------------------------
 
@@ -246,7 +247,9 @@ class ABSweep:
         except KeyboardInterrupt:
             interrupted = True
         except Exception as error:  # a hard crash loses the batch's returns; the status files remain
-            launch_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+            text = str(error).strip()
+            launch_error = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+            self.launcher_errors.append(f"{type(error).__name__}: {text}")
             log.warning("[ab] the launcher raised %s; reading the runs' status records", launch_error)
         statuses = {r.job_dir: read_status(self.experiment_dir / r.job_dir) for r in pending}
         for job_dir, status in statuses.items():
@@ -276,13 +279,23 @@ class ABSweep:
             )
             sys.exit(INTERRUPTED_EXIT)
         if failed:
-            job_name = self.config.hydra.job.name
-            lines = [
-                f"  {r.job_dir}: {r.error} (log: {self.experiment_dir / r.job_dir / (job_name + '.log')})"
-                for r in failed[:20]
-            ]
-            more = f"\n  ... and {len(failed) - 20} more (see summary.txt)" if len(failed) > 20 else ""
-            raise ABSweepFailed(
-                f"[ab] {len(failed)} of {len(records)} runs failed (up to {self.settings.max_retries} "
-                "retries each):\n" + "\n".join(lines) + more
-            )
+            raise ABSweepFailed(self._failure_message(failed, len(records)))
+
+    def _failure_message(self, failed: Sequence[RunRecord], total: int) -> str:
+        """Each failed run with its error and log; when runs never started, what the launcher said."""
+        lines = []
+        for record in failed[:20]:
+            log_file = self.experiment_dir / record.job_dir / f"{self.config.hydra.job.name}.log"
+            where = f"log: {log_file}" if log_file.is_file() else "no job log: it never started"
+            lines.append(f"  {record.job_dir}: {record.error} ({where})")
+        if len(failed) > 20:
+            lines.append(f"  ... and {len(failed) - 20} more (see summary.txt)")
+        message = f"[ab] {len(failed)} of {total} runs failed (up to {self.settings.max_retries} retries each):"
+        if self.launcher_errors and any(r.attempts == 0 for r in failed):
+            last = self.launcher_errors[-1].splitlines()
+            shown = "\n".join(f"    {line}" for line in last[-40:])
+            message += f"\n  The launcher failed before these runs could start. It said:\n{shown}"
+            submitit_logs = self.experiment_dir / ".submitit"
+            if submitit_logs.is_dir():
+                message += f"\n  The launcher's own logs are in {submitit_logs}"
+        return message + "\n" + "\n".join(lines)
