@@ -18,6 +18,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.ab_sweeper._app_config import ABConfigError, AppConfig
+from hydra_plugins.ab_sweeper._inflight import wait_for_round_to_settle
 from hydra_plugins.ab_sweeper._progress import ProgressWatcher
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask
@@ -56,6 +57,18 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _no_launcher_retries(config: DictConfig) -> None:
+    """Ray retries a crashed task itself, into the same job directory, hiding the crash from ab.max_retries:
+    retries are the sweeper's job."""
+    launcher = config.hydra.launcher
+    if "ray" in str(launcher.get("_target_", "")).lower() and "ray" in launcher:
+        with open_dict(launcher):
+            if launcher.ray.get("remote") is None:
+                launcher.ray.remote = {}
+            if "max_retries" not in launcher.ray.remote:
+                launcher.ray.remote.max_retries = 0
+
+
 class ABSweepFailed(ABConfigError):
     """Some runs still failed after the retries; the message names them and their logs."""
 
@@ -90,6 +103,7 @@ class ABSweep:
         with open_dict(config):
             config.hydra.sweep.dir = str(self.experiment_dir)
             config.hydra.overrides.hydra.append(f"hydra.sweep.dir={self.experiment_dir}")
+        _no_launcher_retries(config)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context,
             task_function=RecordingTask(task_function, self.inject.seed, self.settings.run_timeout),
@@ -250,7 +264,9 @@ class ABSweep:
             text = str(error).strip()
             launch_error = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
             self.launcher_errors.append(f"{type(error).__name__}: {text}")
-            log.warning("[ab] the launcher raised %s; reading the runs' status records", launch_error)
+            log.warning("[ab] the launcher raised %s; waiting for the round's other jobs to end", launch_error)
+            with watcher.restarted():
+                wait_for_round_to_settle(job_dirs, self.settings.progress_interval)
         statuses = {r.job_dir: read_status(self.experiment_dir / r.job_dir) for r in pending}
         for job_dir, status in statuses.items():
             ledger.runs[job_dir].absorb_status(status, launch_error=launch_error, interrupted=interrupted)

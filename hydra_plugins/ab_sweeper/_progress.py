@@ -12,7 +12,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from metta_ab.ledger import COMPLETED, FAILED, RUNNING, STATUS_FILE, read_json
@@ -54,6 +55,18 @@ class ProgressWatcher:
         if self._tty:
             sys.stdout.write("\n")
             sys.stdout.flush()
+
+    @contextmanager
+    def restarted(self) -> Iterator[None]:
+        """Report progress again (e.g. while waiting for a round's remaining jobs after the launcher raised)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="ab-progress", daemon=True)
+        self._thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            self._thread.join()
 
     def _loop(self) -> None:
         last_counts, last_time = None, 0.0

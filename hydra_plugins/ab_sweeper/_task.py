@@ -53,6 +53,7 @@ class RecordingTask:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            "slurm_array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
             "started_at": time.time(),
         }
         write_status(job_dir, record)
