@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from sweeper_cli import METTA_LIKE, job_config, job_dirs, status, write_experiment
 
-from metta_ab import create_experiment
-from metta_ab.runner import ABRunError, run_ab_test
+from metta_ab import ABRunError, create_experiment, run_ab_test
 
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 
