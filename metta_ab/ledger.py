@@ -177,8 +177,7 @@ class RunRecord:
                 self.error = "the job never started" + (
                     f" (the launcher raised {launch_error})" if launch_error else ""
                 )
-            self.traceback = None
-            self.errors.append(self.error)
+            self.traceback = None  # not an attempt, so nothing goes into `errors`
             return
         self.attempts = max(self.attempts, int(status.get("attempt", 1)))
         self.started_at = status.get("started_at")
