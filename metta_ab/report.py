@@ -15,7 +15,7 @@ from typing import Any
 
 from metta_ab.analysis import ExperimentResults
 from metta_ab.ledger import COMPLETED, FAILED, RunRecord, write_text_atomic
-from metta_ab.metrics import returned_values
+from metta_ab.metrics import RunMetrics, returned_values
 from metta_ab.stats import Comparison
 
 SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
@@ -230,12 +230,13 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "variants": variants,
         "comparisons": stats_dict["comparisons"],
         "warnings": list(results.warnings) + list(stats_dict["warnings"]),
-        "runs": [_run_dict(r) for r in results.records],
+        "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],
     }
 
 
-def _run_dict(record: RunRecord) -> dict[str, Any]:
+def _run_dict(record: RunRecord, metrics: RunMetrics | None) -> dict[str, Any]:
     return {
+        "metric_sources": metrics.sources if metrics else [],  # where this run's numbers came from
         "variant": record.variant,
         "run_index": record.run_index,
         "seed": record.seed,

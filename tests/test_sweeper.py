@@ -224,6 +224,7 @@ experiment = (
     assert summary["metric"] == "reward" and summary["paired"] is True
     assert [c["treatment"] for c in summary["comparisons"]] == ["fast"]
     assert (exp_dir / "learning_curves.png").is_file() and (exp_dir / "scores.png").is_file()
+    assert {tuple(r["metric_sources"]) for r in summary["runs"]} == {("return value", "metrics.json")}
 
 
 def test_the_stored_defaults_match_the_typed_settings():
