@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, status, write_experiment
 
 EXPERIMENT = """
@@ -108,11 +109,15 @@ def _wait_for_completed(exp_dir, count, timeout=60.0):
     raise AssertionError(f"fewer than {count} runs completed in {timeout}s")
 
 
-def test_sweeper_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
+JOBLIB = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+
+
+@pytest.mark.parametrize("launcher", [(), JOBLIB], ids=["basic", "joblib"])
+def test_sweeper_killed_with_sigkill_resumes_to_the_same_results(tmp_path, launcher):
     write(tmp_path)
     reference = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=reference", cwd=tmp_path)
     assert reference.returncode == 0
-    proc = _start(tmp_path, "sleep=0.4")
+    proc = _start(tmp_path, "sleep=0.4", *launcher)
     exp_dir = tmp_path / "ab_test_results" / "resume"
     _wait_for_completed(exp_dir, 2)
     proc.kill()
@@ -120,9 +125,10 @@ def test_sweeper_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
     completed_before = {d for d in job_dirs(exp_dir) if status(exp_dir / d)["status"] == "completed"}
     started_before = {d: status(exp_dir / d)["started_at"] for d in completed_before}
 
-    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "sleep=0.4", cwd=tmp_path)
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "sleep=0.4", *launcher, cwd=tmp_path)
     assert again.returncode == 0, again.output
     assert all(status(exp_dir / d)["started_at"] == t for d, t in started_before.items())  # not run again
+    assert not [p for p in exp_dir.glob("*/attempts/*/ab_status.json") if status(p.parent)["status"] == "completed"]
     results = {d: status(exp_dir / d)["return_value"] for d in job_dirs(exp_dir)}
     ref_dir = tmp_path / "reference" / "resume"
     assert results == {d: status(ref_dir / d)["return_value"] for d in job_dirs(ref_dir)}

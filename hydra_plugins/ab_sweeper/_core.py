@@ -171,6 +171,9 @@ class ABSweep:
         old = previous.runs if previous else {}
         records = [old.get(r.job_dir) or RunRecord(r.variant, r.index, r.seed, r.run_name, r.job_dir) for r in runs]
         if previous is not None:  # a killed sweeper's ledger lags: the jobs' own status records are the truth
+            unfinished = [self.experiment_dir / r.job_dir for r in records if r.status != COMPLETED]
+            # Workers of a killed sweeper (joblib, submitit, SLURM) may still be finishing a run: let them.
+            wait_for_round_to_settle(unfinished, self.settings.progress_interval)
             for record in records:
                 status = read_status(self.experiment_dir / record.job_dir)
                 if record.status != COMPLETED and status and status.get("status") == COMPLETED:
