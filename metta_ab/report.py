@@ -91,6 +91,18 @@ def verdict_sentence(c: Comparison, metric: str) -> str:
     return head + power
 
 
+def _run_counts(results: ExperimentResults, variant: str) -> dict[str, Any]:
+    """A variant's runs planned / completed / failed and their median duration (seconds or None)."""
+    records = [r for r in results.records if r.variant == variant]
+    durations = [r.duration for r in records if r.status == COMPLETED and r.duration is not None]
+    return {
+        "planned": len(records),
+        "completed": sum(r.status == COMPLETED for r in records),
+        "failed": sum(r.status == FAILED for r in records),
+        "median_duration": statistics.median(durations) if durations else None,
+    }
+
+
 def _variant_rows(results: ExperimentResults) -> list[str]:
     analysis = results.analysis
     header = (
@@ -99,11 +111,9 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
     )
     lines = [header, "-" * len(header)]
     for variant in results.experiment.variants:
-        records = [r for r in results.records if r.variant == variant.name]
-        done = sum(r.status == COMPLETED for r in records)
-        failed = sum(r.status == FAILED for r in records)
-        durations = [r.duration for r in records if r.status == COMPLETED and r.duration is not None]
-        duration = f"{statistics.median(durations):.1f}s" if durations else "-"
+        counts = _run_counts(results, variant.name)
+        seconds = counts["median_duration"]
+        duration = "-" if seconds is None else f"{seconds:.1f}s"
         stats_ = analysis.variants[variant.name] if analysis else None
         if stats_ is None:
             values = ["-"] * 4 + ["[-]"] * 2
@@ -111,7 +121,8 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
             values = [_num(stats_.mean), _num(stats_.sd, 3), _num(stats_.median), _num(stats_.iqm)]
             values += [_ci(stats_.mean_ci), _ci(stats_.iqm_ci)]
         lines.append(
-            f"{variant.name:<22} {done:>5}/{len(records):<3} {failed:>6}  {values[0]:>9} {values[4]:<20} "
+            f"{variant.name:<22} {counts['completed']:>5}/{counts['planned']:<3} {counts['failed']:>6}  "
+            f"{values[0]:>9} {values[4]:<20} "
             f"{values[1]:>8} {values[2]:>9} {values[3]:>9} {values[5]:<20} {duration:>8}"
         )
         scores = results.scores.get(variant.name)
@@ -139,19 +150,15 @@ def _comparison_rows(results: ExperimentResults) -> list[str]:
 
 def _returned_rows(results: ExperimentResults) -> list[str]:
     """Mean ± SD of every numeric value the runs returned (not only the primary metric)."""
-    completed = [r for r in results.records if r.status == COMPLETED]
-    names = list(dict.fromkeys(k for r in completed for k in returned_values(r.return_value)))
+    returned = [(r.variant, returned_values(r.return_value)) for r in results.records if r.status == COMPLETED]
+    names = list(dict.fromkeys(k for _, values in returned for k in values))
     if not names:
         return []
     lines = ["", "Values the runs returned (mean ± SD over completed runs):"]
     for variant in results.experiment.variants:
         cells = []
         for name in names:
-            values = [
-                float(returned_values(r.return_value)[name])
-                for r in completed
-                if r.variant == variant.name and name in returned_values(r.return_value)
-            ]
+            values = [float(found[name]) for owner, found in returned if owner == variant.name and name in found]
             if len(values) > 1:
                 cells.append(f"{name}={statistics.fmean(values):.4g} ± {statistics.stdev(values):.2g}")
             elif values:
@@ -206,16 +213,11 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
     stats_dict = analysis.to_dict() if analysis else {"variants": {}, "comparisons": [], "warnings": []}
     variants = {}
     for variant in results.experiment.variants:
-        records = [r for r in results.records if r.variant == variant.name]
-        durations = [r.duration for r in records if r.status == COMPLETED and r.duration is not None]
         scores = results.scores[variant.name]
         variants[variant.name] = {
             **stats_dict["variants"].get(variant.name, {}),
-            "planned": len(records),
-            "completed": sum(r.status == COMPLETED for r in records),
-            "failed": sum(r.status == FAILED for r in records),
+            **_run_counts(results, variant.name),
             "values": [None if math.isnan(v) else float(v) for v in scores],
-            "median_duration": statistics.median(durations) if durations else None,
         }
     return {
         "experiment": results.experiment.name,

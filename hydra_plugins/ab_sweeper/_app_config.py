@@ -65,9 +65,9 @@ class AppConfig:
     def base_node_yaml(self, layout: AppLayout) -> str | None:
         if not layout.base_config_node:
             return None
-        defaults = [o for o in layout.base_group_overrides]
         node = ConfigStore.instance().load(f"{BASE_GROUP}/{layout.base_config_node}.yaml").node
-        return f"# @package _global_\n# group selections applied as overrides: {defaults}\n" + OmegaConf.to_yaml(node)
+        selections = list(layout.base_group_overrides)
+        return f"# @package _global_\n# group selections applied as overrides: {selections}\n" + OmegaConf.to_yaml(node)
 
     def _loaded_configs(self, task_overrides: Sequence[str]) -> set[str]:
         defaults = self.loader.compute_defaults_list(

@@ -37,7 +37,6 @@ from metta_ab.ledger import (
 )
 from metta_ab.loading import load_experiment, save_experiment
 from metta_ab.plan import (
-    InjectionKeys,
     PlannedRun,
     PlanSettings,
     definition_fingerprint,
@@ -85,7 +84,6 @@ class ABSweep:
             self.experiment: ABExperiment = load_experiment(self.settings.experiment)
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
-        self.inject: InjectionKeys = self.settings.inject
         output_dir = Path(self.settings.output_dir).expanduser().absolute()
         if output_dir.exists() and not output_dir.is_dir():
             raise ABConfigError(f"ab.output_dir={self.settings.output_dir} is a file, not a directory")
@@ -106,7 +104,7 @@ class ABSweep:
         _no_launcher_retries(config)
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context,
-            task_function=RecordingTask(task_function, self.inject.seed, self.settings.run_timeout),
+            task_function=RecordingTask(task_function, self.settings.inject.seed, self.settings.run_timeout),
             config=config,
         )
         self.app = AppConfig(hydra_context.config_loader, config)
@@ -120,7 +118,7 @@ class ABSweep:
         settings = PlanSettings(
             base_seed=self.settings.base_seed,
             paired_seeds=self.settings.paired_seeds,
-            inject=self.inject,
+            inject=self.settings.inject,
             task_overrides=tuple(task_overrides),
         )
         try:
@@ -128,7 +126,7 @@ class ABSweep:
             fingerprint = definition_fingerprint(self.experiment, settings, layout)
         except ExperimentError as error:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
-        self.app.validate(self.experiment, layout, runs, self.inject)
+        self.app.validate(self.experiment, layout, runs, self.settings.inject)
         lock_path = self.experiment_dir.parent / f".{self.experiment.name}.lock"
         try:
             with ExperimentLock(lock_path):
