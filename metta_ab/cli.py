@@ -7,6 +7,7 @@ app, `analyze` and `power` work on files alone.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -154,6 +155,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.wandb:
         if not args.group:
             raise ABRunError("--wandb needs --group GROUP (the experiment name the sweep used as W&B group)")
+        if importlib.util.find_spec("wandb") is None:
+            raise ABRunError(
+                "--wandb reads the W&B server through wandb, which is not installed: pip install 'metta-ab[wandb]'"
+            )
         from metta_ab.wandb_api import fetch_group, write_experiment_dir
 
         experiment_dir = Path(args.output_dir) / args.group

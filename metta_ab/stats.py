@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
+import scipy
 from numpy.typing import ArrayLike
 from scipy import optimize
 from scipy import stats as sps
@@ -742,6 +743,15 @@ def _quantized(value: np.ndarray, unit: float) -> np.ndarray:
     return np.round(value / unit)
 
 
+_SCIPY_TAKES_RNG = tuple(int(part) for part in scipy.__version__.split(".")[:2]) >= (1, 15)
+
+
+def _seeded(rng: np.random.Generator) -> dict[str, np.random.Generator]:
+    """The keyword that hands scipy's resampling functions a Generator: ``rng`` since SciPy 1.15 (SPEC 7),
+    ``random_state`` before (a plugin runs in the user's environment, whatever SciPy it has)."""
+    return {"rng": rng} if _SCIPY_TAKES_RNG else {"random_state": rng}
+
+
 def _permutation_p(samples: tuple[np.ndarray, ...], paired: bool, rng: np.random.Generator) -> tuple[float, bool]:
     """Two-sided permutation p of the mean difference (paired: sign flips of the differences).
 
@@ -775,7 +785,7 @@ def _permutation_p(samples: tuple[np.ndarray, ...], paired: bool, rng: np.random
             vectorized=True,
             n_resamples=np.inf if exact else PERMUTATION_RESAMPLES,
             batch=batch,
-            rng=rng,
+            **_seeded(rng),
         )
         return float(res.pvalue), exact
     t, c = samples
@@ -806,7 +816,7 @@ def _permutation_p(samples: tuple[np.ndarray, ...], paired: bool, rng: np.random
         vectorized=True,
         n_resamples=PERMUTATION_RESAMPLES,
         batch=batch,
-        rng=rng,
+        **_seeded(rng),
     )
     return float(res.pvalue), False
 
@@ -826,7 +836,7 @@ def _rank_test(t: np.ndarray, c: np.ndarray, paired: bool, rng: np.random.Genera
         if not ties:
             method: Any = "exact"
         elif 2.0**diff.size <= EXACT_PERMUTATION_LIMIT:
-            method = sps.PermutationMethod(n_resamples=np.inf, rng=rng)
+            method = sps.PermutationMethod(n_resamples=np.inf, **_seeded(rng))
         else:
             method = "asymptotic"
         res = sps.wilcoxon(t, c, method=method)
@@ -836,7 +846,7 @@ def _rank_test(t: np.ndarray, c: np.ndarray, paired: bool, rng: np.random.Genera
         if not ties and t.size * c.size <= _MW_EXACT_MAX_NM:
             method = "exact"
         elif ties and math.comb(t.size + c.size, t.size) <= EXACT_PERMUTATION_LIMIT:
-            method = sps.PermutationMethod(n_resamples=np.inf, rng=rng)
+            method = sps.PermutationMethod(n_resamples=np.inf, **_seeded(rng))
         else:
             method = "asymptotic"
         res = sps.mannwhitneyu(t, c, method=method)

@@ -57,6 +57,10 @@ class WandbLogError(ValueError):
     """A file is not a W&B transaction log, or holds a record that cannot be decoded."""
 
 
+class WandbNotInstalledError(WandbLogError):
+    """The log's records are wandb's protobuf messages: reading them needs wandb (the `wandb` extra)."""
+
+
 @dataclass(frozen=True)
 class WandbRun:
     """What an offline run's ``.wandb`` log says about the run.
@@ -344,8 +348,13 @@ def read_wandb_log(path: str | os.PathLike[str]) -> WandbRun:
     payloads, problem = _split_records(path.read_bytes(), path)
 
     # Imported here: importing wandb takes about half a second.
-    from google.protobuf.message import DecodeError
-    from wandb.proto import wandb_internal_pb2 as pb
+    try:
+        from google.protobuf.message import DecodeError
+        from wandb.proto import wandb_internal_pb2 as pb
+    except ImportError as exc:
+        raise WandbNotInstalledError(
+            f"{path.name}: reading a W&B run log needs wandb ({exc}); install it: pip install 'metta-ab[wandb]'"
+        ) from exc
 
     run_record = None
     config: dict[str, Any] = {}

@@ -15,6 +15,8 @@ from scipy import stats as sps
 
 from metta_ab import stats as S
 
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
+
 # ---- the spec's worked example -------------------------------------------------------------------------
 A = np.array([0.42, 0.55, 0.31, 0.61, 0.48])  # control, 5 seeds
 B = np.array([0.58, 0.66, 0.49, 0.72, 0.53, 0.81, 0.60, 0.44])  # treatment, 8 seeds
@@ -193,7 +195,7 @@ def test_curves_vectorized_match_rows() -> None:
         k = max(1, int(0.1 * length + 1e-9))
         assert finals[i] == pytest.approx(row[-k:].mean())
         if length > 1:
-            assert aucs[i] == pytest.approx(np.trapezoid(row, srow) / (srow[-1] - srow[0]))
+            assert aucs[i] == pytest.approx(_trapezoid(row, srow) / (srow[-1] - srow[0]))
         else:
             assert aucs[i] == pytest.approx(row[0])
         hit = np.nonzero(row >= 0.5)[0]
