@@ -23,7 +23,10 @@ _OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*\Z")
 
 @dataclass
 class InjectionKeys:
-    """Where each injected value goes in the app's config; None switches that injection off."""
+    """Where each injected value goes in the app's config; None switches that injection off. The defaults
+    are Metta's keys; the sweeper follows a default only where the app has the key. `wandb_env` also sets
+    W&B's own variables (WANDB_PROJECT, WANDB_RUN_GROUP, WANDB_TAGS, WANDB_NAME, ...) for each job alone,
+    which a bare `wandb.init()` reads."""
 
     run_name: str | None = "run"
     seed: str | None = "seed"
@@ -32,9 +35,11 @@ class InjectionKeys:
     wandb_group: str | None = "wandb.group"
     wandb_tags: str | None = "wandb.tags"
     wandb_notes: str | None = "wandb.notes"
+    wandb_env: bool = True
 
-    def keys(self) -> dict[str, str]:
-        return {name: key for name, key in vars(self).items() if key}
+    def targets(self) -> dict[str, str]:
+        """The config targets (name -> dotted key) that are switched on."""
+        return {name: key for name, key in vars(self).items() if isinstance(key, str) and key}
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class AppLayout:
 class PlannedRun:
     variant: str
     index: int  # 1-based, as in `variant_a_run_1`
-    seed: int
+    seed: int | None  # None when the app has no key to receive it (the plan's seed is then not used)
     run_name: str
     job_dir: str  # relative to the experiment directory
     overrides: tuple[str, ...]
@@ -112,7 +117,7 @@ def variant_overrides(
     overrides: list[str] = list(layout.base_group_overrides)
     if layout.base_config_node:
         overrides.append(f"+ab_base={layout.base_config_node}")
-    injected = {key: name for name, key in settings.inject.keys().items()}
+    injected = {key: name for name, key in settings.inject.targets().items()}
     for key in experiment.base_values:
         dotted, _ = normalize_key(key)
         if dotted in injected:
@@ -161,20 +166,33 @@ def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> l
 
 
 def _injected(experiment: ABExperiment, variant: ABVariant, run_name: str, seed: int, keys: InjectionKeys) -> list[str]:
+    tags = [f"variant:{variant.name}", *experiment.wandb_tags, *variant.tags]
     values: dict[str, Any] = {
         "run_name": run_name,
         "seed": seed,
         "wandb_project": experiment.wandb_project,
         "wandb_entity": experiment.wandb_entity,
         "wandb_group": experiment.name,
-        "wandb_tags": [f"variant:{variant.name}", *experiment.wandb_tags, *variant.tags],
+        "wandb_tags": tags,
         "wandb_notes": variant.description,
     }
-    return [
+    overrides = [
         f"++{key}={format_value(values[name])}"
-        for name, key in keys.keys().items()
+        for name, key in keys.targets().items()
         if not (name == "wandb_entity" and values[name] is None)
     ]
+    if keys.wandb_env:
+        env = {
+            "WANDB_PROJECT": experiment.wandb_project,
+            "WANDB_ENTITY": experiment.wandb_entity,
+            "WANDB_RUN_GROUP": experiment.name,
+            "WANDB_TAGS": ",".join(tag.replace(",", "_") for tag in tags),  # W&B splits the variable at commas
+            "WANDB_NAME": run_name,
+            "WANDB_NOTES": variant.description or None,
+        }
+        # Hydra sets these for the job alone and restores the environment after it (hydra.core.utils.env_override).
+        overrides += [f"++hydra.job.env_set.{k}={format_value(v)}" for k, v in env.items() if v is not None]
+    return overrides
 
 
 def plan_experiment(
@@ -202,7 +220,7 @@ def plan_experiment(
                 PlannedRun(
                     variant=variant.name,
                     index=index,
-                    seed=seed,
+                    seed=seed if settings.inject.seed else None,
                     run_name=run_name,
                     job_dir=job_dir_name(variant.name, index),
                     overrides=tuple(shared + injected),
@@ -220,7 +238,7 @@ def definition_fingerprint(
     return {
         "base_seed": settings.base_seed,
         "paired_seeds": settings.paired_seeds,
-        "inject": settings.inject.keys(),
+        "inject": settings.inject.targets(),
         "variants": {v.name: variant_overrides(experiment, v, settings, layout)[0] for v in experiment.variants},
     }
 
@@ -244,18 +262,20 @@ def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return changes
 
 
-def format_plan(experiment: ABExperiment, runs: Sequence[PlannedRun]) -> str:
-    """The human-readable plan a dry run prints and saves as plan.txt."""
+def format_plan(experiment: ABExperiment, runs: Sequence[PlannedRun], notes: Sequence[str] = ()) -> str:
+    """The human-readable plan a dry run prints and saves as plan.txt; `notes` say where injection went."""
     lines = [
         f"Experiment {experiment.name!r}: {len(experiment.variants)} variants x "
         f"{experiment.runs_per_variant} runs = {len(runs)} jobs",
+        *(f"Injection: {note}" for note in notes),
     ]
     if experiment.base_defaults:
         lines.append(f"Base config defaults: {', '.join(experiment.base_defaults)}")
     header = f"{'variant':<20} {'run':>4} {'seed':>11}  {'run name':<28} directory"
     lines += ["", header, "-" * len(header)]
     for run in runs:
-        lines.append(f"{run.variant:<20} {run.index:>4} {run.seed:>11}  {run.run_name:<28} {run.job_dir}")
+        seed = "-" if run.seed is None else run.seed
+        lines.append(f"{run.variant:<20} {run.index:>4} {seed:>11}  {run.run_name:<28} {run.job_dir}")
     lines += ["", "Overrides per variant (first run shown; later runs differ only in run name and seed):"]
     shown: set[str] = set()
     for run in runs:

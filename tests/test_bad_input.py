@@ -150,15 +150,17 @@ def test_output_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "results").write_text("not a dir")
     result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=results", cwd=tmp_path)
     assert result.returncode == 1
-    assert "ab.output_dir=results is a file, not a directory" in result.stderr
+    assert f"ab.output_dir=results: {tmp_path / 'results'} is a file, not a directory" in result.stderr
 
 
 def test_unknown_ab_setting_is_refused(tmp_path):
     (tmp_path / "exp.py").write_text(builder(VALID_VARIANTS))
-    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.max_retry=2", cwd=tmp_path)
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.max_retires=2", cwd=tmp_path)
     assert result.returncode == 1
-    assert "max_retry" in result.stderr
+    assert "ab.max_retires is not a setting of the ab sweeper; did you mean ab.max_retries?" in result.stderr
     assert "Launching" not in result.output
+    nested = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.inject.sed=x", cwd=tmp_path)
+    assert "ab.inject.sed is not a setting of the ab sweeper; did you mean ab.inject.seed?" in nested.stderr
 
 
 def test_experiment_path_that_is_a_directory(tmp_path):

@@ -225,19 +225,3 @@ experiment = (
     assert [c["treatment"] for c in summary["comparisons"]] == ["fast"]
     assert (exp_dir / "learning_curves.png").is_file() and (exp_dir / "scores.png").is_file()
     assert {tuple(r["metric_sources"]) for r in summary["runs"]} == {("return value", "metrics.json")}
-
-
-def test_the_stored_defaults_match_the_typed_settings():
-    from omegaconf import OmegaConf
-
-    from hydra_plugins.ab_sweeper._settings import ABSettings
-    from hydra_plugins.ab_sweeper.config import AB_DEFAULTS
-
-    assert OmegaConf.to_container(OmegaConf.structured(ABSettings)) == AB_DEFAULTS
-
-
-def test_a_setting_of_the_wrong_type_is_named(tmp_path, lr_experiment):
-    result = run_sweep(METTA_LIKE, "ab.experiment=lr_experiment.py", "ab.max_retries=many", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "ab.max_retries" in result.stderr and "many" in result.stderr
-    assert "Launching" not in result.output

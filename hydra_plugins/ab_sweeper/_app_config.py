@@ -20,6 +20,7 @@ from metta_ab.experiment import ABExperiment, normalize_key
 from metta_ab.plan import AppLayout, InjectionKeys, PlannedRun
 
 BASE_GROUP = "ab_base"
+DROP_AB_NODE = "~ab"  # every job is composed with the master's `hydra/sweeper=ab`, minus the `ab:` settings node
 
 
 class ABConfigError(CompactHydraException):
@@ -33,6 +34,10 @@ class AppConfig:
         self.loader = config_loader
         self.master = master_config
         self.selected_groups = set(master_config.hydra.runtime.choices.keys())  # incl. mandatory `???` ones
+
+    def compose(self, overrides: Sequence[str]) -> DictConfig:
+        """A job's config, composed as the launcher will compose it."""
+        return self.loader.load_sweep_config(self.master, [*overrides, DROP_AB_NODE])
 
     # --- layout ------------------------------------------------------------------------------------
 
@@ -113,6 +118,56 @@ class AppConfig:
         roots = [c for c in self.loader.get_group_options("") if not c.startswith("_")]
         return f" Groups: {', '.join(sorted(groups))}; root configs: {', '.join(sorted(roots))}."
 
+    # --- injection ---
+
+    def resolve_injection(
+        self, overrides: Sequence[str], requested: InjectionKeys, explicit: set[str]
+    ) -> tuple[InjectionKeys, list[str]]:
+        """Where injected values go in this app. `overrides` compose a job without injected values.
+
+        A target the user set (`explicit`) is kept, and checked later like a variant key. A default target
+        (Metta's key map) is kept only where the app has it: the key itself, or for W&B keys the `wandb`
+        node. The seed goes to the root `seed`, else to the one key named `seed` anywhere. Returns the
+        targets and one note per default that could not be followed, for the plan and the summary.
+        """
+        try:
+            cfg = self.compose(overrides)
+        except Exception:
+            return requested, []  # validation reports the composition error with the variant named
+        resolved = dict(vars(requested))
+        notes: list[str] = []
+        for name, key in requested.targets().items():
+            if name in explicit:
+                continue
+            if _accepts_injection(cfg, name, key):
+                continue
+            parent = key.rpartition(".")[0]
+            resolved[name] = None
+            if name == "seed":
+                candidates = [k for k in _all_keys(cfg) if k.rsplit(".", 1)[-1] == "seed"]
+                if len(candidates) == 1:
+                    resolved[name] = candidates[0]
+                    notes.append(f"seed -> {candidates[0]} (the only key named 'seed' in the app's config)")
+                    continue
+                found = (
+                    f"several keys are named 'seed' ({', '.join(candidates)})"
+                    if candidates
+                    else ("the app's config has no key named 'seed'")
+                )
+                notes.append(
+                    f"WARNING: the sweeper could not seed the runs: {found}. Runs of a variant may be identical "
+                    "and pairing is off. Point ab.inject.seed at the key the app seeds with "
+                    f"(ab.inject.seed={candidates[0] if candidates else 'trainer.seed'})."
+                )
+                continue
+            why = (
+                f"the app's config has no key {key!r}"
+                if not name.startswith("wandb_")
+                else (f"the app's config has no {parent!r} node; W&B gets the values through WANDB_* variables")
+            )
+            notes.append(f"not injected: {name} -> {key} ({why})")
+        return InjectionKeys(**resolved), notes
+
     # --- validation ----------------------------------------------------------------------------------
 
     def validate(
@@ -126,7 +181,7 @@ class AppConfig:
             where = f"variant {variant.name!r}"
             overrides = list(first_runs[variant.name].overrides)
             try:
-                self.loader.load_sweep_config(self.master, overrides)
+                self.compose(overrides)
             except Exception as error:
                 value_keys = {
                     dotted: (key, scope)
@@ -143,12 +198,12 @@ class AppConfig:
         self._check_injection_targets(list(runs[0].overrides), inject)
 
     def _check_injection_targets(self, overrides: list[str], inject: InjectionKeys) -> None:
-        """The run name and the seed must land on keys the app reads: `++` would silently add a typo."""
-        targets = {name: key for name, key in inject.keys().items() if name in ("run_name", "seed")}
+        """Injected values must land on keys the app reads: `++` would silently add a typo."""
+        targets = inject.targets()
         skeleton = [o for o in overrides if o.split("=", 1)[0].lstrip("+") not in targets.values()]
-        cfg = self.loader.load_sweep_config(self.master, skeleton)
+        cfg = self.compose(skeleton)
         for name, key in targets.items():
-            if not _has_key(cfg, key):
+            if not _accepts_injection(cfg, name, key):
                 suggestions = _suggest(key, _all_keys(cfg))
                 hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
                 raise ABConfigError(
@@ -160,7 +215,7 @@ class AppConfig:
         """Raise a did-you-mean error if a value key does not exist in the config composed without them."""
         skeleton = [o for o in overrides if o.split("=", 1)[0].lstrip("+") not in value_keys]
         try:
-            cfg = self.loader.load_sweep_config(self.master, skeleton)
+            cfg = self.compose(skeleton)
         except Exception:
             return  # the problem is not a missing key; the caller reports Hydra's own message
         for dotted, (key, where) in value_keys.items():
@@ -179,6 +234,15 @@ def _message(error: BaseException) -> str:
     if error.__cause__ is not None and str(error.__cause__) not in message:
         message += f"\n{error.__cause__}"
     return message
+
+
+def _accepts_injection(cfg: DictConfig, name: str, key: str) -> bool:
+    """The key exists; a W&B key may also be new inside an existing node (Metta's `wandb: off` has only
+    `enabled`), which `++` then adds."""
+    if _has_key(cfg, key):
+        return True
+    parent = key.rpartition(".")[0]
+    return name.startswith("wandb_") and bool(parent) and isinstance(OmegaConf.select(cfg, parent), DictConfig)
 
 
 def _has_key(cfg: Any, dotted: str) -> bool:

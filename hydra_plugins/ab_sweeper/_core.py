@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
+from hydra.core.utils import configure_log
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from hydra_plugins.ab_sweeper._app_config import ABConfigError, AppConfig
-from hydra_plugins.ab_sweeper._inflight import wait_for_round_to_settle
+from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig
+from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import ProgressWatcher
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask
@@ -36,19 +38,23 @@ from metta_ab.ledger import (
     write_text_atomic,
 )
 from metta_ab.loading import load_experiment, save_experiment
+from metta_ab.overrides import format_value
 from metta_ab.plan import (
+    InjectionKeys,
     PlannedRun,
     PlanSettings,
     definition_fingerprint,
     fingerprint_changes,
     format_plan,
     plan_experiment,
+    variant_overrides,
 )
 
 log = logging.getLogger(__name__)
 
 PLAN_TXT, PLAN_JSON, BASE_YAML = "plan.txt", "plan.json", "ab_base.yaml"
 INTERRUPTED_EXIT = 130
+HYDRA_DEFAULT_SWEEP_DIR = "multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}"  # hydra/output/default.yaml
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -56,16 +62,21 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _no_launcher_retries(config: DictConfig) -> None:
+def _no_launcher_retries(config: DictConfig) -> list[str]:
     """Ray retries a crashed task itself, into the same job directory, hiding the crash from ab.max_retries:
-    retries are the sweeper's job."""
+    retries are the sweeper's job. The master's launcher config and every job's must stay equal (Hydra 1.4
+    refuses a job whose `hydra.launcher` differs), so the change is made in both: returns the job override."""
     launcher = config.hydra.launcher
-    if "ray" in str(launcher.get("_target_", "")).lower() and "ray" in launcher:
-        with open_dict(launcher):
-            if launcher.ray.get("remote") is None:
-                launcher.ray.remote = {}
-            if "max_retries" not in launcher.ray.remote:
-                launcher.ray.remote.max_retries = 0
+    if "ray" not in str(launcher.get("_target_", "")).lower() or "ray" not in launcher:
+        return []
+    remote = launcher.ray.get("remote")
+    if remote is not None and "max_retries" in remote:
+        return []
+    with read_write(config.hydra), open_dict(config.hydra):
+        if remote is None:
+            launcher.ray.remote = {}
+        launcher.ray.remote.max_retries = 0
+    return ["++hydra.launcher.ray.remote.max_retries=0"]
 
 
 class ABSweepFailed(ABConfigError):
@@ -84,41 +95,56 @@ class ABSweep:
             self.experiment: ABExperiment = load_experiment(self.settings.experiment)
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
-        output_dir = Path(self.settings.output_dir).expanduser().absolute()
-        if output_dir.exists() and not output_dir.is_dir():
-            raise ABConfigError(f"ab.output_dir={self.settings.output_dir} is a file, not a directory")
-        try:
-            output_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ABConfigError(
-                f"ab.output_dir={self.settings.output_dir}: cannot create {output_dir} ({error.strerror}); "
-                "choose a writable directory"
-            ) from None
-        if not os.access(output_dir, os.W_OK):
-            raise ABConfigError(f"ab.output_dir={self.settings.output_dir}: {output_dir} is not writable")
-        self.experiment_dir = output_dir / self.experiment.name
-        # The experiment directory is Hydra's sweep dir: jobs land in <experiment dir>/<variant>_run_<i>.
-        with open_dict(config):
+        self.experiment_dir, self.dir_setting = self._experiment_dir(config)
+        self._check_writable(self.experiment_dir.parent)
+        self.job_overrides = [DROP_AB_NODE, f"hydra.sweep.dir={format_value(str(self.experiment_dir))}"]
+        self.job_overrides += _no_launcher_retries(config)
+        # Launchers read the sweep dir from the master config (joblib logs it, submitit puts its logs there).
+        with read_write(config.hydra), open_dict(config.hydra):
             config.hydra.sweep.dir = str(self.experiment_dir)
-            config.hydra.overrides.hydra.append(f"hydra.sweep.dir={self.experiment_dir}")
-        _no_launcher_retries(config)
+        HydraConfig.instance().set_config(config)
+        self.task = RecordingTask(task_function, self.settings.inject.seed, self.settings.run_timeout)
+        self.injection_notes: list[str] = []
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context,
-            task_function=RecordingTask(task_function, self.settings.inject.seed, self.settings.run_timeout),
+            task_function=self.task,
             config=config,
         )
         self.app = AppConfig(hydra_context.config_loader, config)
         self.launcher_errors: list[str] = []  # in full, for when no run could even start
+
+    def _experiment_dir(self, config: DictConfig) -> tuple[Path, str]:
+        """Hydra's sweep dir when anything set it (command line, app config); else <ab.output_dir>/<name>.
+        Returns the directory and the setting it came from."""
+        raw = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("dir")
+        if raw != HYDRA_DEFAULT_SWEEP_DIR:
+            value = str(config.hydra.sweep.dir)
+            return Path(value).expanduser().absolute(), f"hydra.sweep.dir={value}"
+        output_dir = Path(self.settings.output_dir).expanduser().absolute()
+        return output_dir / self.experiment.name, f"ab.output_dir={self.settings.output_dir}"
+
+    def _check_writable(self, parent: Path) -> None:
+        if parent.exists() and not parent.is_dir():
+            raise ABConfigError(f"{self.dir_setting}: {parent} is a file, not a directory")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ABConfigError(
+                f"{self.dir_setting}: cannot create {parent} ({error.strerror}); choose a writable directory"
+            ) from None
+        if not os.access(parent, os.W_OK):
+            raise ABConfigError(f"{self.dir_setting}: {parent} is not writable; choose a writable directory")
 
     # --- the flow ------------------------------------------------------------------------------------
 
     def run(self, arguments: list[str]) -> list[Any]:
         task_overrides = self._task_overrides(arguments)
         layout = self.app.layout(self.experiment, task_overrides)
+        inject, self.injection_notes = self._injection(arguments, task_overrides, layout)
         settings = PlanSettings(
             base_seed=self.settings.base_seed,
             paired_seeds=self.settings.paired_seeds,
-            inject=self.settings.inject,
+            inject=inject,
             task_overrides=tuple(task_overrides),
         )
         try:
@@ -126,14 +152,15 @@ class ABSweep:
             fingerprint = definition_fingerprint(self.experiment, settings, layout)
         except ExperimentError as error:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
-        self.app.validate(self.experiment, layout, runs, self.settings.inject)
-        lock_path = self.experiment_dir.parent / f".{self.experiment.name}.lock"
+        self.app.validate(self.experiment, layout, runs, inject)
+        self.task.seed_key = inject.seed
+        lock_path = self.experiment_dir.parent / f".{self.experiment_dir.name}.lock"
         try:
             with ExperimentLock(lock_path):
                 previous = self._previous_ledger(fingerprint)
                 self._write_definition(runs, layout)
                 if self.settings.dry_run:
-                    print(format_plan(self.experiment, runs), end="")
+                    print(self._plan_text(runs), end="")
                     print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
                     return []
                 ledger = self._ledger(runs, previous, fingerprint)
@@ -142,6 +169,22 @@ class ABSweep:
                 return returns
         except ExperimentLockedError as error:
             raise ABConfigError(f"{self.experiment_dir}: {error}") from None
+
+    def _injection(
+        self, arguments: Sequence[str], task_overrides: Sequence[str], layout: Any
+    ) -> tuple[InjectionKeys, list[str]]:
+        """The injection targets this app can take (see AppConfig.resolve_injection), and notes on them."""
+        explicit = {a.lstrip("+").split("=", 1)[0].removeprefix("ab.inject.") for a in arguments}
+        off = InjectionKeys(**{name: None for name in self.settings.inject.targets()})
+        probe = PlanSettings(inject=off, task_overrides=tuple(task_overrides))
+        try:
+            overrides, _ = variant_overrides(self.experiment, self.experiment.variants[0], probe, layout)
+        except ExperimentError as error:
+            raise ABConfigError(f"{self.settings.experiment}: {error}") from None
+        return self.app.resolve_injection(overrides, self.settings.inject, explicit)
+
+    def _plan_text(self, runs: Sequence[PlannedRun]) -> str:
+        return format_plan(self.experiment, runs, self.injection_notes)
 
     def _previous_ledger(self, fingerprint: dict[str, Any]) -> Ledger | None:
         """Resume what this directory holds, refuse a changed definition, or (ab.resume=false) start over."""
@@ -152,7 +195,7 @@ class ABSweep:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             aside = self.experiment_dir.with_name(f"{self.experiment_dir.name}.old-{stamp}")
             self.experiment_dir.rename(aside)
-            print(f"[ab] ab.resume=false: the previous experiment directory was moved to {aside}")
+            log.info("[ab] ab.resume=false: the previous experiment directory was moved to %s", aside)
             return None
         changes = fingerprint_changes(previous.header.get("fingerprint", {}), fingerprint)
         if changes:
@@ -171,7 +214,7 @@ class ABSweep:
         if previous is not None:  # a killed sweeper's ledger lags: the jobs' own status records are the truth
             unfinished = [self.experiment_dir / r.job_dir for r in records if r.status != COMPLETED]
             # Workers of a killed sweeper (joblib, submitit, SLURM) may still be finishing a run: let them.
-            wait_for_round_to_settle(unfinished, self.settings.progress_interval)
+            wait_for_runs_to_end(unfinished, self.settings.progress_interval, self.settings.settle_timeout)
             for record in records:
                 status = read_status(self.experiment_dir / record.job_dir)
                 if record.status != COMPLETED and status and status.get("status") == COMPLETED:
@@ -179,11 +222,15 @@ class ABSweep:
         planned = {run.job_dir for run in runs}
         extra = [r for job_dir, r in old.items() if job_dir not in planned]
         ledger = Ledger.create(
-            self.experiment_dir, records + extra, experiment=self.experiment.name, fingerprint=fingerprint
+            self.experiment_dir,
+            records + extra,
+            experiment=self.experiment.name,
+            fingerprint=fingerprint,
+            injection_notes=self.injection_notes,
         )
         done = [r for r in records if r.status == COMPLETED]
         if done:
-            print(f"[ab] resuming: {len(done)} of {len(runs)} runs already completed; they are not run again")
+            log.info("[ab] resuming: %d of %d runs already completed; they are not run again", len(done), len(runs))
         ledger.save()
         return ledger
 
@@ -204,7 +251,7 @@ class ABSweep:
     def _write_definition(self, runs: Sequence[PlannedRun], layout: Any) -> None:
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
         save_experiment(self.experiment, self.experiment_dir / EXPERIMENT_CONFIG)
-        write_text_atomic(self.experiment_dir / PLAN_TXT, format_plan(self.experiment, runs))
+        write_text_atomic(self.experiment_dir / PLAN_TXT, self._plan_text(runs))
         write_text_atomic(self.experiment_dir / PLAN_JSON, json.dumps([r.to_dict() for r in runs], indent=1))
         base_yaml = self.app.base_node_yaml(layout)
         if base_yaml:
@@ -257,8 +304,11 @@ class ABSweep:
         )
         try:
             with watcher:
-                batch = [[*r.overrides, f"hydra.sweep.subdir={r.job_dir}"] for r in pending]
-                returns.append(self.launcher.launch(batch, initial_job_idx=job_index))
+                batch = [[*r.overrides, *self.job_overrides, f"hydra.sweep.subdir={r.job_dir}"] for r in pending]
+                try:
+                    returns.append(self.launcher.launch(batch, initial_job_idx=job_index))
+                finally:  # jobs run in this process (basic launcher) leave their job logging configured
+                    configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         except KeyboardInterrupt:
             interrupted = True
         except Exception as error:  # a hard crash loses the batch's returns; the status files remain
@@ -267,7 +317,7 @@ class ABSweep:
             self.launcher_errors.append(f"{type(error).__name__}: {text}")
             log.warning("[ab] the launcher raised %s; waiting for the round's other jobs to end", launch_error)
             with watcher.restarted():
-                wait_for_round_to_settle(job_dirs, self.settings.progress_interval)
+                wait_for_runs_to_end(job_dirs, self.settings.progress_interval, self.settings.settle_timeout)
         statuses = {r.job_dir: read_status(self.experiment_dir / r.job_dir) for r in pending}
         for job_dir, status in statuses.items():
             ledger.runs[job_dir].absorb_status(status, launch_error=launch_error, interrupted=interrupted)
@@ -302,8 +352,13 @@ class ABSweep:
         """Each failed run with its error and log; when runs never started, what the launcher said."""
         lines = []
         for record in failed[:20]:
-            log_file = self.experiment_dir / record.job_dir / f"{self.config.hydra.job.name}.log"
-            where = f"log: {log_file}" if log_file.is_file() else "no job log: it never started"
+            job_dir = self.experiment_dir / record.job_dir
+            status = read_status(job_dir)
+            if status is None:
+                where = "no job log: it never started"
+            else:
+                logs = [f for f in status.get("log_files") or [] if Path(f).is_file()]
+                where = f"log: {logs[0]}" if logs else f"no job log file (hydra/job_logging wrote none); see {job_dir}"
             lines.append(f"  {record.job_dir}: {record.error} ({where})")
         if len(failed) > 20:
             lines.append(f"  ... and {len(failed) - 20} more (see summary.txt)")

@@ -1,10 +1,12 @@
-"""After `launch()` raised, the round's other jobs may still be running or queued: submitit and Ray raise
-at the first dead job and leave the rest going. Relaunching them now would run them twice, so the sweeper
-first waits until every job of the round has ended (or will never start)."""
+"""Runs that may still be going: after `launch()` raised (submitit and Ray raise at the first dead job and
+leave the rest running or queued), or on a rerun after a sweeper was killed (its joblib or SLURM workers may
+still be finishing). Relaunching them now would run them twice, so the sweeper first waits until each has
+ended, saying what it waits for, and for at most `limit` seconds: after that the run counts as lost and is
+launched again."""
 
 from __future__ import annotations
 
-import os
+import logging
 import shutil
 import socket
 import subprocess
@@ -14,37 +16,45 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra_plugins.ab_sweeper._process import is_alive
 from metta_ab.ledger import RUNNING, read_status
 
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+log = logging.getLogger(__name__)
+REPORT_EVERY = 30.0  # seconds between "still waiting" lines
 
 
-def _slurm_jobs_alive(job_ids: set[str]) -> bool:
-    """Whether SLURM still has any of these jobs (running or queued), by asking squeue."""
+def _slurm_jobs_alive(job_ids: set[str]) -> set[str]:
+    """The SLURM jobs among `job_ids` that SLURM still has (running or queued), by asking squeue."""
     if not job_ids or shutil.which("squeue") is None:
-        return False
+        return set()
     result = subprocess.run(
         ["squeue", "-h", "-o", "%i", "-j", ",".join(sorted(job_ids))], capture_output=True, text=True, check=False
     )
-    return bool(result.stdout.strip())
+    return {line.split("_")[0] for line in result.stdout.split()}
 
 
-def _running_here(status: dict[str, Any] | None, host: str) -> bool:
-    return (
-        status is not None
-        and status.get("status") == RUNNING
-        and status.get("host") == host
-        and isinstance(status.get("pid"), int)
-        and _process_alive(status["pid"])
-    )
+def _slurm_id(status: dict[str, Any]) -> str | None:
+    job = status.get("slurm_array_job_id") or status.get("slurm_job_id")
+    return str(job) if job else None
+
+
+def _still_running(statuses: dict[Path, dict[str, Any] | None], host: str) -> dict[Path, str]:
+    """Job dir -> what it waits on, for the runs whose record says running and whose process or SLURM job
+    still exists (a pid is checked with its start time, so a reused pid does not count)."""
+    running = {d: s for d, s in statuses.items() if s is not None and s.get("status") == RUNNING}
+    slurm_alive = _slurm_jobs_alive({j for s in running.values() if (j := _slurm_id(s))})
+    waiting = {}
+    for job_dir, status in running.items():
+        slurm = _slurm_id(status)
+        if slurm is not None and slurm in slurm_alive:
+            waiting[job_dir] = f"SLURM job {slurm}"
+        elif (
+            status.get("host") == host
+            and isinstance(status.get("pid"), int)
+            and is_alive(status["pid"], status.get("pid_started"))
+        ):
+            waiting[job_dir] = f"pid {status['pid']}"
+    return waiting
 
 
 def _stop_ray() -> None:
@@ -54,13 +64,38 @@ def _stop_ray() -> None:
         ray.shutdown()
 
 
-def wait_for_round_to_settle(job_dirs: Sequence[Path], interval: float) -> None:
+def wait_for_runs_to_end(job_dirs: Sequence[Path], interval: float, limit: float) -> list[Path]:
+    """Wait until no run of `job_dirs` is still going; returns the ones given up on after `limit` seconds."""
     host = socket.gethostname()
+    started = time.monotonic()
+    reported = None
     while True:
-        statuses = [read_status(d) for d in job_dirs]
-        local = [s for s in statuses if _running_here(s, host)]
-        slurm = {str(s.get("slurm_array_job_id") or s["slurm_job_id"]) for s in statuses if s and s.get("slurm_job_id")}
-        if not local and not _slurm_jobs_alive(slurm):
+        waiting = _still_running({d: read_status(d) for d in job_dirs}, host)
+        elapsed = time.monotonic() - started
+        if not waiting:
             break
+        if elapsed >= limit:
+            log.warning(
+                "[ab] gave up waiting after %.0f s (ab.settle_timeout) for %d run(s) that still look alive; "
+                "they count as lost and are launched again: %s",
+                elapsed,
+                len(waiting),
+                ", ".join(d.name for d in waiting),
+            )
+            _stop_ray()
+            return list(waiting)
+        if reported is None or time.monotonic() - reported >= REPORT_EVERY:
+            shown = ", ".join(f"{d.name} ({why})" for d, why in list(waiting.items())[:5])
+            more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
+            log.info(
+                "[ab] waiting for %d run(s) still going from before, so none runs twice: %s%s "
+                "(at most %.0f s more, ab.settle_timeout)",
+                len(waiting),
+                shown,
+                more,
+                limit - elapsed,
+            )
+            reported = time.monotonic()
         time.sleep(max(interval, 0.2))
     _stop_ray()
+    return []

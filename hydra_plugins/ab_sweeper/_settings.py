@@ -1,42 +1,38 @@
-"""The typed `ab.*` settings. The config option in config.py stores them as plain data (cheap for Hydra,
-which copies its config store at every composition); the sweep reads them back through this schema, so a
-wrong type is still an error that names the setting."""
+"""Reading the `ab:` node back into `ABSettings`: unknown settings get a did-you-mean, wrong types name
+the setting. The schema and the defaults are in config.py; this is only the check."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import difflib
+import typing
+from dataclasses import fields, is_dataclass
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from metta_ab.experiment import AnalysisSettings
-from metta_ab.plan import InjectionKeys
+from hydra_plugins.ab_sweeper.config import ABSettings
 
 
 class SettingsError(ValueError):
     pass
 
 
-@dataclass
-class ABSettings:
-    """`ab.*` on the command line."""
-
-    experiment: str | None = None  # path/to/experiment.py[:NAME] or a saved experiment .yaml
-    output_dir: str = "ab_test_results"  # the experiment directory is <output_dir>/<experiment name>
-    max_retries: int = 3  # relaunches of failed runs; 0 disables retries
-    run_timeout: float | None = None  # seconds; a run still going then fails (and is retried)
-    dry_run: bool = False  # validate and print the plan, launch nothing
-    resume: bool = True  # rerunning skips completed runs; false moves the old directory aside
-    base_seed: int = 0  # run i gets base_seed + i - 1
-    paired_seeds: bool = True  # run i has the same seed in every variant
-    progress_interval: float = 1.0  # seconds between progress checks while jobs run
-    plots: bool = True
-    inject: InjectionKeys = field(default_factory=InjectionKeys)
-    # Overrides the experiment's `.set_metric(...)`: ab.analysis.metric=reward ab.analysis.direction=min ...
-    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+def _unknown_keys(node: DictConfig, schema: type, prefix: str) -> None:
+    hints = typing.get_type_hints(schema)
+    known = [f.name for f in fields(schema)]
+    for key in node:
+        path = f"{prefix}{key}"
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.5)
+            hint = f"; did you mean ab.{prefix}{close[0]}?" if close else f"; the settings are: {', '.join(known)}"
+            raise SettingsError(f"ab.{path} is not a setting of the ab sweeper{hint}")
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and is_dataclass(hints[key]):
+            _unknown_keys(child, hints[key], f"{path}.")
 
 
 def read_settings(node: DictConfig) -> ABSettings:
+    _unknown_keys(node, ABSettings, "")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(ABSettings), node)
         return OmegaConf.to_object(merged)  # type: ignore[return-value]

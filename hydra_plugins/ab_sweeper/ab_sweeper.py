@@ -1,30 +1,49 @@
 """The `ab` sweeper plugin: a thin adapter; the work is in `_core.py`.
 
 Hydra imports this module at every app start, so it imports nothing heavy. Without `ab.experiment`
-it is Hydra's BasicSweeper, which lets Hydra's own launcher test suites exercise it.
+it is Hydra's BasicSweeper in full (`params`, `max_batch_size`), which lets Hydra's own launcher test
+suites exercise it.
 """
 
-from __future__ import annotations
-
+import sys
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.errors import CompactHydraException
+from hydra.experimental.callback import Callback
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict, read_write
+
+
+class ABUsageError(CompactHydraException):
+    """The ab sweeper was asked for something it cannot do; the message names the fix."""
+
+
+def _experiment(config: DictConfig) -> Any:
+    settings = config.get("ab")
+    return None if settings is None else settings.get("experiment")
 
 
 class ABSweeper(BasicSweeper):
-    def __init__(self, max_batch_size: int | None = None) -> None:
-        super().__init__(max_batch_size=max_batch_size)
+    def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None) -> None:
+        super().__init__(max_batch_size=max_batch_size, params=params)
         self._ab_sweep: Any = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        settings = config.get("ab")
-        if settings is not None:
-            _compose_jobs_without_ab_node(config)
-        if settings is None or settings.get("experiment") is None:
-            super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        if _experiment(config) is None:
+            task = WithoutSettings(task_function)
+            super().setup(hydra_context=hydra_context, task_function=task, config=config)
             return
+        if self.params:
+            raise ABUsageError(
+                f"hydra.sweeper.params ({', '.join(self.params)}) is a grid sweep, and ab.experiment defines the "
+                "runs: put what varies in the experiment's variants, or drop ab.experiment to sweep the grid"
+            )
+        if self.max_batch_size is not None:
+            raise ABUsageError(
+                "hydra.sweeper.max_batch_size does not apply with ab.experiment: the ab sweeper hands the launcher "
+                "every runnable job at once; limit parallelism in the launcher (e.g. hydra.launcher.n_jobs)"
+            )
         from hydra_plugins.ab_sweeper._core import ABSweep
 
         self._ab_sweep = ABSweep(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -35,11 +54,30 @@ class ABSweeper(BasicSweeper):
         return self._ab_sweep.run(arguments)
 
 
-def _compose_jobs_without_ab_node(config: DictConfig) -> None:
-    """Jobs are composed from the master's hydra overrides: selecting Hydra's basic sweeper option there
-    keeps the `ab:` settings node (brought by `hydra/sweeper=ab`) out of every job's config. Only this
-    process uses the sweeper, so nothing else changes for the jobs."""
-    with open_dict(config):
-        overrides = OmegaConf.to_container(config.hydra.overrides.hydra, resolve=False)
-        kept = [o for o in overrides if not str(o).lstrip("+").startswith("hydra/sweeper=")]
-        config.hydra.overrides.hydra = [*kept, "hydra/sweeper=basic"]
+class WithoutSettings:
+    """Without an experiment the jobs are BasicSweeper's, composed with the master's `hydra/sweeper=ab`: the
+    app's task gets its config without the sweeper's `ab:` node. (Picklable: launchers ship it to workers.)"""
+
+    def __init__(self, task_function: TaskFunction) -> None:
+        self.task_function = task_function
+
+    def __call__(self, cfg: DictConfig) -> Any:
+        if "ab" in cfg:
+            with read_write(cfg), open_dict(cfg):
+                del cfg["ab"]
+        return self.task_function(cfg)
+
+
+class MultirunGuard(Callback):
+    """Selected by `hydra/sweeper=ab`: without `-m`, Hydra never calls a sweeper, so an experiment would be
+    silently ignored and the app run once. Stop that before the app starts (Hydra turns exceptions raised in
+    callbacks into warnings, so this exits)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        experiment = _experiment(config)
+        if experiment is not None:
+            sys.stderr.write(
+                f"Error: ab.experiment={experiment} is run by the ab sweeper, which Hydra uses only in multirun "
+                f"mode: add -m (python <app> -m hydra/sweeper=ab ab.experiment={experiment} ...)\n"
+            )
+            raise SystemExit(2)
