@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Try metta-ab on a real third-party Hydra app from PyPI, exactly as a new user would:
+#   bash scripts/real_app.sh <app>        # <app>: a directory of tests/real_apps/ (hydra_example, jumanji, ...)
+# 1. a fresh venv in .real_apps/<app>/venv with the app's pinned release (tests/real_apps/<app>/app.env);
+# 2. pip freeze, `pip install <this checkout>[joblib]` (not editable), pip freeze: nothing there may change;
+# 3. `python -m <app module> -m hydra/sweeper=ab ab.experiment=exp.py hydra.sweep.dir=DIR`, on the basic
+#    launcher and on joblib, then scripts/real_app_check.py on each sweep dir.
+# Prints PASS/FAIL per check; exits 1 if any check failed. pip's cache makes reruns fast.
+# REAL_APPS_DIR moves the cache (default .real_apps); KEEP_VENV=1 reuses the venv if it exists (faster, but
+# then "freeze unchanged" compares against a venv that may already hold metta-ab's requirements).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO="$PWD"
+APP="${1:?usage: bash scripts/real_app.sh <app> (one of: $(ls tests/real_apps | tr '\n' ' '))}"
+SPEC="$REPO/tests/real_apps/$APP"
+[ -f "$SPEC/app.env" ] || { echo "no tests/real_apps/$APP/app.env" >&2; exit 2; }
+# shellcheck source=/dev/null
+APP_PIP_ARGS=()  # extra pip arguments (e.g. -c constraints) an app.env may set
+source "$SPEC/app.env"
+CACHE="$(mkdir -p "${REAL_APPS_DIR:-.real_apps}/$APP" && cd "${REAL_APPS_DIR:-.real_apps}/$APP" && pwd)"
+PY="$CACHE/venv/bin/python"
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+export WANDB_MODE=offline WANDB_SILENT=true PIP_DISABLE_PIP_VERSION_CHECK=1  # no HYDRA_FULL_ERROR: what a user sees
+fails=0
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+pip_quiet() { "$PY" -m pip install --quiet "$@" 2>&1 | grep -v "^WARNING: Location 'file:" ; return "${PIPESTATUS[0]}"; }
+start=$(date +%s)
+
+echo "== $APP: venv and the app (${APP_REQUIREMENTS[*]})"
+if [ "${KEEP_VENV:-0}" != 1 ] || [ ! -x "$PY" ]; then
+  rm -rf "$CACHE/venv"
+  "$PYTHON" -m venv "$CACHE/venv"
+fi
+if ! pip_quiet "${APP_PIP_ARGS[@]}" "${APP_REQUIREMENTS[@]}"; then
+  fail "the app installs"; exit 1
+fi
+"$PY" -m pip freeze --exclude-editable | grep -v '^metta-ab' | sort > "$CACHE/before.txt"
+echo "   $(wc -l < "$CACHE/before.txt") packages, $(du -sh "$CACHE/venv" | cut -f1), $(($(date +%s) - start)) s"
+
+echo "== pip install $REPO[joblib]"
+if pip_quiet "$REPO[joblib]"; then pass "metta-ab installs into the app's venv"; else fail "metta-ab installs into the app's venv"; fi
+"$PY" -m pip freeze | sort > "$CACHE/after.txt"
+changed="$(comm -23 "$CACHE/before.txt" "$CACHE/after.txt")"
+added="$(comm -13 "$CACHE/before.txt" "$CACHE/after.txt" | sed 's/==.*//' | tr '\n' ' ')"
+echo "INFO added: $added"
+if [ -z "$changed" ]; then
+  pass "pip install changed no package that was there"
+else
+  fail "pip install changed packages that were there:"
+  while read -r line; do
+    name="${line%%==*}"
+    echo "       $line -> $(grep -i "^${name}==" "$CACHE/after.txt" | sed 's/.*==//' || echo removed)"
+  done <<< "$changed"
+fi
+"$PY" -m pip check > "$CACHE/pip_check.txt" 2>&1 && pass "pip check" || { fail "pip check"; sed 's/^/       /' "$CACHE/pip_check.txt"; }
+
+# The app's own config, as the check's reference for keys the sweeper adds.
+mkdir -p "$CACHE/work"
+(cd "$CACHE/work" && "$PY" -m "$APP_MODULE" "${APP_OVERRIDES[@]}" --cfg job > "$CACHE/app_config.yaml" 2> "$CACHE/app_config.err")
+
+for launcher in basic joblib; do
+  sweep_dir="$CACHE/sweeps/$launcher"
+  rm -rf "$sweep_dir" "$CACHE/work"
+  mkdir -p "$CACHE/work"
+  args=(-m hydra/sweeper=ab "ab.experiment=$SPEC/exp.py" "hydra.sweep.dir=$sweep_dir" "${APP_OVERRIDES[@]}")
+  [ "$launcher" = joblib ] && args+=(hydra/launcher=joblib hydra.launcher.n_jobs=2)
+  echo "== $launcher: (cd $CACHE/work && python -m $APP_MODULE ${args[*]})"
+  t0=$(date +%s)
+  (cd "$CACHE/work" && timeout "${SWEEP_TIMEOUT:-900}" "$PY" -m "$APP_MODULE" "${args[@]}") > "$CACHE/sweep_$launcher.log" 2>&1
+  code=$?
+  echo "   exit $code after $(($(date +%s) - t0)) s; output in $CACHE/sweep_$launcher.log"
+  if [ "$code" = 0 ]; then
+    pass "$launcher: the sweep exits 0"
+  else
+    fail "$launcher: the sweep exits 0 (exit $code):"
+    grep -vE "^\s*$" "$CACHE/sweep_$launcher.log" | tail -8 | sed 's/^/       /'
+  fi
+  "$PY" "$REPO/scripts/real_app_check.py" --experiment "$SPEC/exp.py" --sweep-dir "$sweep_dir" \
+    --app-config "$CACHE/app_config.yaml" --seed-key "$SEED_KEY" --log-glob "$APP_LOG_GLOB" \
+    --metric "$APP_METRIC" --search-root "$CACHE" 2>&1 | sed "s/^\(PASS\|FAIL\) /\1 $launcher: /" | tee "$CACHE/check_$launcher.txt"
+  fails=$((fails + $(grep -c '^FAIL' "$CACHE/check_$launcher.txt")))
+done
+
+"$PY" -m pip freeze | sort > "$CACHE/after_sweeps.txt"
+if cmp -s "$CACHE/after.txt" "$CACHE/after_sweeps.txt"; then pass "the sweeps installed nothing"; else fail "the sweeps changed pip freeze"; fi
+
+echo "== $APP: $fails check(s) failed, $(($(date +%s) - start)) s in all (files in $CACHE)"
+[ "$fails" = 0 ]
