@@ -1,16 +1,29 @@
-"""metta-ab: A/B testing for training runs, as a Hydra sweeper plugin (`hydra/sweeper=ab`)."""
+"""metta-ab: A/B testing for training runs, as a Hydra sweeper plugin (`hydra/sweeper=ab`).
 
-from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError, create_experiment
-from metta_ab.loading import ExperimentLoadError, load_experiment
-from metta_ab.runner import ABRunError, run_ab_test
+The names below are imported on first use: Hydra imports the plugin (and with it `metta_ab.experiment`
+and `metta_ab.plan`) at every app start, which must not pay for the loader and the runner.
+"""
 
-__all__ = [
-    "ABExperiment",
-    "ABRunError",
-    "ABVariant",
-    "ExperimentError",
-    "ExperimentLoadError",
-    "create_experiment",
-    "load_experiment",
-    "run_ab_test",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "ABExperiment": "metta_ab.experiment",
+    "ABVariant": "metta_ab.experiment",
+    "ExperimentError": "metta_ab.experiment",
+    "create_experiment": "metta_ab.experiment",
+    "ExperimentLoadError": "metta_ab.loading",
+    "load_experiment": "metta_ab.loading",
+    "ABRunError": "metta_ab.runner",
+    "run_ab_test": "metta_ab.runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'metta_ab' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

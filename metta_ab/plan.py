@@ -7,9 +7,8 @@ are config groups, how base `defaults` resolve) comes in as an `AppLayout` from 
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +56,7 @@ class AppLayout:
     group_keys: frozenset[str] = frozenset()  # keys that are config groups of the app (`agent`, `db`)
     base_group_overrides: tuple[str, ...] = ()  # `agent=fast` / `+task=vmas/balance` from base defaults
     base_config_node: str | None = None  # `+ab_base=<name>` applies root configs such as /common
+    dict_keys: frozenset[str] = frozenset()  # keys holding a dict in the app: a dict value replaces it
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ def seed_offsets(variant_names: Sequence[str], settings: PlanSettings) -> dict[s
     order), so no two jobs share a seed."""
     if settings.paired_seeds:
         return dict.fromkeys(variant_names, 0)
+    import hashlib  # here: the plugin imports this module at every Hydra app start
+
     offsets: dict[str, int] = {}
     taken: set[int] = set()
     for name in variant_names:
@@ -158,6 +160,9 @@ def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> l
                         f"option name (letters, digits, '_', '-', '.', '/'), got {value!r}"
                     )
                 result.append(f"{'+' if adds else ''}{dotted}={value}")
+            elif dotted in layout.dict_keys and isinstance(value, Mapping):
+                # `key={...}` would merge into the app's dict (and fail in struct mode): replace it instead.
+                result += [f"~{dotted}", value_override(dotted, value, prefix="+")]
             else:
                 result.append(value_override(dotted, value, prefix="++" if adds else ""))
         except OverrideValueError as error:

@@ -20,6 +20,7 @@ from typing import Any
 from metta_ab.experiment import ABExperiment
 from metta_ab.ledger import COMPLETED, LEDGER_FILE, read_json
 from metta_ab.loading import load_experiment, save_experiment
+from metta_ab.overrides import format_value
 
 DEFAULT_APP = Path("tools") / "train.py"
 
@@ -44,8 +45,8 @@ class SweepOptions:
         args = [
             "-m",
             "hydra/sweeper=ab",
-            f"ab.experiment={experiment_spec}",
-            f"ab.output_dir={self.output_dir}",
+            f"ab.experiment={format_value(experiment_spec)}",  # paths may hold commas, spaces, '='
+            f"ab.output_dir={format_value(self.output_dir)}",
             f"ab.max_retries={self.max_retries if self.retry_failed_runs else 0}",
         ]
         if self.dry_run:

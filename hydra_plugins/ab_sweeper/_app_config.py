@@ -8,7 +8,7 @@ value the schema rejects is reported with the variant, the key and a suggestion.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -65,7 +65,30 @@ class AppConfig:
         keys = {normalize_key(k)[0] for k in experiment.base_values}
         keys |= {normalize_key(k)[0] for v in experiment.variants for k in v.overrides}
         groups = frozenset(k for k in keys if self._is_group(k.replace(".", "/")))
-        return AppLayout(group_keys=groups, base_group_overrides=tuple(group_overrides), base_config_node=node_name)
+        base = [*group_overrides, *([f"+{BASE_GROUP}={node_name}"] if node_name else []), *task_overrides]
+        return AppLayout(
+            group_keys=groups,
+            base_group_overrides=tuple(group_overrides),
+            base_config_node=node_name,
+            dict_keys=self._dict_keys(experiment, base, groups),
+        )
+
+    def _dict_keys(self, experiment: ABExperiment, base: list[str], groups: frozenset[str]) -> frozenset[str]:
+        """Keys the experiment gives a dict and the app holds a dict at: the value replaces the app's dict."""
+        wanted = {
+            dotted
+            for values in (experiment.base_values, *(v.overrides for v in experiment.variants))
+            for key, value in values.items()
+            for dotted, adds in [normalize_key(key)]
+            if isinstance(value, Mapping) and not adds and dotted not in groups
+        }
+        if not wanted:
+            return frozenset()
+        try:
+            cfg = self.compose(base)
+        except Exception:
+            return frozenset()  # validation reports why the app's config does not compose
+        return frozenset(k for k in wanted if isinstance(OmegaConf.select(cfg, k, throw_on_missing=False), DictConfig))
 
     def base_node_yaml(self, layout: AppLayout) -> str | None:
         if not layout.base_config_node:
@@ -136,36 +159,21 @@ class AppConfig:
             return requested, []  # validation reports the composition error with the variant named
         resolved = dict(vars(requested))
         notes: list[str] = []
+        wandb_skipped: list[str] = []
         for name, key in requested.targets().items():
-            if name in explicit:
+            if name in explicit or _accepts_injection(cfg, name, key):
                 continue
-            if _accepts_injection(cfg, name, key):
-                continue
-            parent = key.rpartition(".")[0]
             resolved[name] = None
             if name == "seed":
-                candidates = [k for k in _all_keys(cfg) if k.rsplit(".", 1)[-1] == "seed"]
-                if len(candidates) == 1:
-                    resolved[name] = candidates[0]
-                    notes.append(f"seed -> {candidates[0]} (the only key named 'seed' in the app's config)")
-                    continue
-                found = (
-                    f"several keys are named 'seed' ({', '.join(candidates)})"
-                    if candidates
-                    else ("the app's config has no key named 'seed'")
-                )
-                notes.append(
-                    f"WARNING: the sweeper could not seed the runs: {found}. Runs of a variant may be identical "
-                    "and pairing is off. Point ab.inject.seed at the key the app seeds with "
-                    f"(ab.inject.seed={candidates[0] if candidates else 'trainer.seed'})."
-                )
-                continue
-            why = (
-                f"the app's config has no key {key!r}"
-                if not name.startswith("wandb_")
-                else (f"the app's config has no {parent!r} node; W&B gets the values through WANDB_* variables")
-            )
-            notes.append(f"not injected: {name} -> {key} ({why})")
+                resolved[name], note = _discover_seed(cfg)
+                notes.append(note)
+            elif name.startswith("wandb_"):
+                wandb_skipped.append(f"{name} -> {key}")
+            else:
+                notes.append(f"not injected: {name} -> {key} (the app's config has no key {key!r})")
+        if wandb_skipped:
+            via = "W&B gets them from WANDB_* variables" if requested.wandb_env else "and ab.inject.wandb_env=false"
+            notes.append(f"not injected: {', '.join(wandb_skipped)} (the app's config has no W&B node); {via}")
         return InjectionKeys(**resolved), notes
 
     # --- validation ----------------------------------------------------------------------------------
@@ -200,7 +208,7 @@ class AppConfig:
     def _check_injection_targets(self, overrides: list[str], inject: InjectionKeys) -> None:
         """Injected values must land on keys the app reads: `++` would silently add a typo."""
         targets = inject.targets()
-        skeleton = [o for o in overrides if o.split("=", 1)[0].lstrip("+") not in targets.values()]
+        skeleton = [o for o in overrides if _override_key(o) not in targets.values()]
         cfg = self.compose(skeleton)
         for name, key in targets.items():
             if not _accepts_injection(cfg, name, key):
@@ -213,7 +221,7 @@ class AppConfig:
 
     def _explain_missing_key(self, overrides: list[str], value_keys: dict[str, tuple[str, str]]) -> None:
         """Raise a did-you-mean error if a value key does not exist in the config composed without them."""
-        skeleton = [o for o in overrides if o.split("=", 1)[0].lstrip("+") not in value_keys]
+        skeleton = [o for o in overrides if _override_key(o) not in value_keys]
         try:
             cfg = self.compose(skeleton)
         except Exception:
@@ -229,11 +237,29 @@ class AppConfig:
             )
 
 
+def _override_key(override: str) -> str:
+    """`++a.b='x'`, `+a.b={...}`, `~a.b` -> `a.b`."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 def _message(error: BaseException) -> str:
     message = str(error).strip()
     if error.__cause__ is not None and str(error.__cause__) not in message:
         message += f"\n{error.__cause__}"
     return message
+
+
+def _discover_seed(cfg: DictConfig) -> tuple[str | None, str]:
+    """The one key named `seed` anywhere in the app's config (e.g. `experiment.seed`), and a note on it."""
+    candidates = [k for k in _all_keys(cfg) if k.rsplit(".", 1)[-1] == "seed"]
+    if len(candidates) == 1:
+        return candidates[0], f"seed -> {candidates[0]} (the only key named 'seed' in the app's config)"
+    found = f"several keys are named 'seed' ({', '.join(candidates)})" if candidates else "no key is named 'seed'"
+    return None, (
+        f"WARNING: the sweeper could not seed the runs: in the app's config {found}. Runs of a variant may be "
+        "identical, and the analysis does not pair them. Point ab.inject.seed at the key the app seeds with "
+        f"(e.g. ab.inject.seed={candidates[0] if candidates else 'trainer.seed'})."
+    )
 
 
 def _accepts_injection(cfg: DictConfig, name: str, key: str) -> bool:

@@ -154,6 +154,7 @@ class ABSweep:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
         self.app.validate(self.experiment, layout, runs, inject)
         self.task.seed_key = inject.seed
+        self.task.wandb_env = inject.wandb_env
         lock_path = self.experiment_dir.parent / f".{self.experiment_dir.name}.lock"
         try:
             with ExperimentLock(lock_path):
@@ -304,7 +305,7 @@ class ABSweep:
         )
         try:
             with watcher:
-                batch = [[*r.overrides, *self.job_overrides, f"hydra.sweep.subdir={r.job_dir}"] for r in pending]
+                batch = [[*r.overrides, *self.job_overrides, *self._job_location(r)] for r in pending]
                 try:
                     returns.append(self.launcher.launch(batch, initial_job_idx=job_index))
                 finally:  # jobs run in this process (basic launcher) leave their job logging configured
@@ -325,6 +326,15 @@ class ABSweep:
         if interrupted:
             raise KeyboardInterrupt
         return statuses
+
+    def _job_location(self, run: PlannedRun) -> list[str]:
+        """The job's directory, and W&B's run directory inside it: a bare `wandb.init()` otherwise writes to
+        the first job's directory of a reused worker process (wandb keeps its directory per process)."""
+        overrides = [f"hydra.sweep.subdir={run.job_dir}"]
+        if self.task.wandb_env and "WANDB_DIR" not in os.environ:
+            job_dir = format_value(str(self.experiment_dir / run.job_dir))
+            overrides.append(f"++hydra.job.env_set.WANDB_DIR={job_dir}")
+        return overrides
 
     def _finish(self, ledger: Ledger, interrupted: bool = False) -> None:
         records = list(ledger.runs.values())

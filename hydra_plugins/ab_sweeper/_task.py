@@ -15,6 +15,7 @@ import os
 import pickle
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -48,6 +49,7 @@ class RecordingTask:
         self.task_function = task_function
         self.seed_key = seed_key
         self.timeout = timeout
+        self.wandb_env = False  # the sweep sets it from ab.inject.wandb_env
 
     def __call__(self, cfg: DictConfig) -> Any:
         job_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -65,6 +67,8 @@ class RecordingTask:
         }
         write_status(job_dir, record)
         _save_config(cfg, job_dir / "config.yaml")
+        if self.wandb_env:
+            _forget_wandb_setup()
         start = time.perf_counter()
         try:
             with _time_limit(self.timeout):
@@ -97,6 +101,19 @@ class RunFailed(Exception):
 
 class RunTimeout(Exception):
     """The run exceeded ab.run_timeout."""
+
+
+def _forget_wandb_setup() -> None:
+    """wandb reads its WANDB_* variables once per process, when first set up: in a worker that runs job after
+    job (joblib, Ray), a bare `wandb.init()` would take the first job's name, tags and directory for every
+    later job. Tearing wandb's process state down before each job makes it read this job's variables."""
+    wandb = sys.modules.get("wandb")
+    teardown = getattr(wandb, "teardown", None)
+    if callable(teardown):
+        try:
+            teardown()
+        except Exception as error:  # never fail a run over W&B bookkeeping
+            log.warning("wandb.teardown() raised %s: %s", type(error).__name__, error)
 
 
 def _travels(value: Any) -> bool:

@@ -71,7 +71,13 @@ class WithoutSettings:
 class MultirunGuard(Callback):
     """Selected by `hydra/sweeper=ab`: without `-m`, Hydra never calls a sweeper, so an experiment would be
     silently ignored and the app run once. Stop that before the app starts (Hydra turns exceptions raised in
-    callbacks into warnings, so this exits)."""
+    callbacks into warnings, so this exits). Hydra instantiates it whenever the option is composed, which
+    `usage_hint` checks."""
+
+    composed = False
+
+    def __init__(self) -> None:
+        MultirunGuard.composed = True
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         experiment = _experiment(config)
