@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sweeper_cli import APPS, job_dirs, run_app, run_sweep, write_experiment
 
 from metta_ab.wandb_log import find_wandb_logs, read_wandb_log
-from sweeper_cli import APPS, job_dirs, run_app, run_sweep, write_experiment
 
 PLAIN = APPS / "plain" / "app.py"
 JOBLIB = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
