@@ -23,9 +23,9 @@ _OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*\Z")
 @dataclass
 class InjectionKeys:
     """Where each injected value goes in the app's config; None switches that injection off. The defaults
-    are Metta's keys; the sweeper follows a default only where the app has the key. `wandb_env` also sets
-    W&B's own variables (WANDB_PROJECT, WANDB_RUN_GROUP, WANDB_TAGS, WANDB_NAME, ...) for each job alone,
-    which a bare `wandb.init()` reads."""
+    are Metta's keys; the sweeper follows a default only where the app has the key. `wandb_env` sets W&B's
+    own variables (WANDB_PROJECT, WANDB_RUN_GROUP, WANDB_TAGS, WANDB_NAME, ...) for each job alone, which a
+    bare `wandb.init()` reads; None (the default) means: when no W&B key of the app's config is injected."""
 
     run_name: str | None = "run"
     seed: str | None = "seed"
@@ -34,7 +34,7 @@ class InjectionKeys:
     wandb_group: str | None = "wandb.group"
     wandb_tags: str | None = "wandb.tags"
     wandb_notes: str | None = "wandb.notes"
-    wandb_env: bool = True
+    wandb_env: bool | None = None
 
     def targets(self) -> dict[str, str]:
         """The config targets (name -> dotted key) that are switched on."""

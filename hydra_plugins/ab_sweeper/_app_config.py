@@ -7,6 +7,7 @@ value the schema rejects is reported with the variant, the key and a suggestion.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -156,7 +157,7 @@ class AppConfig:
         try:
             cfg = self.compose(overrides)
         except Exception:
-            return requested, []  # validation reports the composition error with the variant named
+            return dataclasses.replace(requested, wandb_env=bool(requested.wandb_env)), []  # validation reports it
         resolved = dict(vars(requested))
         notes: list[str] = []
         wandb_skipped: list[str] = []
@@ -171,10 +172,13 @@ class AppConfig:
                 wandb_skipped.append(f"{name} -> {key}")
             else:
                 notes.append(f"not injected: {name} -> {key} (the app's config has no key {key!r})")
+        targets = InjectionKeys(**resolved)
+        if targets.wandb_env is None:  # W&B's variables when the app's config takes no W&B value
+            targets.wandb_env = not any(name.startswith("wandb_") for name in targets.targets())
         if wandb_skipped:
-            via = "W&B gets them from WANDB_* variables" if requested.wandb_env else "and ab.inject.wandb_env=false"
+            via = "W&B gets them from WANDB_* variables" if targets.wandb_env else "and ab.inject.wandb_env=false"
             notes.append(f"not injected: {', '.join(wandb_skipped)} (the app's config has no W&B node); {via}")
-        return InjectionKeys(**resolved), notes
+        return targets, notes
 
     # --- validation ----------------------------------------------------------------------------------
 

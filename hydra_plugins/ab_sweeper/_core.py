@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
-from hydra_plugins.ab_sweeper._progress import ProgressWatcher
+from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask
 from metta_ab.experiment import ABExperiment, ExperimentError
@@ -50,7 +50,7 @@ from metta_ab.plan import (
     variant_overrides,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(STATUS_LOGGER)
 
 PLAN_TXT, PLAN_JSON, BASE_YAML = "plan.txt", "plan.json", "ab_base.yaml"
 INTERRUPTED_EXIT = 130
@@ -87,6 +87,7 @@ class ABSweep:
     def __init__(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context = hydra_context
         self.config = config
+        pin_status_logging()
         try:
             self.settings = read_settings(config.ab)
         except SettingsError as error:

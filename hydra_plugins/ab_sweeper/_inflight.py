@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra_plugins.ab_sweeper._process import is_alive
+from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
 from metta_ab.ledger import RUNNING, read_status
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(STATUS_LOGGER)
 REPORT_EVERY = 30.0  # seconds between "still waiting" lines
 
 

@@ -1,13 +1,15 @@
 """Progress while the launcher runs: the sweeper watches the jobs' status records from a thread.
 
-`launch()` blocks until every job is done, possibly for days; this prints where the sweep is
-(completed / running / failed of the total, elapsed, time left) whenever that changes. On a terminal
-it redraws one line every `interval`; in a log it writes a plain line when the counts change, and at
-least once a minute.
+`launch()` blocks until every job is done, possibly for days; this logs where the sweep is (completed /
+running / failed of the total, elapsed, time left) whenever the counts change, and at least once a
+minute. It goes through `logging` like Hydra's own status lines (so `hydra/hydra_logging` governs it),
+as whole lines only: jobs of the basic and joblib launchers write their log lines to the same terminal,
+and a redrawn `\r` line would tear them. On a terminal the line starts with a bar.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -17,6 +19,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from metta_ab.ledger import COMPLETED, FAILED, RUNNING, STATUS_FILE, read_json
+
+STATUS_LOGGER = "metta_ab.sweep"  # the sweeper's status lines (progress, resume, retries, waits)
+log = logging.getLogger(STATUS_LOGGER)
+
+
+def pin_status_logging() -> None:
+    """Send the sweeper's status lines where Hydra's logging sends them now (`hydra/hydra_logging`), and
+    keep them there: jobs that run in this process (basic launcher) reconfigure logging for the job, and
+    the sweeper's lines must not land in a job's log file."""
+    root = logging.getLogger()
+    log.handlers = list(root.handlers)
+    log.setLevel(root.level)
+    log.propagate = False
 
 
 def format_seconds(seconds: float) -> str:
@@ -52,9 +67,6 @@ class ProgressWatcher:
         self._stop.set()
         self._thread.join()
         self._poll()
-        if self._tty:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
 
     @contextmanager
     def restarted(self) -> Iterator[None]:
@@ -74,7 +86,7 @@ class ProgressWatcher:
             line = self._poll()
             counts = sorted(self._states.values())
             now = time.monotonic()
-            if self._tty or counts != last_counts or now - last_time >= self.HEARTBEAT:
+            if counts != last_counts or now - last_time >= self.HEARTBEAT:
                 self._show(line)
                 last_counts, last_time = counts, now
 
@@ -110,7 +122,5 @@ class ProgressWatcher:
         if self._tty:
             width = 20
             filled = width * self._completed // max(self.total, 1)
-            sys.stdout.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {line[5:]}\x1b[K")
-        else:
-            sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+            line = f"[ab] [{'#' * filled}{'.' * (width - filled)}] {line[5:]}"
+        log.info("%s", line)
