@@ -2,7 +2,7 @@
 # Try metta-ab on a real third-party Hydra app from PyPI, exactly as a new user would:
 #   bash scripts/real_app.sh <app>        # <app>: a directory of tests/real_apps/ (hydra_example, jumanji, ...)
 # 1. a fresh venv in .real_apps/<app>/venv with the app's pinned release (tests/real_apps/<app>/app.env);
-# 2. pip freeze, `pip install <this checkout>[joblib]` (not editable), pip freeze: nothing there may change;
+# 2. pip freeze, `pip install <this checkout>[joblib,...]` (not editable), pip freeze: nothing there may change;
 # 3. `python -m <app module> -m hydra/sweeper=ab ab.experiment=exp.py hydra.sweep.dir=DIR`, on the basic
 #    launcher and on joblib, then scripts/real_app_check.py on each sweep dir.
 # Prints PASS/FAIL per check; exits 1 if any check failed. pip's cache makes reruns fast.
@@ -16,6 +16,7 @@ SPEC="$REPO/tests/real_apps/$APP"
 [ -f "$SPEC/app.env" ] || { echo "no tests/real_apps/$APP/app.env" >&2; exit 2; }
 # shellcheck source=/dev/null
 APP_PIP_ARGS=()  # extra pip arguments (e.g. -c constraints) an app.env may set
+METTA_AB_EXTRAS=joblib  # the extras a user of this app installs (an app.env may add tensorboard, wandb)
 source "$SPEC/app.env"
 CACHE="$(mkdir -p "${REAL_APPS_DIR:-.real_apps}/$APP" && cd "${REAL_APPS_DIR:-.real_apps}/$APP" && pwd)"
 PY="$CACHE/venv/bin/python"
@@ -38,8 +39,8 @@ fi
 "$PY" -m pip freeze --exclude-editable | grep -v '^metta-ab' | sort > "$CACHE/before.txt"
 echo "   $(wc -l < "$CACHE/before.txt") packages, $(du -sh "$CACHE/venv" | cut -f1), $(($(date +%s) - start)) s"
 
-echo "== pip install $REPO[joblib]"
-if pip_quiet "$REPO[joblib]"; then pass "metta-ab installs into the app's venv"; else fail "metta-ab installs into the app's venv"; fi
+echo "== pip install $REPO[$METTA_AB_EXTRAS]"
+if pip_quiet "$REPO[$METTA_AB_EXTRAS]"; then pass "metta-ab installs into the app's venv"; else fail "metta-ab installs into the app's venv"; fi
 "$PY" -m pip freeze | sort > "$CACHE/after.txt"
 changed="$(comm -23 "$CACHE/before.txt" "$CACHE/after.txt")"
 added="$(comm -13 "$CACHE/before.txt" "$CACHE/after.txt" | sed 's/==.*//' | tr '\n' ' ')"

@@ -117,9 +117,9 @@ def researcher_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 
 def test_pip_install_changes_no_installed_package(researcher_venv: tuple[Path, Path, dict[str, str]]) -> None:
     python, work, before = researcher_venv
-    _ok([python, "-m", "pip", "install", "--quiet", REPO], work)
+    _ok([python, "-m", "pip", "install", "--quiet", f"{REPO}[joblib]"], work)  # the README's install
     after = _installed(python, work)
-    assert "metta-ab" in after
+    assert "metta-ab" in after and "hydra-joblib-launcher" in after
     assert _changed(before, after) == {}, "pip install changed packages that were already there"
     assert "wandb" not in after, "wandb is the `wandb` extra, not a requirement"
 
