@@ -176,7 +176,8 @@ class ABSweep:
         self, arguments: Sequence[str], task_overrides: Sequence[str], layout: Any
     ) -> tuple[InjectionKeys, list[str]]:
         """The injection targets this app can take (see AppConfig.resolve_injection), and notes on them."""
-        explicit = {a.lstrip("+").split("=", 1)[0].removeprefix("ab.inject.") for a in arguments}
+        prefix = "ab.inject."
+        explicit = {key[len(prefix) :] for a in arguments if (key := a.lstrip("+").split("=", 1)[0]).startswith(prefix)}
         off = InjectionKeys(**{name: None for name in self.settings.inject.targets()})
         probe = PlanSettings(inject=off, task_overrides=tuple(task_overrides))
         try:

@@ -2,16 +2,16 @@
 
 The option is stored in the `_global_` package so that it brings both `hydra.sweeper` and a root `ab:`
 node: that is what lets users write `ab.experiment=exp.py` without a `+`. `ABSettings` is the one source
-of truth for the settings and their defaults; the node is made from it once, at import, with struct mode
-off so that a misspelt `ab.max_retires=2` reaches the sweeper, which names the setting meant, instead of
-Hydra's "not in struct" (types are still checked by OmegaConf when the command line is applied).
+of truth for the settings and their defaults; the node is made from it once, at import, as plain data
+(see `_option_node`), which the sweep reads back through the dataclass (`_settings.read_settings`: a
+wrong type or a misspelt `ab.max_retires=2` is an error naming the setting).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from metta_ab.experiment import AnalysisSettings
 from metta_ab.plan import InjectionKeys
@@ -46,23 +46,20 @@ class ABSweeperConf:
     params: dict[str, str] | None = None
 
 
-def _open(node: DictConfig) -> DictConfig:
-    OmegaConf.set_struct(node, False)
-    for key in node:
-        child = node._get_node(key)
-        if isinstance(child, DictConfig):
-            _open(child)
-    return node
-
-
 def _option_node() -> dict[str, Any]:
+    """Untyped data made from the dataclasses: Hydra copies its whole config store at every composition
+    (`--help` composes about fifty times), and a typed node costs several times an untyped one to copy
+    (benchmarks/sweeper_overhead.py). The types are applied when the sweep reads the node. Struct mode is
+    off under `ab:` so that a misspelt setting reaches the sweeper, which names the one meant."""
+    settings = OmegaConf.create(asdict(ABSettings()))
+    OmegaConf.set_struct(settings, False)
     return {
         "hydra": {
-            "sweeper": OmegaConf.structured(ABSweeperConf),
+            "sweeper": asdict(ABSweeperConf()),
             # `python app.py hydra/sweeper=ab ab.experiment=...` without -m is stopped before the app runs.
             "callbacks": {"ab_multirun_guard": {"_target_": "hydra_plugins.ab_sweeper.ab_sweeper.MultirunGuard"}},
         },
-        "ab": _open(OmegaConf.structured(ABSettings)),
+        "ab": settings,
     }
 
 
