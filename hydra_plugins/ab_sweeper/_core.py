@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import configure_log
@@ -20,6 +19,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig
+from hydra_plugins.ab_sweeper._experiment_dir import load_once, locate, publish
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
@@ -37,7 +37,7 @@ from metta_ab.ledger import (
     read_status,
     write_text_atomic,
 )
-from metta_ab.loading import load_experiment, save_experiment
+from metta_ab.loading import save_experiment
 from metta_ab.overrides import format_value
 from metta_ab.plan import (
     InjectionKeys,
@@ -54,7 +54,6 @@ log = logging.getLogger(STATUS_LOGGER)
 
 PLAN_TXT, PLAN_JSON, BASE_YAML = "plan.txt", "plan.json", "ab_base.yaml"
 INTERRUPTED_EXIT = 130
-HYDRA_DEFAULT_SWEEP_DIR = "multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}"  # hydra/output/default.yaml
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -93,17 +92,14 @@ class ABSweep:
         except SettingsError as error:
             raise ABConfigError(str(error)) from None
         try:
-            self.experiment: ABExperiment = load_experiment(self.settings.experiment)
+            self.experiment: ABExperiment = load_once(self.settings.experiment)
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
-        self.experiment_dir, self.dir_setting = self._experiment_dir(config)
+        self.experiment_dir, self.dir_setting = locate(config, self.settings.output_dir, self.experiment)
         self._check_writable(self.experiment_dir.parent)
         self.job_overrides = [DROP_AB_NODE, f"hydra.sweep.dir={format_value(str(self.experiment_dir))}"]
         self.job_overrides += _no_launcher_retries(config)
-        # Launchers read the sweep dir from the master config (joblib logs it, submitit puts its logs there).
-        with read_write(config.hydra), open_dict(config.hydra):
-            config.hydra.sweep.dir = str(self.experiment_dir)
-        HydraConfig.instance().set_config(config)
+        publish(config, self.experiment_dir)
         self.task = RecordingTask(task_function, self.settings.inject.seed, self.settings.run_timeout)
         self.injection_notes: list[str] = []
         self.launcher = Plugins.instance().instantiate_launcher(
@@ -113,16 +109,6 @@ class ABSweep:
         )
         self.app = AppConfig(hydra_context.config_loader, config)
         self.launcher_errors: list[str] = []  # in full, for when no run could even start
-
-    def _experiment_dir(self, config: DictConfig) -> tuple[Path, str]:
-        """Hydra's sweep dir when anything set it (command line, app config); else <ab.output_dir>/<name>.
-        Returns the directory and the setting it came from."""
-        raw = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("dir")
-        if raw != HYDRA_DEFAULT_SWEEP_DIR:
-            value = str(config.hydra.sweep.dir)
-            return Path(value).expanduser().absolute(), f"hydra.sweep.dir={value}"
-        output_dir = Path(self.settings.output_dir).expanduser().absolute()
-        return output_dir / self.experiment.name, f"ab.output_dir={self.settings.output_dir}"
 
     def _check_writable(self, parent: Path) -> None:
         if parent.exists() and not parent.is_dir():

@@ -68,16 +68,17 @@ class WithoutSettings:
         return self.task_function(cfg)
 
 
-class MultirunGuard(Callback):
-    """Selected by `hydra/sweeper=ab`: without `-m`, Hydra never calls a sweeper, so an experiment would be
-    silently ignored and the app run once. Stop that before the app starts (Hydra turns exceptions raised in
-    callbacks into warnings, so this exits). Hydra instantiates it whenever the option is composed, which
-    `usage_hint` checks."""
+class ABCallback(Callback):
+    """Selected by `hydra/sweeper=ab`, ahead of the app's own callbacks. Without `-m`, Hydra never calls a
+    sweeper, so an experiment would be silently ignored and the app run once: stop that before the app
+    starts (Hydra turns exceptions raised in callbacks into warnings, so this exits). With `-m`, settle the
+    experiment directory before any other callback sees the sweep dir. Hydra instantiates it whenever the
+    option is composed, which `usage_hint` checks."""
 
     composed = False
 
     def __init__(self) -> None:
-        MultirunGuard.composed = True
+        ABCallback.composed = True
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         experiment = _experiment(config)
@@ -87,3 +88,9 @@ class MultirunGuard(Callback):
                 f"mode: add -m (python <app> -m hydra/sweeper=ab ab.experiment={experiment} ...)\n"
             )
             raise SystemExit(2)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if _experiment(config) is not None:
+            from hydra_plugins.ab_sweeper._experiment_dir import settle
+
+            settle(config)

@@ -56,8 +56,8 @@ def _option_node() -> dict[str, Any]:
     return {
         "hydra": {
             "sweeper": asdict(ABSweeperConf()),
-            # `python app.py hydra/sweeper=ab ab.experiment=...` without -m is stopped before the app runs.
-            "callbacks": {"ab_multirun_guard": {"_target_": "hydra_plugins.ab_sweeper.ab_sweeper.MultirunGuard"}},
+            # stops `ab.experiment=` without -m; settles the experiment directory before other callbacks run
+            "callbacks": {"ab_sweeper": {"_target_": "hydra_plugins.ab_sweeper.ab_sweeper.ABCallback"}},
         },
         "ab": settings,
     }

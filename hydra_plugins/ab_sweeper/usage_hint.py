@@ -4,7 +4,7 @@ struct" and advises `+ab.experiment=`, which then runs the app with the experime
 Hydra offers a plugin no hook before composition, but it runs every SearchPathPlugin at start; this one
 changes no search path. When the command line holds an `ab.<setting>` and selects no sweeper, it arranges
 to say, at exit, what was missing, unless the ab sweeper's option did get composed (the app's own config
-may select it), which its MultirunGuard callback records.
+may select it), which its ABCallback records.
 """
 
 import atexit
@@ -31,9 +31,9 @@ class ABSettingsNeedTheSweeper(SearchPathPlugin):
 
 
 def _hint_unless_selected(setting: str) -> None:
-    from hydra_plugins.ab_sweeper.ab_sweeper import MultirunGuard
+    from hydra_plugins.ab_sweeper.ab_sweeper import ABCallback
 
-    if not MultirunGuard.composed:
+    if not ABCallback.composed:
         sys.stderr.write(
             f"metta-ab: {setting.lstrip('+')} is a setting of the ab sweeper, which this command does not select: "
             f"add hydra/sweeper=ab (python <app> -m hydra/sweeper=ab {setting.lstrip('+')} ...)\n"
