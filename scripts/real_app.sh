@@ -56,13 +56,20 @@ else
 fi
 "$PY" -m pip check > "$CACHE/pip_check.txt" 2>&1 && pass "pip check" || { fail "pip check"; sed 's/^/       /' "$CACHE/pip_check.txt"; }
 
-# The app's own config, as the check's reference for keys the sweeper adds.
+# The app's own config, as the check's reference for keys the sweeper adds; and: does the app still start?
+rm -rf "$CACHE/work" "$CACHE/sweeps"
 mkdir -p "$CACHE/work"
-(cd "$CACHE/work" && "$PY" -m "$APP_MODULE" "${APP_OVERRIDES[@]}" --cfg job > "$CACHE/app_config.yaml" 2> "$CACHE/app_config.err")
+if (cd "$CACHE/work" && "$PY" -m "$APP_MODULE" "${APP_OVERRIDES[@]}" --cfg job > "$CACHE/app_config.yaml" 2> "$CACHE/app_config.err"); then
+  pass "the app still starts (--cfg job)"
+else
+  fail "the app still starts (--cfg job):"
+  grep -vE "^\s*$" "$CACHE/app_config.err" | tail -4 | sed 's/^/       /'
+  : > "$CACHE/app_config.yaml"
+fi
 
 for launcher in basic joblib; do
   sweep_dir="$CACHE/sweeps/$launcher"
-  rm -rf "$sweep_dir" "$CACHE/work"
+  rm -rf "$CACHE/work"
   mkdir -p "$CACHE/work"
   args=(-m hydra/sweeper=ab "ab.experiment=$SPEC/exp.py" "hydra.sweep.dir=$sweep_dir" "${APP_OVERRIDES[@]}")
   [ "$launcher" = joblib ] && args+=(hydra/launcher=joblib hydra.launcher.n_jobs=2)
@@ -79,7 +86,7 @@ for launcher in basic joblib; do
   fi
   "$PY" "$REPO/scripts/real_app_check.py" --experiment "$SPEC/exp.py" --sweep-dir "$sweep_dir" \
     --app-config "$CACHE/app_config.yaml" --seed-key "$SEED_KEY" --log-glob "$APP_LOG_GLOB" \
-    --metric "$APP_METRIC" --search-root "$CACHE" 2>&1 | sed "s/^\(PASS\|FAIL\) /\1 $launcher: /" | tee "$CACHE/check_$launcher.txt"
+    --metric "$APP_METRIC" --search-root "$CACHE/work" 2>&1 | sed "s/^\(PASS\|FAIL\) /\1 $launcher: /" | tee "$CACHE/check_$launcher.txt"
   fails=$((fails + $(grep -c '^FAIL' "$CACHE/check_$launcher.txt")))
 done
 
