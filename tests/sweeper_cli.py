@@ -18,6 +18,9 @@ METTA_LIKE = APPS / "metta_like" / "app.py"
 GROUPED = APPS / "grouped" / "app.py"
 STRUCTURED = APPS / "structured" / "app.py"
 EXAMPLE_APP = TESTS.parent / "examples" / "train.py"
+# The interpreter the apps run under: METTA_AB_PYTHON=/path/to/python runs them in another environment
+# (another hydra-core, say) than the one running pytest.
+PYTHON = os.environ.get("METTA_AB_PYTHON") or sys.executable
 
 
 @dataclass
@@ -39,10 +42,17 @@ def run_sweep(
     app: Path, *overrides: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
 ) -> SweepResult:
     """`python app.py -m hydra/sweeper=ab ...` started in `cwd` (outside the project, like a user)."""
+    return run_app(app, "-m", "hydra/sweeper=ab", *overrides, cwd=cwd, timeout=timeout, env=env)
+
+
+def run_app(
+    app: Path, *arguments: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
+) -> SweepResult:
+    """`python app.py <arguments>` started in `cwd`, exactly as given (no `-m` added)."""
     full_env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
     proc = subprocess.run(
-        [sys.executable, str(app), "-m", "hydra/sweeper=ab", *overrides],
+        [PYTHON, str(app), *arguments],
         cwd=cwd,
         env=full_env,
         capture_output=True,
