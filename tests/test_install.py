@@ -1,12 +1,13 @@
 """Installing metta-ab into a researcher's existing environment changes nothing that was there.
 
 A fresh venv gets the older pins such an environment has (protobuf 3 held down by tensorboardX 2.5,
-hydra-core 1.3.2 with omegaconf 2.3.0, numpy 1.x, ...); then the project is installed from this checkout,
-as a wheel (`pip install DIR`) and editable (`pip install -e DIR`), and `pip list` before and after must
-agree on every package that was there (new ones may be added). If pip had to upgrade or downgrade
-anything, a requirement in pyproject.toml is tighter than the code needs. The same environment then
-shows that Hydra finds the sweeper (the plugin scan that every Hydra app does), that a real sweep runs
-there without wandb, and that the W&B features say which extra to install.
+hydra-core 1.3.2 with omegaconf 2.3.0 and numpy 1.x; or hydra-core 1.3.0 with omegaconf 2.4.0); then the
+project is installed from this checkout, as a wheel (`pip install DIR[joblib]`) and editable
+(`pip install -e DIR`), and `pip list` before and after must agree on every package that was there (new
+ones may be added). If pip had to upgrade or downgrade anything, a requirement in pyproject.toml is tighter
+than the code needs. The same environment then shows that Hydra finds the sweeper (the plugin scan that
+every Hydra app does), from outside the project, that a real sweep runs there without wandb, and that the
+W&B features say which extra to install.
 
 Needs PyPI (pip's cache keeps reruns fast); no other network.
 """
@@ -26,18 +27,23 @@ REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
-# What a researcher's Python 3.11 environment from 2024 plausibly holds. tensorboardX 2.5.1 is why protobuf
-# stays at 3.20.1 there (recent wandb needs protobuf>=5: installing it would break tensorboardX).
-RESEARCHER_PINS = [
-    "protobuf==3.20.1",
-    "tensorboardX==2.5.1",
-    "hydra-core==1.3.2",
-    "omegaconf==2.3.0",
-    "numpy==1.26.4",
-    "scipy==1.13.1",
-    "matplotlib==3.8.4",
-    "PyYAML==6.0.1",
-]
+# What researchers' Python 3.11 environments plausibly hold. tensorboardX 2.5.1 is why protobuf stays at 3.20.1
+# there (recent wandb needs protobuf>=5: installing it would break tensorboardX).
+RESEARCHER_PINS = {
+    # a 2024 environment: numpy 1.x and the scientific stack of its time
+    "numpy1": [
+        "protobuf==3.20.1",
+        "tensorboardX==2.5.1",
+        "hydra-core==1.3.2",
+        "omegaconf==2.3.0",
+        "numpy==1.26.4",
+        "scipy==1.13.1",
+        "matplotlib==3.8.4",
+        "PyYAML==6.0.1",
+    ],
+    # what `pip install jumanji[train]` leaves: its pin hydra-core==1.3 (1.3.0) lets omegaconf 2.4 in
+    "hydra1.3.0": ["hydra-core==1.3.0", "omegaconf==2.4.0", "tensorboardX==2.5.1", "protobuf==3.20.1"],
+}
 
 APP = """
 import hydra
@@ -104,14 +110,16 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def researcher_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
-    """(python, work dir, packages) of a venv holding RESEARCHER_PINS."""
-    work = tmp_path_factory.mktemp("install")
+@pytest.fixture(scope="module", params=sorted(RESEARCHER_PINS))
+def researcher_venv(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, dict[str, str]]:
+    """(python, work dir, packages) of a venv holding one set of RESEARCHER_PINS."""
+    work = tmp_path_factory.mktemp(f"install_{request.param}")
     venv = work / "venv"
     _ok([sys.executable, "-m", "venv", venv], work)
     python = venv / "bin" / "python"
-    _ok([python, "-m", "pip", "install", "--quiet", *RESEARCHER_PINS], work)
+    _ok([python, "-m", "pip", "install", "--quiet", *RESEARCHER_PINS[request.param]], work)
     return python, work, _installed(python, work)
 
 
