@@ -141,10 +141,7 @@ def measure(root: Path, variants: int, runs: int, points: int) -> tuple[str, flo
     # Breakdown of analyze_directory: the same library calls, one stage at a time.
     records = analysis.records_from_directory(results.experiment, directory)
     metric = results.settings.metric
-    metrics = clock(
-        "collect",
-        lambda: [analysis.collect_run_metrics(directory / r.job_dir, r.return_value, metric) for r in records],
-    )
+    metrics = clock("collect", analysis.collect_metrics, results.experiment, records, directory, metric)
     s = results.settings
     clock(
         "stats",

@@ -6,6 +6,7 @@ which recomputes everything from the experiment directory without rerunning anyt
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from metta_ab import stats
 from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
 from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, Ledger, RunRecord, read_status
 from metta_ab.loading import load_experiment
-from metta_ab.metrics import RunMetrics, collect_run_metrics
+from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
 
 
 @dataclass
@@ -57,6 +58,49 @@ def score_run(metrics: RunMetrics, settings: AnalysisSettings) -> float:
     return float(stats.final_score(curve.values))
 
 
+def collect_metrics(
+    experiment: ABExperiment, records: Sequence[RunRecord], experiment_dir: Path, wanted: str | None
+) -> dict[str, RunMetrics]:
+    """Every completed run's numbers (`metta_ab.sources`), by job directory."""
+    return {
+        r.job_dir: collect_run_metrics(experiment_dir / r.job_dir, r.return_value, wanted, experiment.metric_reader)
+        for r in records
+        if r.status == COMPLETED
+    }
+
+
+def source_warnings(metrics: dict[str, RunMetrics], shown: int = 5) -> list[str]:
+    """What could not be read, once per problem, with the runs it happened on."""
+    runs_by_problem: dict[str, list[str]] = {}
+    for job_dir, found in metrics.items():
+        for problem in dict.fromkeys(found.warnings):
+            runs_by_problem.setdefault(problem, []).append(job_dir)
+    warnings = []
+    for problem, runs in runs_by_problem.items():
+        listed = ", ".join(runs[:shown]) + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
+        warnings.append(f"{problem} [{len(runs)} run(s): {listed}]")
+    return warnings
+
+
+def metric_not_found(metric: str, metrics: dict[str, RunMetrics], shown: int = 12) -> str:
+    """The warning for a declared metric no run reported: the names the runs did report, closest first."""
+    names = list(dict.fromkeys(name for found in metrics.values() for name in found.names))
+    if not names:
+        return (
+            f"No run reported {metric!r}, nor any other number. Looked at "
+            + ", ".join(source.name for source in SOURCES)
+            + "; for anything else, declare a reader: .set_metric(name, reader=fn)."
+        )
+    closeness = {name: difflib.SequenceMatcher(None, metric.lower(), name.lower()).ratio() for name in names}
+    names.sort(key=lambda name: -closeness[name])
+    listed = ", ".join(repr(n) for n in names[:shown])
+    listed += f" and {len(names) - shown} more" if len(names) > shown else ""
+    return (
+        f"No run reported {metric!r}; the runs reported {listed} (closest first). Fix the name in "
+        f".set_metric({names[0]!r}, ...), or analyze another one with metta-ab analyze --metric NAME."
+    )
+
+
 def _pick_metric(metrics: dict[str, RunMetrics], records: Sequence[RunRecord]) -> str | None:
     for record in records:
         if record.status == COMPLETED and record.job_dir in metrics:
@@ -86,11 +130,8 @@ def analyze_runs(
     settings.validate("analysis settings", [v.name for v in experiment.variants])
     settings = settings.resolved()
     warnings: list[str] = []
-    metrics = {
-        r.job_dir: collect_run_metrics(experiment_dir / r.job_dir, r.return_value, settings.metric)
-        for r in records
-        if r.status == COMPLETED
-    }
+    metrics = collect_metrics(experiment, records, experiment_dir, settings.metric)
+    warnings += source_warnings(metrics)
     if settings.metric is None:
         picked = _pick_metric(metrics, records)
         settings = settings.over(AnalysisSettings(metric=picked))
@@ -112,6 +153,8 @@ def analyze_runs(
                 scores[record.variant][record.run_index - 1] = value
                 if math.isnan(value):
                     missing.append(record.job_dir)
+        if missing and not any(found.has(settings.metric) for found in metrics.values()):
+            warnings.append(metric_not_found(settings.metric, metrics))
         if missing:
             what = "did not reach the threshold" if settings.curve_summary == "threshold" else "reported no value"
             warnings.append(
@@ -133,7 +176,11 @@ def analyze_runs(
             min_effect=settings.min_effect,
         )
     else:
-        warnings.append("No run reported a numeric metric: there is nothing to compare.")
+        warnings.append(
+            "No run reported a numeric metric: there is nothing to compare. Looked at "
+            + ", ".join(source.name for source in SOURCES)
+            + " (a .set_metric(name, reader=fn) reader function can read anything else)."
+        )
     return ExperimentResults(experiment, experiment_dir, list(records), settings, metrics, scores, analysis, warnings)
 
 

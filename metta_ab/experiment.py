@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from metta_ab.metric_reader import MetricReader
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _KEY_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
@@ -181,6 +185,9 @@ class ABExperiment:
     wandb_tags: list[str] = field(default_factory=list)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     app: str | None = None  # the Hydra training script `metta-ab run` launches (default: tools/train.py)
+    # .set_metric(name, reader=fn): a function that reads the metric from a job directory (a plain function
+    # until validate() records it as a MetricReader; experiment_config.yaml holds it as analysis.reader)
+    metric_reader: MetricReader | Any = None
 
     def __post_init__(self) -> None:
         if not self.date:
@@ -217,7 +224,10 @@ class ABExperiment:
             "wandb_project": self.wandb_project,
             "wandb_entity": self.wandb_entity,
             "wandb_tags": list(self.wandb_tags),
-            "analysis": {k: v for k, v in vars(self.analysis).items() if v is not None},
+            "analysis": {
+                **{k: v for k, v in vars(self.analysis).items() if v is not None},
+                **({"reader": self.metric_reader.spec} if self.metric_reader is not None else {}),
+            },
             "app": self.app,
             "variants": [
                 {
@@ -274,9 +284,17 @@ class ABExperiment:
             kwargs["date"] = kwargs["date"].isoformat()
         analysis = data.get("analysis") or {}
         known = set(vars(AnalysisSettings()))
-        if not isinstance(analysis, Mapping) or set(analysis) - known:
-            raise ExperimentError(f"{source}: 'analysis' must be a mapping with keys among {sorted(known)}")
+        if not isinstance(analysis, Mapping) or set(analysis) - known - {"reader"}:
+            raise ExperimentError(
+                f"{source}: 'analysis' must be a mapping with keys among {sorted([*known, 'reader'])}"
+            )
+        analysis = dict(analysis)
+        reader = analysis.pop("reader", None)
         kwargs["analysis"] = AnalysisSettings(**analysis)
+        if reader is not None:
+            from metta_ab.metric_reader import MetricReader
+
+            kwargs["metric_reader"] = MetricReader.from_spec(reader, analysis.get("metric"), source)
         return ABExperiment(variants=variants, **kwargs).validate()
 
     def validate(self) -> ABExperiment:
@@ -306,6 +324,14 @@ class ABExperiment:
             )
         self._validate_base_config()
         self.analysis.validate(f"experiment {self.name!r} metric settings", [v.name for v in self.variants])
+        if self.metric_reader is not None:
+            from metta_ab.metric_reader import MetricReader
+
+            if not isinstance(self.metric_reader, MetricReader):
+                try:
+                    self.metric_reader = MetricReader.from_callable(self.metric_reader, self.analysis.metric)
+                except ExperimentError as error:
+                    raise ExperimentError(f"experiment {self.name!r}: {error}") from None
         return self
 
     def _validate_base_config(self) -> None:
@@ -373,8 +399,13 @@ class ExperimentBuilder:
         threshold: float | None = None,
         min_effect: float | None = None,
         alpha: float | None = None,
+        reader: Callable[[Path], Any] | None = None,
     ) -> ExperimentBuilder:
-        """Declare the primary metric and how it is judged, before the runs (good practice)."""
+        """Declare the primary metric and how it is judged, before the runs (good practice).
+
+        `reader(job_dir)`, a module-level function, reads the metric from a job directory when the app
+        leaves it where no built-in source looks: it returns the metric's final value, a dict of numbers,
+        the metrics.json layout or None (see `metta_ab.sources.reader`)."""
         self._experiment.analysis = AnalysisSettings(
             metric=name,
             direction=direction,
@@ -385,6 +416,7 @@ class ExperimentBuilder:
             min_effect=min_effect,
             alpha=alpha,
         )
+        self._experiment.metric_reader = reader
         return self
 
     def build(self) -> ABExperiment:

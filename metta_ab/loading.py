@@ -45,7 +45,7 @@ def load_experiment(spec: str | Path) -> ABExperiment:
         return _load_yaml(path)
     if path.suffix != ".py":
         raise ExperimentLoadError(f"experiment file {str(path)!r}: expected a .py or .yaml file")
-    module = _import_file(path)
+    module = import_file(path)
     experiment = _pick(module, path, name)
     try:
         return experiment.validate()
@@ -76,7 +76,8 @@ def _load_yaml(path: Path) -> ABExperiment:
         raise ExperimentLoadError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
-def _import_file(path: Path) -> ModuleType:
+def import_file(path: Path) -> ModuleType:
+    """Import a Python file as a module of its own (the experiment file, or the file of a metric reader)."""
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     module_name = f"metta_ab_experiment_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)

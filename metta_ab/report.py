@@ -15,7 +15,7 @@ from typing import Any
 
 from metta_ab.analysis import ExperimentResults
 from metta_ab.ledger import COMPLETED, FAILED, RunRecord, write_text_atomic
-from metta_ab.metrics import RunMetrics, returned_values
+from metta_ab.sources import RunMetrics, returned_values
 from metta_ab.stats import Comparison
 
 SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
@@ -148,6 +148,15 @@ def _comparison_rows(results: ExperimentResults) -> list[str]:
     return lines
 
 
+def _source_counts(results: ExperimentResults) -> dict[str, int]:
+    """How many runs each kind of source gave numbers for ("tensorboard events": 6), in source order."""
+    counts: dict[str, int] = {}
+    for found in results.metrics.values():
+        for kind in dict.fromkeys(label.split(" (", 1)[0] for label in found.sources):
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 def _returned_rows(results: ExperimentResults) -> list[str]:
     """Mean ± SD of every numeric value the runs returned (not only the primary metric)."""
     returned = [(r.variant, returned_values(r.return_value)) for r in results.records if r.status == COMPLETED]
@@ -186,6 +195,9 @@ def summary_text(results: ExperimentResults) -> str:
             f"Analysis:       control {analysis.control}; alpha {s.alpha} two-sided; {round(s.ci_level * 100)}% CIs "
             f"(bootstrap: {s.n_resamples} resamples, seed {s.seed}); {design}",
         ]
+    sources = _source_counts(results)
+    if sources:
+        lines.append("Numbers from:   " + ", ".join(f"{name} ({n} run{'s' * (n != 1)})" for name, n in sources.items()))
     lines += ["", "Per variant:", *_variant_rows(results)]
     if analysis is not None and analysis.comparisons:
         lines += ["", f"Comparisons with the control ({analysis.control}):", *_comparison_rows(results), ""]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError
 from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, FAILED, Ledger, RunRecord, json_safe, write_json_atomic
 from metta_ab.loading import save_experiment
-from metta_ab.metrics import METRICS_FILE
+from metta_ab.sources import METRICS_FILE
 
 VARIANT_TAG = "variant:"
 _RUN_INDEX = re.compile(r"_run_(\d+)\Z")

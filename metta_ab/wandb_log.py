@@ -32,11 +32,12 @@ import os
 import re
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WandbLogError", "WandbRun", "find_wandb_logs", "read_wandb_log"]
+__all__ = ["WandbLogError", "WandbRun", "find_wandb_logs", "read_wandb_log", "wandb_logs_in"]
 
 _FILE_HEADER = b":W&B" + struct.pack("<H", 0xBEE1)  # followed by one version byte
 _FILE_HEADER_LEN = 7
@@ -415,11 +416,23 @@ def find_wandb_logs(directory: str | os.PathLike[str]) -> list[Path]:
     directory name, then by the file's modification time.
     """
     root = Path(directory)
+    return _newest_last(candidate for pattern in _LOG_PATTERNS for candidate in root.glob(f"**/wandb/{pattern}"))
+
+
+def wandb_logs_in(wandb_dirs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The ``.wandb`` logs directly inside the given ``wandb/`` directories, ordered as `find_wandb_logs`."""
+    directories = [Path(directory) for directory in wandb_dirs]
+    return _newest_last(candidate for d in directories for pattern in _LOG_PATTERNS for candidate in d.glob(pattern))
+
+
+_LOG_PATTERNS = ("offline-run-*/run-*.wandb", "run-*/run-*.wandb")
+
+
+def _newest_last(candidates: Iterable[Path]) -> list[Path]:
     found: dict[Path, Path] = {}
-    for pattern in ("**/wandb/offline-run-*/run-*.wandb", "**/wandb/run-*/run-*.wandb"):
-        for candidate in root.glob(pattern):
-            if candidate.is_file():
-                found.setdefault(candidate.resolve(), candidate)
+    for candidate in candidates:
+        if candidate.is_file():
+            found.setdefault(candidate.resolve(), candidate)
 
     def newest_last(candidate: Path) -> tuple[str, int, str]:
         match = _RUN_DIR_TIME.match(candidate.parent.name)

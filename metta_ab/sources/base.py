@@ -1,0 +1,183 @@
+"""What every metric source shares: the run-metrics value they all produce, and the job directory they read.
+
+A source turns one job directory into `Found` values (final numbers, learning curves, and a label saying
+where they came from); `RunMetrics` merges them in the order of `metta_ab.sources.SOURCES`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STEP_KEYS = ("step", "_step", "global_step", "timestep", "agent_step")
+
+# The scan of a job directory for log files (TensorBoard events, progress tables, W&B runs):
+SKIPPED_AT_TOP = frozenset({"attempts"})  # attempts/<k>/ holds earlier failed attempts: never their numbers
+SKIPPED_ANYWHERE = frozenset({"__pycache__", "node_modules"})  # and every hidden directory (.hydra, .git, ...)
+WANDB_DIR = "wandb"  # not descended into (wandb copies synced TensorBoard files there); the W&B source reads it
+MAX_SCAN_DEPTH = 6  # directories entered: job_dir/a/b/c/d/e at most
+TFEVENTS_PREFIX = "events.out.tfevents."
+PROGRESS_TABLES = ("progress.csv", "progress.txt")
+
+
+@dataclass(frozen=True)
+class Curve:
+    steps: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one source knows about one run; `label` says where it came from (e.g. "logs/progress.csv")."""
+
+    final: Mapping[str, Any]
+    curves: Mapping[str, Curve]
+    label: str
+
+
+@dataclass
+class RunMetrics:
+    """Every number known about one run: final values and learning curves, by metric name."""
+
+    final: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, Curve] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)  # labels of the sources that added something, in order
+    warnings: list[str] = field(default_factory=list)  # what could not be read (naming no run: the caller does)
+    claimed: set[str] = field(default_factory=set)  # names an authoritative source (a reader) settled
+
+    def has(self, metric: str) -> bool:
+        return metric in self.final or metric in self.curves
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys([*self.final, *self.curves]))
+
+    def absorb(
+        self, final: Mapping[str, Any], curves: Mapping[str, Curve], source: str, *, claim: bool = False
+    ) -> None:
+        """Add what a later (lower-priority) source knows and the earlier ones did not. With `claim`, the
+        names this source reports are settled: no later source adds a value or a curve to them."""
+        added = False
+        for name, value in final.items():
+            number = as_number(value)
+            if number is not None and name not in self.final and name not in self.claimed:
+                self.final[name] = number
+                added = True
+        for name, curve in curves.items():
+            if name not in self.curves and name not in self.claimed and len(curve.values):
+                self.curves[name] = curve
+                added = True
+        if claim:
+            self.claimed.update(final)
+            self.claimed.update(curves)
+        if added:
+            self.sources.append(source)
+
+
+def as_number(value: Any) -> float | None:
+    """A finite real number as a float (numpy scalars too); None for anything else, bools included."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def curves_from_columns(
+    columns: Mapping[str, list[Any]], wanted: str | None = None, step_key: str | None = None
+) -> dict[str, Curve]:
+    """Columnar history (step column + metric columns, None where not logged) -> one Curve per metric
+    (only `wanted`'s when given: converting every column of thousands of runs is the slow part). The step
+    column is `step_key`, else the first of STEP_KEYS present; without one there are no curves."""
+    if step_key is None:
+        step_key = next((k for k in STEP_KEYS if k in columns), None)
+    if step_key is None:
+        return {}
+    steps = np.asarray(columns[step_key], dtype=float)  # None -> NaN
+    names = [wanted] if wanted is not None and wanted in columns else list(columns)
+    curves = {}
+    for name in names:
+        raw = columns[name]
+        if name == step_key or name.startswith("_") or len(raw) != len(steps):
+            continue
+        try:
+            values = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            continue  # a text or media column
+        keep = np.isfinite(values) & np.isfinite(steps)
+        if keep.any():
+            curves[name] = Curve(steps[keep], values[keep])
+    return curves
+
+
+@dataclass
+class JobFiles:
+    """The log files found under a job directory by one bounded walk (see `Job.files`)."""
+
+    tfevents: list[Path] = field(default_factory=list)
+    progress_tables: list[Path] = field(default_factory=list)
+    wandb_dirs: list[Path] = field(default_factory=list)
+
+
+class Job:
+    """One run as the sources see it: its directory, the value its task returned, the declared reader.
+
+    The directory is walked at most once, and only when a source that needs the walk is consulted."""
+
+    def __init__(self, path: Path, return_value: Any = None, reader: Any = None) -> None:
+        self.path = Path(path)
+        self.return_value = return_value
+        self.reader = reader  # a metta_ab.metric_reader.MetricReader, or None
+        self.warnings: list[str] = []
+
+    def relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.path).as_posix()
+        except ValueError:
+            return str(path)
+
+    @cached_property
+    def files(self) -> JobFiles:
+        """Event files, progress tables and W&B directories under the job directory: hidden directories,
+        `__pycache__`, `wandb/` (its contents) and the top-level `attempts/` are not entered, and nothing
+        deeper than MAX_SCAN_DEPTH levels; symbolic links to directories are not followed."""
+        found = JobFiles()
+        pending = [(self.path, 0)]
+        while pending:
+            directory, depth = pending.pop()
+            try:
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            except OSError:
+                continue
+            subdirectories = []
+            for entry in entries:
+                name = entry.name
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    if name == WANDB_DIR:
+                        found.wandb_dirs.append(Path(entry.path))
+                    elif not (
+                        name.startswith(".")
+                        or name in SKIPPED_ANYWHERE
+                        or (depth == 0 and name in SKIPPED_AT_TOP)
+                        or depth + 1 >= MAX_SCAN_DEPTH
+                    ):
+                        subdirectories.append((Path(entry.path), depth + 1))
+                elif name.startswith(TFEVENTS_PREFIX):
+                    found.tfevents.append(Path(entry.path))
+                elif name in PROGRESS_TABLES:
+                    found.progress_tables.append(Path(entry.path))
+            pending.extend(reversed(subdirectories))  # depth first, in name order
+        # Shallowest first (the job's own table before one a library left deeper down), then by path.
+        found.progress_tables.sort(key=lambda p: (len(p.relative_to(self.path).parts), str(p)))
+        return found

@@ -1,0 +1,132 @@
+"""Progress tables: `progress.csv` / `progress.txt` anywhere under the job directory.
+
+The layout RL libraries write: a header row of metric names, then one row per logged step, separated by
+commas (Stable-Baselines3's CSV logger, OpenAI Baselines, garage, RLlib) or tabs (Spinning Up's and
+rllab's `progress.txt`). The separator is a tab when the header row holds one, else a comma. An empty
+cell is a missing value; a column with any other non-numeric cell is text and is not a metric; a short
+last row (a writer killed mid-line) counts as far as it goes.
+
+The step column is the first of STEP_COLUMNS present (compared case-insensitively) whose cells are
+numbers: environment steps before iterations, because that is what the curves of different variants
+share (`time/total_timesteps` of SB3, `TotalEnvInteracts` of Spinning Up, ...). Without one the step
+is the row number (0, 1, ...). Every other numeric column is a metric: its curve is its non-missing
+cells, its final value the last of them. Several tables in one job directory are read shallowest first;
+a metric the first one has is taken from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from metta_ab.sources.base import Curve, Found, Job
+
+STEP_COLUMNS = (
+    "time/total_timesteps",  # Stable-Baselines3
+    "total_timesteps",  # OpenAI Baselines (a2c, acer, deepq)
+    "misc/total_timesteps",  # OpenAI Baselines (ppo2)
+    "TotalEnvInteracts",  # Spinning Up
+    "TotalEnvSteps",  # garage
+    "TimestepsSoFar",  # OpenAI Baselines (ppo1, trpo)
+    "timesteps_total",  # RLlib / Ray Tune
+    "env_steps",
+    "global_step",
+    "step",
+    "_step",
+    "timestep",
+    "timesteps",
+    "agent_step",
+    "steps",
+    "frames",
+    "time/iterations",  # Stable-Baselines3 (on-policy)
+    "training_iteration",  # RLlib / Ray Tune
+    "Epoch",  # Spinning Up
+    "Iteration",  # rllab
+    "Itr",  # garage
+    "iteration",
+    "epoch",
+)
+_STEP_RANK = {name.lower(): rank for rank, name in reversed(list(enumerate(STEP_COLUMNS)))}
+
+Table = dict[str, list[float]]  # column -> one value per row, NaN where missing
+
+
+def parse_table(text: str) -> Table:
+    """The numeric columns of a progress table (see the module docstring), in header order."""
+    lines = text.splitlines()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        return {}
+    delimiter = "\t" if "\t" in lines[0] else ","
+    reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
+    rows = [row for row in reader if any(cell.strip() for cell in row)]
+    if not rows:
+        return {}
+    header = [name.strip() for name in rows[0]]
+    columns: dict[int, list[float]] = {}
+    for index, name in enumerate(header):
+        if name and name not in header[:index]:
+            columns[index] = []
+    for row in rows[1:]:
+        for index, cells in list(columns.items()):
+            cell = row[index].strip() if index < len(row) else ""
+            if not cell:
+                cells.append(math.nan)
+                continue
+            try:
+                cells.append(float(cell))
+            except ValueError:
+                del columns[index]  # a text column
+    return {header[index]: cells for index, cells in columns.items()}
+
+
+def step_column(table: Table) -> str | None:
+    """The column the rows are steps of (STEP_COLUMNS, first match), or None for the row number."""
+    ranked = [(_STEP_RANK[name.lower()], name) for name in table if name.lower() in _STEP_RANK]
+    for _, name in sorted(ranked):
+        if any(math.isfinite(v) for v in table[name]):
+            return name
+    return None
+
+
+def metrics_from_table(table: Table, wanted: str | None) -> tuple[dict[str, float], dict[str, Curve]]:
+    step_name = step_column(table)
+    rows = len(next(iter(table.values()), []))
+    steps = np.asarray(table[step_name], dtype=float) if step_name else np.arange(rows, dtype=float)
+    final: dict[str, float] = {}
+    curves: dict[str, Curve] = {}
+    for name, cells in table.items():
+        if name == step_name:
+            continue
+        values = np.asarray(cells, dtype=float)
+        present = np.isfinite(values)
+        if not present.any():
+            continue
+        final[name] = float(values[present][-1])
+        if wanted is None or name == wanted:
+            keep = present & np.isfinite(steps)
+            if keep.any():
+                curves[name] = Curve(steps[keep], values[keep])
+    return final, curves
+
+
+def read_table(path: Path) -> Table:
+    return parse_table(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def read(job: Job, wanted: str | None) -> Iterator[Found]:
+    for path in job.files.progress_tables:
+        try:
+            table = read_table(path)
+        except (OSError, csv.Error) as error:
+            job.warnings.append(f"the progress table {job.relative(path)} is not readable ({error})")
+            continue
+        final, curves = metrics_from_table(table, wanted)
+        if final:
+            yield Found(final, curves, job.relative(path))
