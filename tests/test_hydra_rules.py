@@ -185,14 +185,18 @@ def test_callbacks_see_the_jobs_own_exception_and_return_value(tmp_path):
     assert [e for e in events if e["event"] == "multirun_end"] in ([], [expected])
 
 
-def test_on_multirun_end_is_told_the_experiment_dir(tmp_path):
+def test_the_apps_callbacks_are_told_the_experiment_dir_from_multirun_start_on(tmp_path):
     experiment(tmp_path)
     result = sweep_with("with_callbacks", *AB, cwd=tmp_path)
     assert result.returncode == 0, result.output
     events = callback_events(tmp_path)
     assert [e["status"] for e in events if e["event"] == "job_end"] == ["COMPLETED", "COMPLETED"]
-    multirun_ends = [e for e in events if e["event"] == "multirun_end"]
-    assert multirun_ends == [{"event": "multirun_end", "sweep_dir": str(result.experiment_dir("rules"))}]
+    sweep_dir = str(result.experiment_dir("rules"))
+    assert [e for e in events if e["event"] in ("multirun_start", "multirun_end")] == [
+        {"event": "multirun_start", "sweep_dir": sweep_dir},
+        {"event": "multirun_end", "sweep_dir": sweep_dir},
+    ]
+    assert not (tmp_path / "multirun").exists()  # Hydra's dated default is never created
 
 
 # --- 6. bounded waits ---------------------------------------------------------------------------------

@@ -32,5 +32,8 @@ class Recorder(Callback):
             entry["value_types"] = {str(k): type(v).__name__ for k, v in value.items()}
         self._write(entry)
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._write({"event": "multirun_start", "sweep_dir": str(config.hydra.sweep.dir)})
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._write({"event": "multirun_end", "sweep_dir": str(config.hydra.sweep.dir)})
