@@ -168,9 +168,12 @@ def callback_events(cwd: Path) -> list[dict]:
     return [json.loads(line) for line in (cwd / "callbacks.jsonl").read_text().splitlines()]
 
 
-def test_callbacks_see_the_jobs_own_exception_and_return_value(tmp_path):
+@pytest.mark.parametrize(
+    "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib workers"]
+)
+def test_callbacks_see_the_jobs_own_exception_and_return_value(tmp_path, launcher):
     experiment(tmp_path)
-    result = sweep_with("with_callbacks", *AB, "fail_run=b_run_1", "ab.max_retries=0", cwd=tmp_path)
+    result = sweep_with("with_callbacks", *AB, *launcher, "fail_run=b_run_1", "ab.max_retries=0", cwd=tmp_path)
     assert result.returncode == 1, result.output
     events = callback_events(tmp_path)
     job_ends = {e["run"]: e for e in events if e["event"] == "job_end"}
