@@ -57,18 +57,45 @@ def _summary_description(results: ExperimentResults) -> str:
     return f"mean of the {last} of evaluations when a run logged a curve, else the final value it reported"
 
 
+TEST_NAMES = {
+    "welch": "Welch",
+    "paired_t": "paired t",
+    "permutation": "exact permutation",
+    "mann-whitney": "Mann-Whitney",
+    "wilcoxon": "Wilcoxon",
+    "logrank": "log-rank",
+}
+
+
+def _finite(*values: float | None) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
 def verdict_sentence(c: Comparison, metric: str) -> str:
     """One plain sentence: the verdict, the effect with its CI and test, and what the seed count allows."""
     pct = "" if math.isnan(c.difference_pct) else f" ({abs(c.difference_pct):.0f}%)"
     amount = f"{abs(c.difference):.3g}{pct}"
     level = round(c.ci_level * 100)
-    test = "paired t" if c.test == "paired_t" else "Welch"
+    test = TEST_NAMES.get(c.test, c.test)
+    if c.test == "welch" and c.p_method.endswith("permutation"):
+        test = f"Welch t, {c.p_method}"  # p from the permutation distribution of Welch's t
     p_text = f"{test} p{_p_relation(c.p_value)}"
-    if c.p_adjusted != c.p_value:
+    if c.family_size >= 2 and _finite(c.p_adjusted):
         p_text += f", Holm-adjusted p{_p_relation(c.p_adjusted)}"
-    evidence = f"difference {c.difference:+.3g}, {level}% CI {_ci(c.difference_ci)}, {p_text}"
+    if _finite(*c.difference_ci):
+        interval = f"{level}% CI {_ci(c.difference_ci)}"
+    elif c.test == "permutation":
+        interval = "no t confidence interval (no variance)"
+    else:
+        interval = f"{level}% CI {_ci(c.difference_ci)}"
+    evidence = f"difference {c.difference:+.3g}, {interval}, {p_text}"
     if c.verdict in ("better", "worse"):
         head = f"{c.treatment} is {c.verdict} than {c.control} on {metric} by {amount}: {evidence}."
+        if c.below_min_effect:
+            head += (
+                f" The whole CI lies within ±{c.min_effect:g}: the difference is smaller than the "
+                f"{c.min_effect:g} declared to matter."
+            )
     elif c.verdict == "equivalent":
         head = (
             f"{c.treatment} and {c.control} show no meaningful difference on {metric} "
@@ -79,8 +106,10 @@ def verdict_sentence(c: Comparison, metric: str) -> str:
     else:
         head = f"Inconclusive: {c.treatment} vs {c.control} on {metric}: {evidence}."
     n = c.n_pairs if c.paired and c.n_pairs else min(c.n_treatment, c.n_control)
+    if not _finite(c.mde):
+        return head + f" With {n} seeds per variant the detectable difference cannot be estimated (no variance)."
     power = f" With {n} seeds per variant this experiment could only reliably detect differences above {c.mde:.3g}"
-    power += f" (d = {c.mde_d:.2f})" if not math.isnan(c.mde_d) else ""
+    power += f" (d = {c.mde_d:.2f})" if _finite(c.mde_d) else ""
     if c.runs_needed:
         target = (
             "the observed effect" if c.runs_needed_for == "observed effect" else f"a difference of {c.min_effect:g}"

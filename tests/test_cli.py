@@ -18,8 +18,8 @@ METTA_AB = Path(sys.executable).parent / "metta-ab"
 EXPERIMENT = """
 experiment = (
     create_experiment("cli_test", "command line")
-    .add_variant(name="a", trainer__learning_rate=0.001)
-    .add_variant(name="b", trainer__learning_rate=0.01)
+    .add_variant(name="a", trainer__learning_rate=0.001, known_scores=[0.01, 0.02])
+    .add_variant(name="b", trainer__learning_rate=0.01, known_scores=[0.1, 0.1102])  # b - a: not constant
     .set_runs_per_variant(2)
     .set_metric("score")
     {extra}

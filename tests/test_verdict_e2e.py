@@ -48,14 +48,16 @@ experiment = (
     assert (c["treatment"], c["control"], c["test"]) == ("B", "A", "welch")
     assert c["difference"] == pytest.approx(0.12975)
     assert c["difference_ci"] == pytest.approx([-0.0233682566, 0.2828682566], abs=1e-9)
-    assert c["p_value"] == pytest.approx(0.0874831031157, abs=1e-11)
+    assert c["t_p_value"] == pytest.approx(0.0874831031157, abs=1e-11)  # Welch's t distribution
+    assert c["p_method"] == "exact permutation"  # the decision p: Welch's t over all 1287 relabellings
+    assert c["p_value"] == pytest.approx(0.0916860916861, abs=1e-11)
     assert c["mannwhitney_p"] == pytest.approx(0.127428127428, abs=1e-11)
     assert c["permutation_p"] == pytest.approx(0.0916860916861, abs=1e-11)
     assert c["prob_improvement"] == pytest.approx(0.775)
     assert c["hedges_g"] == pytest.approx(1.003575196, abs=1e-9)
     assert c["verdict"] == "inconclusive"
     text = result.experiment_dir("worked").joinpath("summary.txt").read_text()
-    assert "Inconclusive: B vs A on score" in text and "Welch p=0.087" in text
+    assert "Inconclusive: B vs A on score" in text and "Welch t, exact permutation p=0.092" in text
 
 
 def test_paired_sweep_uses_the_paired_test(tmp_path):

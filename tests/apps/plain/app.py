@@ -24,7 +24,7 @@ def train(cfg: DictConfig) -> None:
     with open("seen.json", "w") as f:
         json.dump(seen, f)
     seed = OmegaConf.select(cfg, "experiment.seed", default=0)
-    rng = random.Random(seed)
+    rng = random.Random(f"{seed}:{cfg.trainer.lr}")  # noise of its own per variant: paired differences vary
     score = cfg.trainer.lr * 100 + rng.gauss(0, 0.01)
     if cfg.log_to == "wandb":
         import wandb

@@ -1,0 +1,245 @@
+"""Time to a threshold, with censoring: a run that ends without reaching the threshold is censored at its last
+step (it would have needed at least that long), never averaged and never dropped [Colas19].
+
+Per variant: the Kaplan-Meier estimate of the fraction of runs still short of the threshold at each step
+(``scipy.stats.ecdf`` on ``scipy.stats.CensoredData``), the median time to threshold read off it, with the
+confidence interval of Brookmeyer and Crowley (the steps where the pointwise log-log CI of the survival
+function contains 1/2) [BrookmeyerCrowley82]. Per comparison: the log-rank test (``scipy.stats.logrank``)
+decides, fewer steps being better [Peto72]; the hazard ratio it can detect with 80% power from the number of
+runs that reached the threshold (Schoenfeld's formula) [Schoenfeld81].
+
+References:
+  [BrookmeyerCrowley82] Brookmeyer, Crowley 1982, "A Confidence Interval for the Median Survival Time".
+  [Peto72] Peto, Peto 1972, "Asymptotically Efficient Rank Invariant Test Procedures".
+  [Schoenfeld81] Schoenfeld 1981, "The asymptotic properties of nonparametric tests for comparing survival
+    distributions".
+"""
+
+from __future__ import annotations
+
+import math
+import warnings as _warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import stats as sps
+
+from metta_ab.stats._common import _NAN_CI, _as_1d, _check_level, _jsonable, _pad
+from metta_ab.stats.compare import Comparison, _empty_comparison, decide
+from metta_ab.stats.describe import VariantStats, describe
+from metta_ab.stats.power import DEFAULT_POWER
+from metta_ab.stats.significance import failure_rate_test
+
+
+def _observed(times: ArrayLike, censored: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """The runs with a time (NaN = failed run, left out), and whether each was censored."""
+    t, cens = _as_1d(times), np.asarray(censored, dtype=bool).reshape(-1)
+    if cens.shape != t.shape:
+        raise ValueError(f"censored has shape {cens.shape}, times {t.shape}")
+    keep = ~np.isnan(t)
+    return t[keep], cens[keep]
+
+
+def _censored_data(times: np.ndarray, censored: np.ndarray) -> sps.CensoredData:
+    return sps.CensoredData(uncensored=times[~censored], right=times[censored])
+
+
+def kaplan_meier(times: ArrayLike, censored: ArrayLike, ci_level: float = 0.95) -> dict[str, Any]:
+    """Kaplan-Meier estimate of P(time to threshold > step), at each distinct step, with its log-log CI.
+
+    ``times``: per run, the first step at the threshold, or the last step for a censored run (NaN: a run
+    without a time, left out). Returns steps, survival, low, high (arrays) and the median with its CI;
+    the median is inf when fewer than half of the runs reached the threshold (not reached), and so may
+    be the CI's upper end.
+    """
+    _check_level("ci_level", ci_level)
+    t, cens = _observed(times, censored)
+    empty = {"steps": np.empty(0), "survival": np.empty(0), "low": np.empty(0), "high": np.empty(0)}
+    if t.size == 0:
+        return {**empty, "median": math.nan, "median_ci": _NAN_CI}
+    if (~cens).sum() == 0:  # nobody reached it: the curve stays at 1
+        return {**empty, "median": math.inf, "median_ci": (float(t.max()), math.inf)}
+    sf = sps.ecdf(_censored_data(t, cens)).sf
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)  # undefined where the survival is 0 or 1
+        band = sf.confidence_interval(ci_level, method="log-log")
+    steps, survival = np.asarray(sf.quantiles, float), np.asarray(sf.probabilities, float)
+    low = np.where(np.isfinite(band.low.probabilities), band.low.probabilities, survival)
+    high = np.where(np.isfinite(band.high.probabilities), band.high.probabilities, survival)
+    return {
+        "steps": steps,
+        "survival": survival,
+        "low": low,
+        "high": high,
+        "median": _first_below_half(steps, survival),
+        # the steps whose pointwise band contains 1/2: from where the lower band first reaches it to
+        # where the upper band drops below it
+        "median_ci": (_first_below_half(steps, low), _first_below_half(steps, high, strictly=True)),
+    }
+
+
+def _first_below_half(steps: np.ndarray, curve: np.ndarray, strictly: bool = False) -> float:
+    below = np.flatnonzero(curve < 0.5 - 1e-12 if strictly else curve <= 0.5 + 1e-12)
+    return float(steps[below[0]]) if below.size else math.inf
+
+
+def detectable_hazard_ratio(events: int, n_treatment: int, n_control: int, alpha: float = 0.05) -> float:
+    """Smallest hazard ratio the two-sided log-rank test detects with 80% power given ``events`` runs that
+    reached the threshold: exp((z_{1-alpha/2} + z_power) / sqrt(events p (1 - p))), p the treatment's share
+    of the runs [Schoenfeld81]. NaN without events."""
+    share = n_treatment / (n_treatment + n_control) if n_treatment + n_control else math.nan
+    if events < 1 or not 0 < share < 1:
+        return math.nan
+    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(DEFAULT_POWER)
+    return float(math.exp(z / math.sqrt(events * share * (1 - share))))
+
+
+def time_summary(times: ArrayLike, censored: ArrayLike, ci_level: float = 0.95) -> dict[str, Any]:
+    """JSON-ready description of one variant's times to threshold: counts, KM median with CI, the KM curve
+    (as the fraction of runs that had reached the threshold by each step)."""
+    t, cens = _observed(times, censored)
+    km = kaplan_meier(t, cens, ci_level)
+    return _jsonable(
+        {
+            "reached": int((~cens).sum()),
+            "censored": int(cens.sum()),
+            "median": km["median"] if math.isfinite(km["median"]) else None,
+            "median_reached": bool(math.isfinite(km["median"])),
+            "median_ci": list(km["median_ci"]),
+            "median_ci_upper_reached": bool(math.isfinite(km["median_ci"][1])),
+            "km_steps": km["steps"],
+            "km_fraction_reached": 1.0 - km["survival"],
+        }
+    )
+
+
+def describe_times(
+    times: ArrayLike, censored: ArrayLike, *, ci_level: float = 0.95, n_resamples: int = 10_000, seed: int = 0
+) -> VariantStats:
+    """A variant's times to threshold: the mean, SD and IQM (and their bootstrap CIs) only when no run is
+    censored (else NaN: a censored time is a lower bound); the median is always Kaplan-Meier's."""
+    t_all = _as_1d(times)
+    cens_all = np.asarray(censored, dtype=bool).reshape(-1)
+    plain = describe(t_all, ci_level=ci_level, n_resamples=n_resamples, seed=seed)
+    summary = time_summary(t_all, cens_all, ci_level)
+    km = kaplan_meier(t_all, cens_all, ci_level)
+    any_censored = bool(cens_all[~np.isnan(t_all)].any())
+    nan2 = (math.nan, math.nan)
+    return VariantStats(
+        n=plain.n,
+        n_failed=plain.n_failed,
+        mean=math.nan if any_censored else plain.mean,
+        sd=math.nan if any_censored else plain.sd,
+        median=km["median"],
+        iqm=math.nan if any_censored else plain.iqm,
+        mean_ci=nan2 if any_censored else plain.mean_ci,
+        sd_ci=nan2 if any_censored else plain.sd_ci,
+        median_ci=km["median_ci"],
+        iqm_ci=nan2 if any_censored else plain.iqm_ci,
+        ci_level=ci_level,
+        values=plain.values,
+        time_to_threshold=summary,
+    )
+
+
+def compare_times(
+    treatment: ArrayLike,
+    treatment_censored: ArrayLike,
+    control: ArrayLike,
+    control_censored: ArrayLike,
+    *,
+    paired: bool = False,
+    alpha: float = 0.05,
+    ci_level: float = 0.95,
+    treatment_name: str = "treatment",
+    control_name: str = "control",
+) -> Comparison:
+    """Times to threshold of a treatment against the control: the log-rank test decides, fewer steps better.
+
+    ``difference`` is the difference of the Kaplan-Meier medians (NaN when either was not reached); the
+    log-rank statistic is positive when the treatment reaches the threshold sooner. The test compares the
+    two groups of runs (it does not use the pairing of seeds).
+    """
+    _check_level("alpha", alpha)
+    t_all, c_all = _as_1d(treatment), _as_1d(control)
+    t, t_cens = _observed(t_all, treatment_censored)
+    c, c_cens = _observed(c_all, control_censored)
+    notes: list[str] = []
+    failure_p = failure_rate_test(int(t_all.size - t.size), int(t_all.size), int(c_all.size - c.size), int(c_all.size))
+    if failure_p < alpha:
+        notes.append(
+            f"{treatment_name} failed {t_all.size - t.size}/{t_all.size} runs and {control_name} "
+            f"{c_all.size - c.size}/{c_all.size} (Fisher p = {failure_p:.3g}): the failure rates differ."
+        )
+    km_t, km_c = kaplan_meier(t, t_cens, ci_level), kaplan_meier(c, c_cens, ci_level)
+    medians = km_t["median"], km_c["median"]
+    difference = medians[0] - medians[1] if all(math.isfinite(m) for m in medians) else math.nan
+    events = int((~t_cens).sum() + (~c_cens).sum())
+    summary = {
+        "treatment": time_summary(t, t_cens, ci_level),
+        "control": time_summary(c, c_cens, ci_level),
+        "median_difference": difference,
+        "events": events,
+        "detectable_hazard_ratio": detectable_hazard_ratio(events, t.size, c.size, alpha),
+        "hazard_ratio_note": "the speed-up (ratio of the rates of reaching the threshold) the log-rank test "
+        "detects with 80% power at this number of runs that reached it",
+    }
+    base: dict[str, Any] = {
+        "treatment": treatment_name,
+        "control": control_name,
+        "paired": paired,
+        "direction": "min",
+        "alpha": alpha,
+        "ci_level": ci_level,
+        "min_effect": None,
+        "n_treatment": int(t.size),
+        "n_control": int(c.size),
+        "test": "logrank",
+        "t_test": "",
+        "rank_test": "",
+        "failure_p": failure_p,
+        "difference": difference,
+        "time_to_threshold": _jsonable(summary),
+    }
+    if paired:
+        t_pad, c_pad = _pad(t_all, c_all)
+        both = ~np.isnan(t_pad) & ~np.isnan(c_pad)
+        base.update(n_pairs=int(both.sum()), pairs_dropped=int(both.size - both.sum()))
+        notes.append("the log-rank test compares the two groups of runs; it does not use the pairing of seeds.")
+    if t.size < 2 or c.size < 2:
+        notes.append(f"insufficient data: {t.size} vs {c.size} runs with a time; at least 2 per variant are needed.")
+        return _empty_comparison(warnings=tuple(notes), **base)
+    if events == 0:
+        notes.append("no run of either variant reached the threshold: there is nothing to compare.")
+        return _empty_comparison(warnings=tuple(notes), **{**base, "verdict": "inconclusive"})
+    with _warnings.catch_warnings(), np.errstate(all="ignore"):
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        res = sps.logrank(_censored_data(t, t_cens), _censored_data(c, c_cens))
+    statistic, p_value = float(res.statistic), float(res.pvalue)
+    if int(t_cens.sum() + c_cens.sum()):
+        notes.append(
+            f"{int(t_cens.sum())} {treatment_name} and {int(c_cens.sum())} {control_name} run(s) did not reach "
+            "the threshold: they count as censored at their last step (they needed at least that long)."
+        )
+    effect_sign = -statistic if math.isfinite(statistic) else math.nan  # in steps: negative = sooner
+    verdict = decide(effect_sign, p_value, n_treatment=t.size, n_control=c.size, direction="min", alpha=alpha)
+    return _empty_comparison(
+        statistic=statistic,
+        p_value=p_value,
+        p_adjusted=p_value,
+        effect_sign=effect_sign,
+        verdict=verdict,
+        warnings=tuple(notes),
+        **base,
+    )
+
+
+def censored_by_variant_ok(censored: Mapping[str, ArrayLike], values: Mapping[str, ArrayLike]) -> None:
+    """``analyze``'s check: a censoring flag for exactly the runs of every variant."""
+    for name, flags in censored.items():
+        if name not in values:
+            raise ValueError(f"censored names a variant {name!r} that has no values")
+        if np.asarray(flags).reshape(-1).shape != _as_1d(values[name]).shape:
+            raise ValueError(f"censored[{name!r}] does not have one flag per run")
