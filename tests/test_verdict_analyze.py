@@ -1,0 +1,119 @@
+"""`metta-ab analyze` on experiment directories built here with known numbers: the verdicts of the cases that
+break a naive t-test (issue 12), each with the numbers it must give (brute force or scipy as the reference)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from metta_ab.experiment import create_experiment
+from metta_ab.ledger import EXPERIMENT_CONFIG, write_status
+from metta_ab.loading import save_experiment
+
+METTA_AB = Path(sys.executable).parent / "metta-ab"
+
+
+def build(
+    root: Path,
+    runs: dict[str, list[object]],
+    *,
+    paired: bool = True,
+    metric: str = "score",
+    direction: str = "max",
+    **analysis: object,
+) -> Path:
+    """An experiment directory as a sweep leaves it: experiment_config.yaml and, per job, ab_status.json
+    (completed, the seed: shared by run i of every variant when `paired`) and metrics.json. A run is a
+    number (its final value), a (steps, values) curve, or None (a failed run)."""
+    builder = create_experiment("built", "built by the test")
+    for name in runs:
+        builder.add_variant(name=name)
+    experiment = builder.set_runs_per_variant(max(map(len, runs.values()))).set_metric(metric, direction).build()
+    for key, value in analysis.items():
+        setattr(experiment.analysis, key, value)
+    root.mkdir(parents=True)
+    save_experiment(experiment, root / EXPERIMENT_CONFIG)
+    for v, (name, values) in enumerate(runs.items()):
+        for i, value in enumerate(values, start=1):
+            job = root / f"{name}_run_{i}"
+            job.mkdir()
+            seed = i - 1 if paired else 1000 * v + i
+            if value is None:
+                write_status(job, {"status": "failed", "attempt": 1, "seed": seed, "error": "RuntimeError: boom"})
+                continue
+            write_status(job, {"status": "completed", "attempt": 1, "seed": seed, "return_value": None})
+            if isinstance(value, tuple):
+                layout = {"curve": {"step": list(value[0]), metric: list(value[1])}}
+            else:
+                layout = {"final": {metric: value}}
+            (job / "metrics.json").write_text(json.dumps(layout))  # json writes inf / nan as Infinity / NaN
+    return root
+
+
+def analyze(directory: Path, *args: str) -> tuple[dict, str]:
+    proc = subprocess.run(
+        [str(METTA_AB), "analyze", str(directory), "--no-plots", *args], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((directory / "summary.json").read_text()), (directory / "summary.txt").read_text()
+
+
+def test_zero_variance_is_decided_by_the_exact_permutation_test(tmp_path):
+    summary, text = analyze(build(tmp_path / "e", {"A": [1.0, 1.0, 1.0], "B": [2.0, 2.0, 2.0]}, paired=False))
+    (c,) = summary["comparisons"]
+    assert c["test"] == "permutation" and c["p_value"] == pytest.approx(2 / 20)  # 2 of the C(6, 3) splits
+    assert c["t_p_value"] is None and c["difference_ci"] == [None, None] and c["difference"] == 1.0
+    assert c["verdict"] == "inconclusive"
+    assert "exact permutation p=0.100" in text and "Welch p<0.001" not in text
+    assert "Welch test is undefined (no variance within either variant)" in text
+    assert "Holm-adjusted" not in text and "above nan" not in text and "p=-" not in text
+    assert "the detectable difference cannot be estimated (no variance)" in text
+
+
+def test_a_constant_paired_difference_is_decided_by_the_sign_flip_test(tmp_path):
+    control = [0.40, 0.52, 0.33, 0.60, 0.47, 0.55]
+    treatment = [x + 0.25 for x in control]
+    summary, text = analyze(build(tmp_path / "e", {"C": control, "T": treatment}))
+    (c,) = summary["comparisons"]
+    assert summary["paired"] is True and c["test"] == "permutation"
+    assert c["p_value"] == pytest.approx(2 / 64) and c["verdict"] == "better"  # only all-flipped is as extreme
+    assert "paired t test is undefined (the paired differences are all equal)" in text
+    assert "T is better than C on score by 0.25" in text and "exact permutation p=0.031" in text
+
+
+def test_six_pairs_with_a_zero_difference_cannot_reach_alpha(tmp_path):
+    control = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    treatment = [1.11, 2.32, 3.23, 4.54, 5.45, 6.0]
+    summary, _ = analyze(build(tmp_path / "e", {"C": control, "T": treatment}))
+    (c,) = summary["comparisons"]
+    assert c["wilcoxon_p"] == pytest.approx(sps.wilcoxon(treatment, control, method="exact").pvalue) == 0.0625
+    assert any("6 pairs (1 with a zero difference)" in w and "smallest possible p = 0.0625" in w for w in c["warnings"])
+
+
+def test_a_significant_difference_inside_min_effect_says_it_is_smaller_than_what_matters(tmp_path):
+    control = [1.00, 1.10, 0.90, 1.05, 0.95, 1.02, 0.98, 1.01]
+    treatment = [x + d for x, d in zip(control, [0.050, 0.052, 0.048, 0.051, 0.049, 0.050, 0.053, 0.047], strict=True)]
+    summary, text = analyze(build(tmp_path / "e", {"C": control, "T": treatment}), "--min-effect", "0.2")
+    (c,) = summary["comparisons"]
+    ci = sps.ttest_rel(treatment, control).confidence_interval()
+    assert c["verdict"] == "better" and c["below_min_effect"] is True
+    assert c["difference_ci"] == pytest.approx([ci.low, ci.high])
+    assert "The whole CI lies within ±0.2: the difference is smaller than the 0.2 declared to matter." in text
+
+
+def test_three_variants_show_holm_and_one_comparison_does_not(tmp_path):
+    rng = np.random.default_rng(4)
+    base = rng.normal(0, 1, 6)
+    runs = {"C": list(base), "T1": list(base + 1 + rng.normal(0, 0.3, 6)), "T2": list(base + rng.normal(0, 0.3, 6))}
+    summary, text = analyze(build(tmp_path / "e", runs))
+    (p1, a1), (p2, a2) = sorted((c["p_value"], c["p_adjusted"]) for c in summary["comparisons"])
+    assert a1 == pytest.approx(min(1, 2 * p1)) and a2 == pytest.approx(min(1, max(2 * p1, p2)))  # Holm, m = 2
+    assert text.count("Holm-adjusted p") == 2
+    assert math.isfinite(summary["comparisons"][0]["mde"])
