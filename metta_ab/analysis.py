@@ -16,7 +16,7 @@ import numpy as np
 
 from metta_ab import stats
 from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
-from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, Ledger, RunRecord, read_status
+from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, LEDGER_FILE, Ledger, RunRecord, read_json, read_status
 from metta_ab.loading import load_experiment
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
 
@@ -33,6 +33,7 @@ class ExperimentResults:
     scores: dict[str, np.ndarray]  # by variant, index i = run i + 1, NaN where failed or missing
     analysis: stats.Analysis | None
     warnings: list[str] = field(default_factory=list)
+    injection: list[str] = field(default_factory=list)  # where the sweeper could not inject (ledger header)
 
     @property
     def metric(self) -> str | None:
@@ -112,11 +113,19 @@ def _pick_metric(metrics: dict[str, RunMetrics], records: Sequence[RunRecord]) -
 
 
 def _is_paired(records: Sequence[RunRecord]) -> bool:
-    """Paired when run i has the same seed in every variant (the plan's default)."""
-    seeds: dict[int, set[int]] = {}
+    """Paired when run i got the same seed in every variant (the plan's default); never when the sweeper
+    could not seed the runs (seed None: the app has no key for it)."""
+    seeds: dict[int, set[int | None]] = {}
     for record in records:
         seeds.setdefault(record.run_index, set()).add(record.seed)
-    return bool(seeds) and all(len(s) == 1 for s in seeds.values())
+    return bool(seeds) and all(len(s) == 1 and None not in s for s in seeds.values())
+
+
+def _injection_notes(experiment_dir: Path) -> list[str]:
+    """What the sweep recorded about injection targets the app lacks (see the plan's "Injection:" lines)."""
+    ledger = read_json(experiment_dir / LEDGER_FILE)
+    notes = ledger.get("injection_notes") if isinstance(ledger, dict) else None
+    return [str(n) for n in notes] if isinstance(notes, list) else []
 
 
 def analyze_runs(
@@ -181,7 +190,11 @@ def analyze_runs(
             + ", ".join(source.name for source in SOURCES)
             + " (a .set_metric(name, reader=fn) reader function can read anything else)."
         )
-    return ExperimentResults(experiment, experiment_dir, list(records), settings, metrics, scores, analysis, warnings)
+    injection = _injection_notes(experiment_dir)
+    warnings += [note.removeprefix("WARNING: ") for note in injection if note.startswith("WARNING: ")]
+    return ExperimentResults(
+        experiment, experiment_dir, list(records), settings, metrics, scores, analysis, warnings, injection
+    )
 
 
 def records_from_directory(experiment: ABExperiment, experiment_dir: Path) -> list[RunRecord]:

@@ -215,6 +215,7 @@ def summary_text(results: ExperimentResults) -> str:
         f"Date:           {experiment.date}",
         f"Directory:      {results.experiment_dir}",
         f"W&B:            project {experiment.wandb_project}, group {experiment.name}, tags variant:<name>",
+        *(f"Injection:      {note}" for note in results.injection if not note.startswith("WARNING: ")),
     ]
     if analysis is not None:
         design = "paired seeds (run i uses the same seed in every variant)" if analysis.paired else "independent seeds"
@@ -273,6 +274,7 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "variants": variants,
         "comparisons": stats_dict["comparisons"],
         "warnings": list(results.warnings) + list(stats_dict["warnings"]),
+        "injection": list(results.injection),
         "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],
     }
 
