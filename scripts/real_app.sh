@@ -16,7 +16,7 @@ SPEC="$REPO/tests/real_apps/$APP"
 [ -f "$SPEC/app.env" ] || { echo "no tests/real_apps/$APP/app.env" >&2; exit 2; }
 # shellcheck source=/dev/null
 APP_PIP_ARGS=()  # extra pip arguments (e.g. -c constraints) an app.env may set
-METTA_AB_EXTRAS=joblib  # the extras a user of this app installs (an app.env may add tensorboard, wandb)
+METTA_AB_EXTRAS=joblib  # the extras a user of this app installs (an app.env may add wandb)
 source "$SPEC/app.env"
 CACHE="$(mkdir -p "${REAL_APPS_DIR:-.real_apps}/$APP" && cd "${REAL_APPS_DIR:-.real_apps}/$APP" && pwd)"
 PY="$CACHE/venv/bin/python"

@@ -1,5 +1,6 @@
 """Metric sources on real files: TensorBoard events written by tensorboardX, SB3 / Spinning Up progress
-tables, reader functions from real experiment files, and the order that decides between them."""
+tables, TorchRL's CSV scalars, reader functions from real experiment files, and the order that decides
+between them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import csv
 import io
 import json
 import math
+import os
+import struct
 import subprocess
 import sys
 import textwrap
@@ -22,13 +25,15 @@ from metta_ab.experiment import ABExperiment, ExperimentError, create_experiment
 from metta_ab.ledger import EXPERIMENT_CONFIG, write_status
 from metta_ab.loading import load_experiment, save_experiment
 from metta_ab.metric_reader import MetricReader
-from metta_ab.sources import collect_run_metrics
+from metta_ab.sources import collect_run_metrics, tensorboard_events, torchrl_csv
 from metta_ab.sources.progress_table import metrics_from_table, parse_table, step_column
 
 tensorboardX = pytest.importorskip("tensorboardX")
+from tensorboardX.crc32c import crc32c as tensorboardX_crc32c  # noqa: E402
 from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata  # noqa: E402
 from tensorboardX.proto.tensor_pb2 import TensorProto  # noqa: E402
 from tensorboardX.proto.tensor_shape_pb2 import TensorShapeProto  # noqa: E402
+from tensorboardX.record_writer import masked_crc32c as tensorboardX_masked_crc32c  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -138,6 +143,9 @@ def test_attempts_wandb_and_hidden_directories_are_not_read(tmp_path):
     write_scalars(tmp_path / "wandb" / "run-1" / "files", {"score": [(0, 8.0)]})  # wandb's synced copy
     write_scalars(tmp_path / ".hydra" / "tb", {"score": [(0, 7.0)]})
     (tmp_path / "attempts" / "1" / "progress.csv").write_text("score\n6\n")
+    for hidden in ("attempts/1/exp", ".hydra"):
+        (tmp_path / hidden / "scalars").mkdir(parents=True, exist_ok=True)
+        (tmp_path / hidden / "scalars" / "score.csv").write_text("0,6.5\n")  # TorchRL's
     deep = tmp_path / "a" / "b" / "c" / "d" / "e" / "f"
     deep.mkdir(parents=True)
     (deep / "progress.csv").write_text("score\n5\n")  # deeper than the scan goes
@@ -146,28 +154,178 @@ def test_attempts_wandb_and_hidden_directories_are_not_read(tmp_path):
     assert found.final == {"score": 4.0} and found.sources == ["a/b/c/d/e/progress.csv"]
 
 
-def test_without_tensorboard_installed_event_files_give_a_warning_naming_the_extra(tmp_path):
+def test_event_files_are_read_with_no_tensorboard_tensorflow_or_protobuf(tmp_path):
     experiment_dir = write_experiment_dir(tmp_path / "exp", {"a_run_1": None, "b_run_1": None})
-    for job in ("a_run_1", "b_run_1"):
-        write_scalars(experiment_dir / job / "tb", {"score": [(0, 1.0)]})
+    for job, score in (("a_run_1", 1.0), ("b_run_1", 2.0)):
+        write_scalars(experiment_dir / job / "tb", {"score": [(0, 0.0), (10, score)]})
     script = textwrap.dedent(
         f"""
         import json, sys
-        sys.modules["tensorboard"] = None  # `import tensorboard` now fails as if it were not installed
+        for name in ("tensorboard", "tensorflow", "google.protobuf", "tensorboardX", "crc32c"):
+            sys.modules[name] = None  # `import <name>` now fails as if it were not installed
         from metta_ab.analysis import analyze_directory
         from metta_ab.report import write_report
-        write_report(analyze_directory({str(experiment_dir)!r}), plots=False)
+        results = analyze_directory({str(experiment_dir)!r})
+        write_report(results, plots=False)
+        print(json.dumps([results.scores["a"].tolist(), results.scores["b"].tolist(), results.warnings]))
         """
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT)
     assert proc.returncode == 0, proc.stderr
+    a, b, warnings = json.loads(proc.stdout.splitlines()[-1])
+    assert (a, b) == ([1.0], [2.0]) and not [w for w in warnings if "TensorBoard" in w]
     summary = json.loads((experiment_dir / "summary.json").read_text())
-    (warning,) = [w for w in summary["warnings"] if "were not read" in w]
-    assert "pip install 'metta-ab[tensorboard]'" in warning and "tb/events.out.tfevents." in warning
-    assert "[2 run(s): a_run_1, b_run_1]" in warning
-    assert "pip install 'metta-ab[tensorboard]'" in (experiment_dir / "summary.txt").read_text()
-    # ... and with tensorboard importable, the same directory has its numbers.
-    assert analyze_directory(experiment_dir).scores["a"].tolist() == [1.0]
+    assert summary["runs"][0]["metric_sources"][0].startswith("tensorboard events (tb/events.out.tfevents.")
+
+
+TAGS = st.text(alphabet=st.characters(codec="ascii", categories=("L", "N"), include_characters="_/-."), min_size=1)
+POINTS = st.lists(
+    st.tuples(st.integers(-(2**63), 2**63 - 1), st.floats(width=32, allow_nan=False, allow_infinity=False)),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(TAGS.filter(lambda t: not t.startswith("/")), POINTS, min_size=1, max_size=4), st.data())
+def test_scalars_written_by_tensorboardx_read_back_exactly(tmp_path_factory, series, data):
+    """Steps (any int64) and float32 values, in the order written, for every encoding of a scalar."""
+    logdir = tmp_path_factory.mktemp("tb")
+    writer = tensorboardX.SummaryWriter(str(logdir))
+    written: dict[str, tuple[list[int], list[float]]] = {}
+    for tag, points in series.items():
+        kind = data.draw(st.sampled_from(["simple", "float", "double", "content"]))
+        for step, value in points:
+            if kind == "simple":
+                writer.add_scalar(tag, value, step)
+            else:
+                writer.file_writer.add_summary(tensor_scalar(tag, value, kind), step)
+        if points:
+            written[tag] = ([step for step, _ in points], [value for _, value in points])
+    writer.close()
+    (path,) = logdir.iterdir()
+    scalars = tensorboard_events.read_event_file(path)
+    assert scalars.points == written and scalars.problems == []
+    for steps, values in scalars.points.values():  # the numbers themselves, not only ==
+        assert all(type(s) is int for s in steps) and np.array(values, np.float32).tolist() == values
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=60))
+def test_crc32c_of_many_records_at_once_is_the_crc_tensorboardx_writes(chunks):
+    data = b"".join(chunks)
+    lengths = np.array([len(c) for c in chunks], dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    view = np.frombuffer(data, dtype=np.uint8) if data else np.zeros(0, np.uint8)
+    got = tensorboard_events.crc32c(view, starts, lengths).tolist()
+    assert got == [tensorboardX_crc32c(c) for c in chunks]
+    masked = tensorboard_events.masked_crc32c(view, starts, lengths).tolist()
+    assert masked == [tensorboardX_masked_crc32c(c) for c in chunks]
+
+
+def test_crc32c_check_value():
+    data = np.frombuffer(b"123456789", dtype=np.uint8)
+    assert tensorboard_events.crc32c(data, np.array([0]), np.array([9])).tolist() == [0xE3069283]  # RFC 3720
+
+
+def event_file(tmp_path: Path, points: int = 100) -> Path:
+    write_scalars(tmp_path / "tb", {"r": [(step, float(step)) for step in range(points)]})
+    (path,) = (tmp_path / "tb").iterdir()
+    return path
+
+
+def records(path: Path) -> list[tuple[int, int]]:
+    """(offset, length) of each record's data, from the framing."""
+    data, found, position = path.read_bytes(), [], 0
+    while position < len(data):
+        (length,) = struct.unpack_from("<Q", data, position)
+        found.append((position + 12, length))
+        position += 12 + length + 4
+    return found
+
+
+def test_a_record_with_a_wrong_data_checksum_is_skipped_with_a_warning(tmp_path):
+    path = event_file(tmp_path)
+    data = bytearray(path.read_bytes())
+    start, length = records(path)[51]  # record 0 is the file_version event: this one is step 50
+    data[start + length - 1] ^= 0x01  # a bit of the float's last byte
+    path.write_bytes(bytes(data))
+    found = collect_run_metrics(tmp_path, None, "r")
+    assert found.curves["r"].steps.tolist() == [s for s in range(100) if s != 50]
+    (warning,) = found.warnings
+    assert "tb/events.out.tfevents." in warning and "1 record(s) failed their data checksum" in warning
+
+
+def test_a_wrong_length_ends_the_file_there_with_a_warning(tmp_path):
+    path = event_file(tmp_path)
+    data = bytearray(path.read_bytes())
+    start, _ = records(path)[31]  # step 30
+    data[start - 12] ^= 0x02  # the length is 2 off: the framing would be lost from here
+    path.write_bytes(bytes(data))
+    found = collect_run_metrics(tmp_path, None, "r")
+    assert found.curves["r"].steps.tolist() == list(range(30))
+    (warning,) = found.warnings
+    assert f"length checksum is wrong at byte {start - 12}: read up to there" in warning
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 5, bytes(range(256)) * 3, b"not an event file\n"])
+def test_files_that_are_empty_short_or_not_event_files_give_no_numbers_and_do_not_fail(tmp_path, content):
+    (tmp_path / "tb").mkdir()
+    (tmp_path / "tb" / "events.out.tfevents.1.host").write_bytes(content)
+    found = collect_run_metrics(tmp_path, None)
+    assert found.final == {}
+    if len(content) >= 12:  # a whole header that is not one
+        (warning,) = found.warnings
+        assert "length checksum is wrong at byte 0" in warning
+    else:
+        assert found.warnings == []  # too short to be anything but a torn first record
+
+
+def test_a_framed_record_that_is_not_an_event_is_skipped_with_a_warning(tmp_path):
+    path = event_file(tmp_path, points=3)
+    payload = b"\xff" * 7  # a key with wire type 7: not protobuf
+    header = struct.pack("<Q", len(payload))
+    header += struct.pack("<I", tensorboardX_masked_crc32c(header))
+    path.write_bytes(path.read_bytes() + header + payload + struct.pack("<I", tensorboardX_masked_crc32c(payload)))
+    found = collect_run_metrics(tmp_path, None, "r")
+    assert found.curves["r"].steps.tolist() == [0, 1, 2]
+    (warning,) = found.warnings
+    assert "1 record(s) are not TensorBoard events and were skipped" in warning
+
+
+def test_images_histograms_and_text_beside_scalars(tmp_path):
+    writer = tensorboardX.SummaryWriter(str(tmp_path / "tb"))
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        writer.add_image("frame", rng.integers(0, 255, (3, 64, 64), dtype=np.uint8), step)  # a record of KBs
+        writer.add_histogram("weights", rng.normal(size=1000), step)
+        writer.add_text("notes", f"step {step}", step)
+        writer.add_scalar("r", step / 2, step)
+    writer.close()
+    found = collect_run_metrics(tmp_path, None)
+    assert found.final == {"r": 1.0} and found.curves["r"].values.tolist() == [0.0, 0.5, 1.0] and not found.warnings
+
+
+@pytest.mark.parametrize(
+    ("tensor", "expected"),
+    [
+        (TensorProto(dtype="DT_INT64", int64_val=[-(2**40)]), -(2.0**40)),
+        (TensorProto(dtype="DT_INT32", int_val=[-7]), -7.0),
+        (TensorProto(dtype="DT_BOOL", bool_val=[True]), 1.0),
+        (TensorProto(dtype="DT_HALF", half_val=[int(np.float16(1.5).view(np.uint16))]), 1.5),
+        (TensorProto(dtype="DT_INT64", tensor_content=np.int64(-3).tobytes()), -3.0),
+        (TensorProto(dtype="DT_FLOAT", float_val=[2.5], tensor_shape=TensorShapeProto(dim=[{"size": 1}])), 2.5),
+        (TensorProto(dtype="DT_FLOAT"), 0.0),  # no values: TensorFlow reads a zero
+        (TensorProto(dtype="DT_FLOAT", float_val=[1.0, 2.0], tensor_shape=TensorShapeProto(dim=[{"size": 2}])), None),
+        (TensorProto(dtype="DT_FLOAT", float_val=[1.0], tensor_shape=TensorShapeProto(unknown_rank=True)), None),
+        (TensorProto(dtype="DT_STRING", string_val=[b"1.0"]), None),
+    ],
+)
+def test_tensor_encodings_of_one_number(tmp_path, tensor, expected):
+    writer = tensorboardX.FileWriter(str(tmp_path / "tb"))
+    writer.add_summary(Summary(value=[Summary.Value(tag="x", tensor=tensor)]), 5)
+    writer.close()
+    found = collect_run_metrics(tmp_path, None)
+    assert found.final == ({} if expected is None else {"x": expected}) and found.warnings == []
 
 
 # --- progress tables ---------------------------------------------------------------------------------
@@ -253,6 +411,131 @@ def test_progress_tables_read_back_what_was_written(table, delimiter, crlf):
         assert curves[name].steps.tolist() == [p[0] for p in points]
         assert curves[name].values.tolist() == [p[1] for p in points]
     assert set(final) <= set(columns)
+
+
+# --- TorchRL's CSV scalars --------------------------------------------------------------------------
+# torchrl needs torch, and PyPI has only its ~3 GB CUDA build: the files are written here as torchrl 0.11.1's
+# CSVLogger writes them (torchrl/record/loggers/csv.py, CSVExperiment.add_scalar), line for line.
+
+
+class TorchRLCSVLogger:
+    """TorchRL's `CSVLogger(exp_name, log_dir).log_scalar(name, value, step)`: the path is
+    os.path.join(log_dir, exp_name, "scalars", name + ".csv") (a `/` in the name makes directories), the
+    file is opened "a+" once and gets ",".join([str(step), str(float(value))]) + "\\n", flushed."""
+
+    def __init__(self, exp_name: str, log_dir: Path) -> None:
+        self.log_dir = os.path.join(log_dir, exp_name)
+        os.makedirs(os.path.join(self.log_dir, "scalars"), exist_ok=True)
+        os.makedirs(os.path.join(self.log_dir, "videos"), exist_ok=True)
+        os.makedirs(os.path.join(self.log_dir, "texts"), exist_ok=True)
+        self.files: dict[str, io.TextIOWrapper] = {}
+
+    def log_scalar(self, name: str, value: float, step: int | None = None) -> None:
+        filepath = os.path.join(self.log_dir, "scalars", "".join([name, ".csv"]))
+        if filepath not in self.files:
+            os.makedirs(Path(filepath).parent, exist_ok=True)
+            self.files[filepath] = open(filepath, "a+")  # noqa: SIM115 (kept open, as TorchRL does)
+        self.files[filepath].write(",".join([str(step), str(float(value))]) + "\n")
+        self.files[filepath].flush()
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.close()
+
+
+def benchmarl_logger(job_dir: Path, exp_name: str = "mappo_balance_mlp__1a2b3c4d_26_01_01-00_00_00"):
+    """BenchMARL's csv logger: get_logger(logger_type="csv", logger_name=<job dir>/<exp name>,
+    experiment_name=<exp name>), names with `/` replaced by `_` before log_scalar."""
+    return TorchRLCSVLogger(exp_name, job_dir / exp_name)
+
+
+def test_benchmarl_csv_scalars_are_metrics_with_their_curves(tmp_path):
+    logger = benchmarl_logger(tmp_path)
+    for iteration in range(4):
+        logger.log_scalar("eval_reward_episode_reward_mean", -1.5 + 0.25 * iteration, step=iteration * 200)
+        logger.log_scalar("timers_total_time", 1.0 + iteration, step=iteration * 200)
+        logger.log_scalar("train_agents_loss_entropy", float("nan") if iteration == 0 else -0.1, step=iteration * 200)
+    logger.close()
+    (tmp_path / "mappo_balance_mlp__1a2b3c4d_26_01_01-00_00_00.json").write_text("{}")  # marl-eval's file
+    found = collect_run_metrics(tmp_path, None, "eval_reward_episode_reward_mean")
+    assert found.final == {
+        "eval_reward_episode_reward_mean": -0.75,
+        "timers_total_time": 4.0,
+        "train_agents_loss_entropy": -0.1,
+    }
+    curve = found.curves["eval_reward_episode_reward_mean"]
+    assert curve.steps.tolist() == [0, 200, 400, 600] and curve.values.tolist() == [-1.5, -1.25, -1.0, -0.75]
+    (label,) = found.sources
+    exp = "mappo_balance_mlp__1a2b3c4d_26_01_01-00_00_00"
+    assert label == f"torchrl csv scalars ({exp}/{exp}/scalars)" and found.warnings == []
+
+
+def test_torchrl_names_with_slashes_are_directories_and_read_back_with_slashes(tmp_path):
+    logger = TorchRLCSVLogger("exp", tmp_path / "csv_logs")  # TorchRL's own default log_dir
+    logger.log_scalar("eval/reward", 1.0, step=10)
+    logger.log_scalar("eval/reward", 2.0, step=20)
+    logger.log_scalar("train/loss/critic", 0.5, step=20)
+    logger.log_scalar("r", 3.0)  # no step: str(None); not a point
+    logger.close()
+    assert (tmp_path / "csv_logs" / "exp" / "scalars" / "eval" / "reward.csv").read_text() == "10,1.0\n20,2.0\n"
+    found = collect_run_metrics(tmp_path, None)
+    assert found.final == {"eval/reward": 2.0, "train/loss/critic": 0.5}
+
+
+def test_a_resumed_torchrl_run_appends_and_a_rewritten_step_takes_the_later_value(tmp_path):
+    for points in ([(0, 1.0), (100, 2.0), (200, 3.0)], [(100, 20.0), (200, 30.0), (300, 40.0)]):
+        logger = benchmarl_logger(tmp_path, "exp")  # a new process, the same directory: "a+" appends
+        for step, value in points:
+            logger.log_scalar("score", value, step=step)
+        logger.close()
+    with open(tmp_path / "exp" / "exp" / "scalars" / "score.csv", "a") as file:
+        file.write("400,4")  # the writer died mid-line
+    found = collect_run_metrics(tmp_path, None, "score")
+    assert found.curves["score"].steps.tolist() == [0, 100, 200, 300, 400]
+    assert found.curves["score"].values.tolist() == [1.0, 20.0, 30.0, 40.0, 4.0]
+    with open(tmp_path / "exp" / "exp" / "scalars" / "score.csv", "a") as file:
+        file.write("\n5")  # and a line cut before its comma: skipped
+    assert collect_run_metrics(tmp_path, None, "score").final == {"score": 4.0}
+
+
+def test_csv_files_in_a_scalars_directory_that_are_not_torchrl_are_not_read(tmp_path):
+    scalars = tmp_path / "out" / "scalars"
+    scalars.mkdir(parents=True)
+    (scalars / "table.csv").write_text("step,value\n0,1.0\n")  # a header: someone else's table
+    (scalars / "three.csv").write_text("0,1.0,2.0\n")
+    (scalars / "notes.txt").write_text("0,1.0\n")
+    (scalars / "ok.csv").write_text("\n0,1.0\n")
+    found = collect_run_metrics(tmp_path, None)
+    assert found.final == {"ok": 1.0} and found.warnings == []
+
+
+def test_a_scalar_in_several_torchrl_experiments_is_named_by_the_experiment_directory(tmp_path):
+    for exp, value in (("train", 1.0), ("eval", 2.0)):
+        logger = TorchRLCSVLogger(exp, tmp_path / "logs")
+        logger.log_scalar("reward", value, step=0)
+        logger.log_scalar(f"only_{exp}", value, step=0)
+        logger.close()
+    found = collect_run_metrics(tmp_path, None)
+    assert found.final == {"logs/eval/reward": 2.0, "logs/train/reward": 1.0, "only_eval": 2.0, "only_train": 1.0}
+    assert found.sources == ["torchrl csv scalars (logs/eval/scalars and 1 more)"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(-(10**12), 10**12), st.floats(allow_nan=False, allow_infinity=False)),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_torchrl_scalars_read_back_exactly(tmp_path_factory, points):
+    job = tmp_path_factory.mktemp("job")
+    logger = benchmarl_logger(job, "exp")
+    for step, value in points:
+        logger.log_scalar("x", value, step=step)
+    logger.close()
+    ((path, name),) = torchrl_csv.scalar_files(job / "exp" / "exp" / "scalars")
+    assert name == "x" and torchrl_csv.read_scalar_file(path) == ([p[0] for p in points], [p[1] for p in points])
 
 
 # --- reader functions --------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Apps that return nothing, through the real Hydra command line: the verdict comes from what they wrote
-(TensorBoard events, a progress.csv, a text log read by the experiment's reader function)."""
+(TensorBoard events, a progress.csv, TorchRL's CSV scalars, a text log read by the experiment's reader
+function)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import sys
 import pytest
 from sweeper_cli import APPS, run_sweep, write_experiment
 
-pytest.importorskip("tensorboardX")
-pytest.importorskip("tensorboard")
+pytest.importorskip("tensorboardX")  # the tensorboard_logger app writes with it (metta-ab reads without it)
 pytestmark = pytest.mark.slow
 
 SEEDS = (0, 1, 2)  # runs 1-3, paired
@@ -86,6 +86,16 @@ def test_a_progress_csv_gives_the_verdict(tmp_path):
     _, summary = sweep("progress_csv_logger", tmp_path, "csv", "rollout/ep_rew_mean")
     check_verdict(summary, "rollout/ep_rew_mean")
     assert {tuple(run["metric_sources"]) for run in summary["runs"]} == {("sb3/progress.csv",)}
+
+
+def test_torchrl_csv_scalars_give_the_verdict(tmp_path):
+    directory, summary = sweep("torchrl_csv_logger", tmp_path, "torchrl", "eval_reward_episode_reward_mean")
+    check_verdict(summary, "eval_reward_episode_reward_mean")
+    exp = "mappo_balance_mlp__0f1e2d3c_26_01_01-00_00_00"
+    assert {tuple(run["metric_sources"]) for run in summary["runs"]} == {
+        (f"torchrl csv scalars ({exp}/{exp}/scalars)",)
+    }
+    assert "Numbers from:   torchrl csv scalars (6 runs)\n" in (directory / "summary.txt").read_text()
 
 
 def test_a_misnamed_metric_lists_what_the_runs_reported(tmp_path):

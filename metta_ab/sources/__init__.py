@@ -12,12 +12,15 @@ what the earlier ones lack (a curve for a metric whose final value came first, o
    tool, cheap to read; it adds the curves to final values the task returned.
 4. the job's W&B run log, read directly (`wandb_offline.py`).
 5. TensorBoard event files anywhere under the job directory (`tensorboard_events.py`).
-6. `progress.csv` / `progress.txt` tables anywhere under the job directory (`progress_table.py`): last,
-   because their step column is a guess and the libraries that write them often write TensorBoard too.
+6. `progress.csv` / `progress.txt` tables anywhere under the job directory (`progress_table.py`): after
+   TensorBoard, because their step column is a guess and the libraries that write them often write
+   TensorBoard too.
+7. TorchRL's CSV scalars, `scalars/<name>.csv` files anywhere under the job directory (`torchrl_csv.py`,
+   BenchMARL's `csv` logger): last, because a directory named `scalars` is the only sign of them.
 
-Cost: sources 1-3 are always consulted; 4-6 only while the wanted metric is still missing (every source
+Cost: sources 1-3 are always consulted; 4-7 only while the wanted metric is still missing (every source
 when no metric is declared), so an app that returns or writes its metric never pays for the others. The
-job directory is walked at most once, for 4-6 together, never into `attempts/` (earlier failed
+job directory is walked at most once, for 4-7 together, never into `attempts/` (earlier failed
 attempts), `wandb/` contents, hidden directories (`.hydra/`) or deeper than six levels.
 """
 
@@ -28,7 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metta_ab.sources import metrics_file, progress_table, reader, returned, tensorboard_events, wandb_offline
+from metta_ab.sources import (
+    metrics_file,
+    progress_table,
+    reader,
+    returned,
+    tensorboard_events,
+    torchrl_csv,
+    wandb_offline,
+)
 from metta_ab.sources.base import STEP_KEYS, Curve, Found, Job, RunMetrics, curves_from_columns
 from metta_ab.sources.metrics_file import METRICS_FILE
 from metta_ab.sources.returned import returned_values
@@ -63,6 +74,7 @@ SOURCES: tuple[Source, ...] = (
     Source("the W&B run log", wandb_offline.read),
     Source("TensorBoard event files", tensorboard_events.read),
     Source("progress.csv / progress.txt tables", progress_table.read),
+    Source("TorchRL CSV scalars (scalars/*.csv)", torchrl_csv.read),
 )
 
 

@@ -26,6 +26,7 @@ WANDB_DIR = "wandb"  # not descended into (wandb copies synced TensorBoard files
 MAX_SCAN_DEPTH = 6  # directories entered: job_dir/a/b/c/d/e at most
 TFEVENTS_PREFIX = "events.out.tfevents."
 PROGRESS_TABLES = ("progress.csv", "progress.txt")
+CSV_SCALARS_DIR = "scalars"  # TorchRL's CSVLogger: <log dir>/<experiment>/scalars/<name>.csv
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,34 @@ def curves_from_columns(
     return curves
 
 
+def points_curve(steps: list[float], values: list[float]) -> Curve:
+    """Logged points (in the order written) as a curve: ordered by step; of two points at one step the
+    later-written one (a resumed run rewrites the steps since its checkpoint); NaN/inf points dropped."""
+    step_array = np.asarray(steps, dtype=float)
+    value_array = np.asarray(values, dtype=float)
+    order = np.lexsort((np.arange(len(step_array)), step_array))  # by step, then by write order
+    step_array, value_array = step_array[order], value_array[order]
+    last_of_step = np.append(step_array[1:] != step_array[:-1], True)
+    keep = last_of_step & np.isfinite(value_array) & np.isfinite(step_array)
+    return Curve(step_array[keep], value_array[keep])
+
+
+def named_by_directory(job: Job, series: Mapping[Path, Mapping[str, Any]]) -> dict[str, Any]:
+    """Per-directory series (directory -> name -> series) under one name each: a name found in only one
+    directory is itself (`eval/return`); one in several is `<directory>/<name>`, the directory relative to
+    the job directory (TensorBoard shows those as separate runs, e.g. `loss_train/loss`)."""
+    seen_in: dict[str, int] = {}
+    for names in series.values():
+        for name in names:
+            seen_in[name] = seen_in.get(name, 0) + 1
+    named: dict[str, Any] = {}
+    for directory, names in series.items():
+        prefix = job.relative(directory)
+        for name, value in names.items():
+            named[name if seen_in[name] == 1 or prefix == "." else f"{prefix}/{name}"] = value
+    return named
+
+
 @dataclass
 class JobFiles:
     """The log files found under a job directory by one bounded walk (see `Job.files`)."""
@@ -124,6 +153,7 @@ class JobFiles:
     tfevents: list[Path] = field(default_factory=list)
     progress_tables: list[Path] = field(default_factory=list)
     wandb_dirs: list[Path] = field(default_factory=list)
+    csv_scalar_dirs: list[Path] = field(default_factory=list)  # directories named `scalars` (TorchRL)
 
 
 class Job:
@@ -145,9 +175,9 @@ class Job:
 
     @cached_property
     def files(self) -> JobFiles:
-        """Event files, progress tables and W&B directories under the job directory: hidden directories,
-        `__pycache__`, `wandb/` (its contents) and the top-level `attempts/` are not entered, and nothing
-        deeper than MAX_SCAN_DEPTH levels; symbolic links to directories are not followed."""
+        """Event files, progress tables, W&B and `scalars` directories under the job directory: hidden
+        directories, `__pycache__`, `wandb/` (its contents) and the top-level `attempts/` are not entered,
+        and nothing deeper than MAX_SCAN_DEPTH levels; symbolic links to directories are not followed."""
         found = JobFiles()
         pending = [(self.path, 0)]
         while pending:
@@ -173,6 +203,8 @@ class Job:
                         or depth + 1 >= MAX_SCAN_DEPTH
                     ):
                         subdirectories.append((Path(entry.path), depth + 1))
+                        if name == CSV_SCALARS_DIR:
+                            found.csv_scalar_dirs.append(Path(entry.path))
                 elif name.startswith(TFEVENTS_PREFIX):
                     found.tfevents.append(Path(entry.path))
                 elif name in PROGRESS_TABLES:
