@@ -6,7 +6,6 @@ where they came from); `RunMetrics` merges them in the order of `metta_ab.source
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Mapping
@@ -84,11 +83,11 @@ class RunMetrics:
 
 
 def as_number(value: Any) -> float | None:
-    """A finite real number as a float (numpy scalars too); None for anything else, bools included."""
+    """A real number as a float (numpy scalars too), inf and NaN included: a diverged run's score is a
+    result, recorded and judged (`metta_ab.analysis`), not dropped; None for anything else, bools included."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    return float(value)
 
 
 def curves_from_columns(
@@ -144,6 +143,22 @@ def named_by_directory(job: Job, series: Mapping[Path, Mapping[str, Any]]) -> di
         for name, value in names.items():
             named[name if seen_in[name] == 1 or prefix == "." else f"{prefix}/{name}"] = value
     return named
+
+
+def found_in_series(
+    job: Job, series: Mapping[Path, Mapping[str, tuple[list[float], list[float]]]], wanted: str | None, label: str
+) -> Found | None:
+    """Logged points per directory and name -> what a source found: each series' last point is the final
+    value, its curve is kept when it is the wanted metric (or when none is named)."""
+    final: dict[str, float] = {}
+    curves: dict[str, Curve] = {}
+    for name, (steps, values) in named_by_directory(job, series).items():
+        curve = points_curve(steps, values)
+        if len(curve.values):
+            final[name] = float(curve.values[-1])
+            if wanted is None or name == wanted:
+                curves[name] = curve
+    return Found(final, curves, label) if final else None
 
 
 @dataclass

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metta_ab.sources.base import Curve, Found, Job, named_by_directory, points_curve
+from metta_ab.sources.base import Found, Job, found_in_series
 
 SCALARS_PLUGIN = "scalars"
 HEADER_BYTES = 12  # uint64 length, uint32 masked CRC-32C of the length
@@ -95,17 +95,10 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
             tag_values.extend(values)
         if scalars.problems:
             job.warnings.append(f"the TensorBoard file {job.relative(path)}: " + "; ".join(scalars.problems))
-    final: dict[str, float] = {}
-    curves: dict[str, Curve] = {}
-    for name, (steps, values) in named_by_directory(job, series).items():
-        curve = points_curve(steps, values)
-        if len(curve.values):
-            final[name] = float(curve.values[-1])
-            if wanted is None or name == wanted:
-                curves[name] = curve
-    if final:
-        more = f" and {len(files) - 1} more" if len(files) > 1 else ""
-        yield Found(final, curves, f"tensorboard events ({job.relative(files[0])}{more})")
+    more = f" and {len(files) - 1} more" if len(files) > 1 else ""
+    found = found_in_series(job, series, wanted, f"tensorboard events ({job.relative(files[0])}{more})")
+    if found is not None:
+        yield found
 
 
 @dataclass

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from metta_ab.sources.base import Curve, Found, Job, named_by_directory, points_curve
+from metta_ab.sources.base import Found, Job, found_in_series
 
 SUFFIX = ".csv"
 MAX_NAME_DEPTH = 4  # directories below scalars/ (a name with up to four `/`)
@@ -42,17 +42,11 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
         if found:
             series[directory.parent] = found
             labels.append(job.relative(directory))
-    final: dict[str, float] = {}
-    curves: dict[str, Curve] = {}
-    for name, (steps, values) in named_by_directory(job, series).items():
-        curve = points_curve(steps, values)
-        if len(curve.values):
-            final[name] = float(curve.values[-1])
-            if wanted is None or name == wanted:
-                curves[name] = curve
-    if final:
+    if labels:
         more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
-        yield Found(final, curves, f"torchrl csv scalars ({labels[0]}{more})")
+        found = found_in_series(job, series, wanted, f"torchrl csv scalars ({labels[0]}{more})")
+        if found is not None:
+            yield found
 
 
 def scalar_files(directory: Path) -> list[tuple[Path, str]]:
