@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,28 +36,66 @@ class ExperimentResults:
     warnings: list[str] = field(default_factory=list)
     injection: list[str] = field(default_factory=list)  # where the sweeper could not inject (ledger header)
 
+    # curve_summary "threshold": by variant, True where the run ended without reaching the threshold (its
+    # score is then its last step, a censored time)
+    censored: dict[str, np.ndarray] = field(default_factory=dict)
+    non_finite: list[dict[str, Any]] = field(default_factory=list)  # runs scored inf / NaN, and how each counts
+
     @property
     def metric(self) -> str | None:
         return self.settings.metric
 
 
 def score_run(metrics: RunMetrics, settings: AnalysisSettings) -> float:
-    """One number per run: a summary of its learning curve when there is one, else its reported value."""
+    """One number per run: a summary of its learning curve when there is one, else its reported value.
+    For curve_summary "threshold" see `threshold_time` (this gives its time, NaN when never reached)."""
     metric = settings.metric
     assert metric is not None
+    if settings.curve_summary == "threshold":
+        time, censored = threshold_time(metrics, settings)
+        return math.nan if censored else time
     curve = metrics.curves.get(metric)
     if curve is None or settings.curve_summary == "returned":
-        if settings.curve_summary in ("auc", "threshold"):
+        if settings.curve_summary == "auc":
             return math.nan
         return metrics.final.get(metric, math.nan)
     if settings.curve_summary == "auc":
         return float(stats.normalized_auc(curve.steps, curve.values))
-    if settings.curve_summary == "threshold":
-        value = stats.time_to_threshold(curve.steps, curve.values, settings.threshold, settings.direction)
-        return math.nan if value is None else float(value)
     if settings.last_k is not None:
         return float(stats.final_score(curve.values, last_k=settings.last_k))
     return float(stats.final_score(curve.values))
+
+
+def threshold_time(metrics: RunMetrics, settings: AnalysisSettings) -> tuple[float, bool]:
+    """(first step at which the curve is at or past the threshold, False); for a run that never got there,
+    (its last logged step, True): a censored time, it needed at least that long. (NaN, False) without a
+    curve. "At or past" follows the metric's direction (>= for max, <= for min)."""
+    assert settings.metric is not None and settings.threshold is not None
+    curve = metrics.curves.get(settings.metric)
+    if curve is None or not len(curve.steps):
+        return math.nan, False
+    time = float(stats.time_to_threshold(curve.steps, curve.values, settings.threshold, settings.direction))
+    if math.isnan(time):
+        return float(np.nanmax(curve.steps)), True
+    return time, False
+
+
+def _non_finite_note(non_finite: list[dict[str, Any]], metric: str, shown: int = 10) -> str:
+    listed = ", ".join(f"{r['job_dir']} ({r['value']})" for r in non_finite[:shown])
+    listed += f" and {len(non_finite) - shown} more" if len(non_finite) > shown else ""
+    return (
+        f"{len(non_finite)} run(s) scored a non-finite {metric!r}: {listed}. The rank tests (Mann-Whitney, "
+        "Wilcoxon) and P(T>C) count +-inf as the extreme score it is, and a comparison with one is decided "
+        "by the rank test; the tests on means (t-test, permutation test, bootstrap CIs) leave it out, with the "
+        "count in the comparison's warnings. NaN has no order: it is left out of every test, like a run "
+        "without a value."
+    )
+
+
+def _treatment(value: float) -> str:
+    if math.isnan(value):
+        return "left out of every test (NaN has no order)"
+    return "ranked as the extreme score by the rank tests and P(T>C); left out of the tests on means"
 
 
 def collect_metrics(
@@ -150,27 +189,56 @@ def analyze_runs(
                 ".set_metric(name, direction) so the analysis cannot be chosen after seeing the results."
             )
     scores = {v.name: np.full(experiment.runs_per_variant, np.nan) for v in experiment.variants}
+    threshold = settings.curve_summary == "threshold"
+    censored = {v.name: np.zeros(experiment.runs_per_variant, bool) for v in experiment.variants} if threshold else {}
+    non_finite: list[dict[str, Any]] = []
     if settings.metric is not None:
-        missing = []
+        missing, never = [], []
         for record in records:
             if (
                 record.job_dir in metrics
                 and record.variant in scores
                 and record.run_index <= experiment.runs_per_variant
             ):
-                value = score_run(metrics[record.job_dir], settings)
+                found = metrics[record.job_dir]
+                if threshold:
+                    value, was_censored = threshold_time(found, settings)
+                    censored[record.variant][record.run_index - 1] = was_censored
+                    if was_censored:
+                        never.append(record.job_dir)
+                else:
+                    value = score_run(found, settings)
                 scores[record.variant][record.run_index - 1] = value
-                if math.isnan(value):
+                reported_nan = math.isnan(value) and math.isnan(found.final.get(settings.metric, 0.0))
+                if math.isinf(value) or (reported_nan and settings.metric not in found.curves):
+                    non_finite.append(
+                        {
+                            "job_dir": record.job_dir,
+                            "variant": record.variant,
+                            "run_index": record.run_index,
+                            "value": str(value),
+                            "treated_as": _treatment(value),
+                        }
+                    )
+                elif math.isnan(value):
                     missing.append(record.job_dir)
         if missing and not any(found.has(settings.metric) for found in metrics.values()):
             warnings.append(metric_not_found(settings.metric, metrics))
         if missing:
-            what = "did not reach the threshold" if settings.curve_summary == "threshold" else "reported no value"
             warnings.append(
-                f"{len(missing)} completed run(s) {what} for {settings.metric!r} and are left out: "
+                f"{len(missing)} completed run(s) reported no value for {settings.metric!r} and are left out: "
                 + ", ".join(missing[:10])
                 + (" ..." if len(missing) > 10 else "")
             )
+        if never:
+            warnings.append(
+                f"{len(never)} completed run(s) never reached {settings.metric} {settings.threshold:g}: each counts "
+                "as censored at its last step (it needed at least that long), not as failed: "
+                + ", ".join(never[:10])
+                + (" ..." if len(never) > 10 else "")
+            )
+        if non_finite:
+            warnings.append(_non_finite_note(non_finite, settings.metric))
     analysis = None
     if settings.metric is not None:
         analysis = stats.analyze(
@@ -182,7 +250,8 @@ def analyze_runs(
             ci_level=settings.ci_level,
             n_resamples=settings.n_resamples,
             seed=settings.seed,
-            min_effect=settings.min_effect,
+            min_effect=None if threshold else settings.min_effect,
+            censored=censored if threshold else None,
         )
     else:
         warnings.append(
@@ -193,7 +262,17 @@ def analyze_runs(
     injection = _injection_notes(experiment_dir)
     warnings += [note.removeprefix("WARNING: ") for note in injection if note.startswith("WARNING: ")]
     return ExperimentResults(
-        experiment, experiment_dir, list(records), settings, metrics, scores, analysis, warnings, injection
+        experiment,
+        experiment_dir,
+        list(records),
+        settings,
+        metrics,
+        scores,
+        analysis,
+        warnings,
+        injection,
+        censored=censored,
+        non_finite=non_finite,
     )
 
 

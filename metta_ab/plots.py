@@ -12,6 +12,7 @@ import numpy as np
 from metta_ab.analysis import ExperimentResults
 
 CURVES_PNG, SCORES_PNG, DIFFERENCES_PNG = "learning_curves.png", "scores.png", "differences.png"
+TIME_TO_THRESHOLD_PNG = "time_to_threshold.png"
 CURVE_POINTS = 200
 BAND_RESAMPLES = 1000
 
@@ -106,6 +107,8 @@ def _differences(results: ExperimentResults, path: Path) -> None:
     for y, c in enumerate(comparisons):
         low, high = c.difference_ci
         color = {"better": "tab:green", "worse": "tab:red"}.get(c.verdict, "tab:gray")
+        if not np.isfinite([low, high]).all():  # no CI (the t-test is undefined): the point alone
+            low = high = c.difference
         ax.errorbar(
             c.difference, y, xerr=[[c.difference - low], [high - c.difference]], fmt="o", color=color, capsize=4
         )
@@ -125,6 +128,44 @@ def _differences(results: ExperimentResults, path: Path) -> None:
     plt.close(fig)
 
 
+def _time_to_threshold(results: ExperimentResults, path: Path) -> bool:
+    """Kaplan-Meier curves: the fraction of each variant's runs that had reached the threshold by each step
+    (runs that never did are censored at their last step, marked +), the median as a dotted line."""
+    analysis = results.analysis
+    assert analysis is not None
+    summaries = {name: v.time_to_threshold for name, v in analysis.variants.items() if v.time_to_threshold}
+    if not summaries:
+        return False
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, summary in summaries.items():
+        steps = [0.0, *summary["km_steps"]]
+        reached = [0.0, *summary["km_fraction_reached"]]
+        label = f"{name} ({summary['reached']} reached, {summary['censored']} censored"
+        label += f"; median {summary['median']:.4g})" if summary["median"] is not None else "; median not reached)"
+        (line,) = ax.step(steps, reached, where="post", label=label)
+        censored_at = [v for v, c in zip(results.scores[name], results.censored.get(name, ()), strict=False) if c]
+        if censored_at:
+            heights = [reached[max(i for i, s in enumerate(steps) if s <= x)] for x in censored_at]
+            ax.plot(censored_at, heights, "+", color=line.get_color(), markersize=10)
+        if summary["median"] is not None:
+            ax.axvline(summary["median"], color=line.get_color(), linestyle=":", linewidth=1)
+    ax.axhline(0.5, color="gray", linewidth=0.6)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"fraction of runs with {results.settings.metric} at the threshold")
+    ax.set_title(
+        f"{results.experiment.name}: time to {results.settings.metric} {results.settings.threshold:g} "
+        "(Kaplan-Meier; fewer steps is better)"
+    )
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def write_plots(results: ExperimentResults) -> list[Path]:
     out = results.experiment_dir
     written = []
@@ -132,7 +173,10 @@ def write_plots(results: ExperimentResults) -> list[Path]:
         written.append(out / CURVES_PNG)
     _scores(results, out / SCORES_PNG)
     written.append(out / SCORES_PNG)
-    if results.analysis is not None and results.analysis.comparisons:
+    analysis = results.analysis
+    if analysis is not None and _time_to_threshold(results, out / TIME_TO_THRESHOLD_PNG):
+        written.append(out / TIME_TO_THRESHOLD_PNG)
+    elif analysis is not None and analysis.comparisons:  # times have no CI of a difference: the KM plot instead
         _differences(results, out / DIFFERENCES_PNG)
         written.append(out / DIFFERENCES_PNG)
     return written

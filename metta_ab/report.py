@@ -50,7 +50,11 @@ def _summary_description(results: ExperimentResults) -> str:
     if s.curve_summary == "auc":
         return "area under the learning curve divided by its step span"
     if s.curve_summary == "threshold":
-        return f"first step at which the curve reaches {s.threshold}"
+        reach = ">=" if s.direction == "max" else "<="
+        return (
+            f"steps until the curve is {reach} {s.threshold:g} (time to threshold: fewer steps is better; a run "
+            "that never gets there is censored at its last step; Kaplan-Meier medians, log-rank test)"
+        )
     if s.curve_summary == "returned":
         return "the final value each run reported"
     last = f"last {s.last_k}" if s.last_k else "last 10%"
@@ -71,8 +75,46 @@ def _finite(*values: float | None) -> bool:
     return all(v is not None and math.isfinite(v) for v in values)
 
 
+def _median_text(side: dict[str, Any], digits: int = 4) -> str:
+    if side["median"] is None:
+        return f"not reached ({side['reached']} of {side['reached'] + side['censored']} runs reached it)"
+    lo, hi = side["median_ci"]
+    hi_text = f"{hi:.{digits}g}" if hi is not None and side["median_ci_upper_reached"] else "not reached"
+    lo_text = f"{lo:.{digits}g}" if lo is not None else "-"
+    return f"median {side['median']:.{digits}g} [{lo_text}, {hi_text}]"
+
+
+def time_verdict_sentence(c: Comparison, metric: str) -> str:
+    """The sentence of a log-rank comparison of times to a threshold (fewer steps is better)."""
+    tt = c.time_to_threshold or {}
+    level = round(c.ci_level * 100)
+    p_text = f"log-rank p{_p_relation(c.p_value)}"
+    if c.family_size >= 2 and _finite(c.p_adjusted):
+        p_text += f", Holm-adjusted p{_p_relation(c.p_adjusted)}"
+    evidence = (
+        f"{c.treatment} {_median_text(tt['treatment'])} vs {c.control} {_median_text(tt['control'])} steps "
+        f"(Kaplan-Meier, {level}% CI), {p_text}"
+    )
+    if c.verdict in ("better", "worse"):
+        faster = "sooner" if c.verdict == "better" else "later"
+        head = f"{c.treatment} is {c.verdict} than {c.control} on {metric} (reaches it {faster}): {evidence}."
+    elif c.verdict == "insufficient data":
+        return f"{c.treatment} vs {c.control}: not enough completed runs to test (at least 2 per variant are needed)."
+    else:
+        head = f"Inconclusive: {c.treatment} vs {c.control} on {metric}: {evidence}."
+    ratio = tt.get("detectable_hazard_ratio")
+    if ratio is None:
+        return head
+    return head + (
+        f" With {tt['events']} runs reaching the threshold this experiment could only reliably detect one "
+        f"variant reaching it {ratio:.2g} times as fast (hazard ratio)."
+    )
+
+
 def verdict_sentence(c: Comparison, metric: str) -> str:
     """One plain sentence: the verdict, the effect with its CI and test, and what the seed count allows."""
+    if c.test == "logrank":
+        return time_verdict_sentence(c, metric)
     pct = "" if math.isnan(c.difference_pct) else f" ({abs(c.difference_pct):.0f}%)"
     amount = f"{abs(c.difference):.3g}{pct}"
     level = round(c.ci_level * 100)
@@ -155,8 +197,13 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
             f"{values[1]:>8} {values[2]:>9} {values[3]:>9} {values[5]:<20} {duration:>8}"
         )
         scores = results.scores.get(variant.name)
+        censored = results.censored.get(variant.name)
         if scores is not None and len(scores):
-            lines.append(f"{'':<22} per seed: " + " ".join(_num(v, 3) for v in scores))
+            marks = ["+" if censored is not None and censored[i] else "" for i in range(len(scores))]
+            lines.append(f"{'':<22} per seed: " + " ".join(_num(v, 4) + m for v, m in zip(scores, marks, strict=True)))
+        summary = stats_.time_to_threshold if stats_ is not None else None
+        if summary:
+            lines.append(f"{'':<22} time to threshold: {_median_text(summary)} steps (Kaplan-Meier; + = censored)")
     return lines
 
 
@@ -220,8 +267,12 @@ def summary_text(results: ExperimentResults) -> str:
     if analysis is not None:
         design = "paired seeds (run i uses the same seed in every variant)" if analysis.paired else "independent seeds"
         lines += [
-            f"Metric:         {s.metric} ({'higher' if s.direction == 'max' else 'lower'} is better); "
-            f"per-run score: {_summary_description(results)}",
+            (
+                f"Metric:         {s.metric}; per-run score: {_summary_description(results)}"
+                if s.curve_summary == "threshold"
+                else f"Metric:         {s.metric} ({'higher' if s.direction == 'max' else 'lower'} is better); "
+                f"per-run score: {_summary_description(results)}"
+            ),
             f"Analysis:       control {analysis.control}; alpha {s.alpha} two-sided; {round(s.ci_level * 100)}% CIs "
             f"(bootstrap: {s.n_resamples} resamples, seed {s.seed}); {design}",
         ]
@@ -232,8 +283,9 @@ def summary_text(results: ExperimentResults) -> str:
     if analysis is not None and analysis.comparisons:
         lines += ["", f"Comparisons with the control ({analysis.control}):", *_comparison_rows(results), ""]
         lines.append("Verdict:")
+        judged = f"steps to {s.metric} {s.threshold:g}" if s.curve_summary == "threshold" else s.metric or ""
         for c in analysis.comparisons:
-            lines.append("  " + verdict_sentence(c, s.metric or ""))
+            lines.append("  " + verdict_sentence(c, judged))
     lines += _returned_rows(results)
     failures = [r for r in results.records if r.status == FAILED]
     if failures:
@@ -259,13 +311,19 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         variants[variant.name] = {
             **stats_dict["variants"].get(variant.name, {}),
             **_run_counts(results, variant.name),
-            "values": [None if math.isnan(v) else float(v) for v in scores],
+            "values": [float(v) if math.isfinite(v) else None for v in scores],  # non-finite: non_finite_scores
+            **(
+                {"censored": [bool(x) for x in results.censored[variant.name]]}
+                if variant.name in results.censored
+                else {}
+            ),
         }
     return {
         "experiment": results.experiment.name,
         "description": results.experiment.description,
         "metric": results.settings.metric,
-        "direction": results.settings.direction,
+        "direction": analysis.direction if analysis else results.settings.direction,  # times: "min"
+        "metric_direction": results.settings.direction,
         "curve_summary": results.settings.curve_summary,
         "alpha": results.settings.alpha,
         "ci_level": results.settings.ci_level,
@@ -274,9 +332,21 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "variants": variants,
         "comparisons": stats_dict["comparisons"],
         "warnings": list(results.warnings) + list(stats_dict["warnings"]),
+        "non_finite_scores": list(results.non_finite),  # runs scored inf / NaN: value and how it was treated
         "injection": list(results.injection),
         "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],
     }
+
+
+def _json_safe(value: Any) -> Any:
+    """A returned value for strict JSON: inf / -inf / NaN as the strings "inf", "-inf", "nan"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _run_dict(record: RunRecord, metrics: RunMetrics | None) -> dict[str, Any]:
@@ -291,7 +361,7 @@ def _run_dict(record: RunRecord, metrics: RunMetrics | None) -> dict[str, Any]:
         "attempts": record.attempts,
         "duration": record.duration,
         "error": record.error,
-        "return_value": record.return_value,
+        "return_value": _json_safe(record.return_value),
     }
 
 

@@ -117,3 +117,56 @@ def test_three_variants_show_holm_and_one_comparison_does_not(tmp_path):
     assert a1 == pytest.approx(min(1, 2 * p1)) and a2 == pytest.approx(min(1, max(2 * p1, p2)))  # Holm, m = 2
     assert text.count("Holm-adjusted p") == 2
     assert math.isfinite(summary["comparisons"][0]["mde"])
+
+
+# ---- time to threshold: smaller is better, censored runs ------------------------------------------------
+
+
+def crossing_curve(cross: float, last: int = 1000, every: int = 50) -> tuple[list[int], list[float]]:
+    """A curve that is exactly 0.5 at step `cross` (never, if `cross` is past `last`)."""
+    steps = list(range(0, last + 1, every))
+    return steps, [0.5 * s / cross for s in steps]
+
+
+def test_time_to_threshold_is_judged_smaller_is_better(tmp_path):
+    control_cross, treatment_cross = [400, 500, 600, 450, 550], [200, 250, 300, 250, 300]  # half the steps
+    runs = {
+        "A": [crossing_curve(x) for x in control_cross],
+        "B": [crossing_curve(x) for x in treatment_cross],
+    }
+    directory = build(tmp_path / "e", runs, metric="reward", curve_summary="threshold", threshold=0.5)
+    summary, text = analyze(directory)
+    assert summary["direction"] == "min" and summary["metric_direction"] == "max"
+    assert summary["variants"]["B"]["values"] == treatment_cross and summary["variants"]["B"]["censored"] == [False] * 5
+    (c,) = summary["comparisons"]
+    reference = sps.logrank(sps.CensoredData(uncensored=treatment_cross), sps.CensoredData(uncensored=control_cross))
+    assert c["test"] == "logrank" and c["p_value"] == pytest.approx(reference.pvalue) and c["p_value"] < 0.05
+    assert c["verdict"] == "better"  # it was "worse ... paired t p=0.004" when times were judged like rewards
+    assert "fewer steps is better" in text and "higher is better" not in text
+    assert "B is better than A on steps to reward 0.5 (reaches it sooner)" in text
+    assert "B median 250 [200, 300] vs A median 500 [400, 600] steps" in text  # Kaplan-Meier, no censoring
+
+
+def test_runs_that_never_reach_the_threshold_are_censored_not_dropped(tmp_path):
+    runs = {
+        "A": [crossing_curve(x) for x in [600, 5000, 700, 5000, 800, 5000]],  # three end at 1000 short of 0.5
+        "B": [crossing_curve(x) for x in [300, 350, 400, 450, 5000, 500]],
+    }
+    directory = build(tmp_path / "e", runs, metric="reward", curve_summary="threshold", threshold=0.5)
+    summary, text = analyze(directory)
+    a = summary["variants"]["A"]
+    assert a["completed"] == 6 and a["failed"] == 0 and a["n"] == 6
+    assert a["values"] == [600, 1000, 700, 1000, 800, 1000] and a["censored"] == [False, True, False, True, False, True]
+    assert a["mean"] is None  # a censored time is a lower bound: no mean
+    # Kaplan-Meier of A: S = 5/6, 4/6, 3/6 after 600, 700, 800: median 800; at most half reached before
+    assert a["time_to_threshold"]["median"] == 800 and a["time_to_threshold"]["reached"] == 3
+    (c,) = summary["comparisons"]
+    reference = sps.logrank(
+        sps.CensoredData(uncensored=[300, 350, 400, 450, 500], right=[1000]),
+        sps.CensoredData(uncensored=[600, 700, 800], right=[1000, 1000, 1000]),
+    )
+    assert c["statistic"] == pytest.approx(reference.statistic) and c["p_value"] == pytest.approx(reference.pvalue)
+    assert c["n_treatment"] == c["n_control"] == 6 and c["pairs_dropped"] == 0  # nothing dropped as "failed"
+    assert c["verdict"] == "better"
+    assert "A_run_2, A_run_4, A_run_6" in text and "censored at its last step" in text
+    assert "1000+" in text and "a run of the pair failed" not in text

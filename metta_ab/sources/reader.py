@@ -15,7 +15,6 @@ A reader that cannot be found at all (its file or function gone) is an Experimen
 
 from __future__ import annotations
 
-import math
 import numbers
 import traceback
 from collections.abc import Iterator, Mapping
@@ -37,8 +36,8 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
             f"the metric reader {reader.function} ({reader.path}) raised {type(error).__name__}: {error}"
             f"{_where(error, reader.path)}; the run is left out"
         )
-        if reader.metric is not None:  # settled as unknown: no other source stands in for the reader
-            yield Found({reader.metric: math.nan}, {}, reader.label)
+        if reader.metric is not None:  # settled as unknown (None): no other source stands in for the reader
+            yield Found({reader.metric: None}, {}, reader.label)
         return
     if result is None:
         return
@@ -46,7 +45,7 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
         yield Found(*parse_layout(result, wanted), reader.label)
     elif isinstance(result, Mapping):
         yield Found({str(k): v for k, v in result.items()}, {}, reader.label)
-    elif isinstance(result, numbers.Real) and not isinstance(result, bool):  # NaN or inf: no value
+    elif isinstance(result, numbers.Real) and not isinstance(result, bool):  # NaN or inf: a non-finite score
         if reader.metric is None:
             job.warnings.append(f"the metric reader {reader.function} returned a number but no metric is declared")
             return
