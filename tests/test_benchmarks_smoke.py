@@ -19,7 +19,14 @@ RATIO_LINE = re.compile(r"^ratio (\d+(?:\.\d+)?): \S")
 
 
 @pytest.mark.parametrize(
-    "script", ["sweeper_overhead.py", "launcher_utilization.py", "planning_scale.py", "analysis_scale.py"]
+    "script",
+    [
+        "sweeper_overhead.py",
+        "launcher_utilization.py",
+        "planning_scale.py",
+        "analysis_scale.py",
+        "sequential_simulation.py",
+    ],
 )
 def test_benchmark_smoke_run_ends_with_its_ratio(script: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}

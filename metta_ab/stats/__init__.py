@@ -6,6 +6,7 @@
   significance.py  permutation and rank tests, TOST equivalence, Holm, Fisher's failure-rate test
   power.py         power of the t-tests: seeds needed, minimum detectable effect
   survival.py      censored times to a threshold: Kaplan-Meier medians, the log-rank test
+  sequential.py    group-sequential looks: alpha-spending boundaries for the t-tests, each look's decision
   bootstrap.py     the vectorized resampling both description and comparison use
   family.py        ``analyze``: all variants, every treatment against the control, Holm across them
 

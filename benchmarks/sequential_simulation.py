@@ -1,0 +1,218 @@
+"""Sequential A/B simulation: error rate, power and runs used of the sequential design, the fixed design at N and
+AdaStop, on the same simulated data sets.
+
+Every simulated experiment is decided by ``metta_ab.stats.sequential.run_sequential`` (the decision code the
+sweep uses: ``decide_look`` at every look); the fixed design at N is the same code with one look (N runs per
+variant, level alpha). AdaStop (Mathieu et al. 2023; ``pip install adastop``, the ``bench`` extra) gets the
+cumulative data of the same data set at each interim: ``MultipleAgentsComparator(n=k, K=N/k, alpha=...)``.
+
+Rows: (N, k) = (15, 5), (20, 5), (30, 10); scores normal or skewed (lognormal, standardized); design paired
+(run i of both variants shares seed i; pair correlation r = 0 or 0.7) or unpaired (Welch); true difference
+d = 0 (A/A), 0.5, 1, 1.5, 2 standard deviations of a variant's scores. Columns: the rate of a "better"/"worse"
+verdict (d = 0: the false-positive rate; d > 0: power, a correct "better"), and the mean runs per variant.
+
+AdaStop's nominal alpha is not its measured error (issue 13: alpha .05 gave .10 on A/A), so it runs at
+``--adastop-alpha`` (default .02) and its measured A/A rate is printed beside ours: compare at equal measured
+error. It runs on the unpaired rows (it is a two-sample test) unless ``--adastop all``.
+
+    python benchmarks/sequential_simulation.py [--experiments 2000] [--smoke] [--workers 2] [--spending hsd:-2]
+
+Exit status 1 when, with at least 1,000 experiments per row, an A/A rate is outside [0.02, 0.06]. The last
+line is the worst A/A rate / alpha.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import os
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from metta_ab.stats.sequential import DEFAULT_SPENDING, run_sequential, runs_used, sequential_design
+
+ALPHA = 0.05
+FPR_BAND = (0.02, 0.06)
+SCHEDULES = ((15, 5), (20, 5), (30, 10))
+EFFECTS = (0.0, 0.5, 1.0, 1.5, 2.0)
+DESIGNS = (("paired", 0.0), ("paired", 0.7), ("unpaired", 0.0))
+DISTS = ("normal", "skewed")
+_LOGNORMAL_MEAN, _LOGNORMAL_SD = math.exp(0.5), math.sqrt((math.e - 1.0) * math.e)
+
+
+@dataclass(frozen=True)
+class Row:
+    n_max: int
+    k: int
+    design: str
+    r: float
+    dist: str
+    d: float
+
+    @property
+    def label(self) -> str:
+        design = f"paired r={self.r:g}" if self.design == "paired" else "unpaired"
+        return f"N={self.n_max:<2} k={self.k:<2} {design:<13} {self.dist:<6} d={self.d:g}"
+
+
+def _noise(dist: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Mean 0, SD 1 scores: normal, or a standardized lognormal (skewness 6.2)."""
+    if dist == "normal":
+        return rng.normal(0.0, 1.0, shape)
+    return (rng.lognormal(0.0, 1.0, shape) - _LOGNORMAL_MEAN) / _LOGNORMAL_SD
+
+
+def simulate_data(row: Row, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Control and treatment scores of one experiment (N each; SD 1 per variant, pair correlation r)."""
+    if row.design == "paired":
+        shared = _noise(row.dist, (row.n_max,), rng)
+        c = math.sqrt(row.r) * shared + math.sqrt(1 - row.r) * _noise(row.dist, (row.n_max,), rng)
+        t = math.sqrt(row.r) * shared + math.sqrt(1 - row.r) * _noise(row.dist, (row.n_max,), rng)
+    else:
+        c, t = _noise(row.dist, (row.n_max,), rng), _noise(row.dist, (row.n_max,), rng)
+    return c, t + row.d
+
+
+def _adastop(c: np.ndarray, t: np.ndarray, row: Row, alpha: float, b: int, seed: int) -> tuple[int, float]:
+    from adastop import MultipleAgentsComparator
+
+    comparator = MultipleAgentsComparator(n=row.k, K=row.n_max // row.k, alpha=alpha, B=b, seed=seed)
+    for look in range(1, row.n_max // row.k + 1):
+        n = look * row.k
+        comparator.partial_compare({"control": c[:n], "treatment": t[:n]}, verbose=False)
+        if comparator.is_finished:
+            break
+    decision = next(iter(comparator.decisions.values()))
+    # comparison (control, treatment): "smaller" = control smaller = treatment better
+    called = decision in ("smaller", "larger")
+    correct = decision == "smaller" if row.d > 0 else called
+    return int(correct), float(np.mean(list(comparator.n_iters.values())))
+
+
+def run_block(row: Row, start: int, stop: int, spending: str, ada: tuple[float, int] | None) -> np.ndarray:
+    """Sums over experiments start..stop-1 (each seeded by its index): sequential rejects, runs; fixed rejects;
+    AdaStop rejects, runs."""
+    design = sequential_design(row.n_max, row.k, ALPHA, spending)
+    fixed = sequential_design(row.n_max, row.n_max, ALPHA, spending)
+    paired = row.design == "paired"
+    key = [row.n_max, row.k, DESIGNS.index((row.design, row.r)), DISTS.index(row.dist), int(row.d * 1000)]
+    out = np.zeros(5)
+    for i in range(start, stop):
+        c, t = simulate_data(row, np.random.default_rng([*key, i]))
+        scores = {"control": c, "treatment": t}
+        history = run_sequential(scores, design, paired=paired)
+        verdict = history[-1].comparisons[0].decision
+        fixed_verdict = run_sequential(scores, fixed, paired=paired)[-1].comparisons[0].decision
+        good = ("better",) if row.d > 0 else ("better", "worse")
+        out[0] += verdict in good
+        out[1] += np.mean(list(runs_used(history, list(scores)).values()))
+        out[2] += fixed_verdict in good
+        if ada is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                correct, runs = _adastop(c, t, row, ada[0], ada[1], i)
+            out[3] += correct
+            out[4] += runs
+    return out
+
+
+def simulate(row: Row, experiments: int, spending: str, ada, pool) -> np.ndarray:
+    blocks = max(1, min(8, experiments // 100))
+    edges = np.linspace(0, experiments, blocks + 1).astype(int)
+    args = [(row, int(a), int(b), spending, ada) for a, b in itertools.pairwise(edges)]
+    run = map if pool is None else pool.map
+    return np.sum(list(run(run_block, *zip(*args, strict=True))), axis=0) / experiments
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiments", type=int, default=2000, help="simulated experiments per row (2000)")
+    parser.add_argument("--smoke", action="store_true", help="40 experiments, a few rows, no AdaStop (CI)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--spending", default=DEFAULT_SPENDING, help=f"spending function ({DEFAULT_SPENDING})")
+    parser.add_argument("--adastop", choices=("unpaired", "all", "none"), default="unpaired")
+    parser.add_argument("--adastop-alpha", type=float, default=0.02, help="AdaStop's nominal alpha (0.02)")
+    parser.add_argument("--adastop-b", type=int, default=2000, help="AdaStop's permutations B (2000)")
+    parser.add_argument("--schedules", default=",".join(f"{n}/{k}" for n, k in SCHEDULES), help="N/k,...")
+    args = parser.parse_args(argv)
+    experiments = 40 if args.smoke else args.experiments
+    schedules = [tuple(int(x) for x in s.split("/")) for s in args.schedules.split(",")]
+    if args.smoke:
+        schedules, args.adastop = schedules[:1], "none"
+    if args.adastop != "none":
+        try:
+            import adastop  # noqa: F401
+        except ImportError:
+            print("adastop is not installed (pip install -e '.[bench]'): AdaStop columns skipped")
+            args.adastop = "none"
+    rows = [
+        Row(n, k, design, r, dist, d)
+        for n, k in schedules
+        for design, r in DESIGNS
+        for dist in DISTS
+        for d in EFFECTS
+        if not args.smoke or (dist == "normal" and d in (0.0, 1.5))
+    ]
+    started = time.perf_counter()
+    pool = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
+    results = {}
+    try:
+        for row in rows:
+            with_ada = args.adastop == "all" or (args.adastop == "unpaired" and row.design == "unpaired")
+            ada = (args.adastop_alpha, args.adastop_b) if with_ada else None
+            results[row] = (simulate(row, experiments, args.spending, ada, pool), with_ada)
+            print(".", end="", flush=True, file=sys.stderr)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    print(file=sys.stderr)
+
+    print(f"Sequential simulation: {experiments} experiments per row, alpha = {ALPHA}, spending {args.spending};")
+    print("rate = 'better'/'worse' verdicts (d = 0: false positives) or correct 'better' (d > 0); runs = mean runs")
+    print(f"per variant. AdaStop at nominal alpha {args.adastop_alpha}, B = {args.adastop_b}, cumulative data.")
+    print()
+    header = "| row | sequential rate | runs | fixed at N rate | runs | AdaStop rate | runs |"
+    print(header)
+    print("|---|---|---|---|---|---|---|")
+    for row, (res, with_ada) in results.items():
+        ada = f"{res[3]:.3f} | {res[4]:.1f}" if with_ada else "- | -"
+        print(f"| {row.label} | {res[0]:.3f} | {res[1]:.1f} | {res[2]:.3f} | {row.n_max} | {ada} |")
+    print()
+    aa = {row: res for row, (res, _) in results.items() if row.d == 0}
+    outside = [(row, res[0]) for row, res in aa.items() if not FPR_BAND[0] <= res[0] <= FPR_BAND[1]]
+    for row, rate in outside:
+        print(f"OUT OF BAND: {row.label}: A/A rate {rate:.3f} not in {list(FPR_BAND)}")
+    goals = []
+    for row, (res, with_ada) in results.items():
+        if row.d != 1.5:
+            continue
+        notes = []
+        if res[1] > 0.7 * row.n_max:
+            notes.append(f"runs {res[1]:.1f} > 0.7 N")
+        if res[0] < res[2] - 0.05:
+            notes.append(f"power {res[0]:.3f} < fixed {res[2]:.3f} - 0.05")
+        if with_ada and res[1] >= res[4]:
+            notes.append(f"runs {res[1]:.1f} >= AdaStop {res[4]:.1f}")
+        goals.append((row, notes))
+    missed = [(row, notes) for row, notes in goals if notes]
+    for row, notes in missed:
+        print(f"GOAL MISSED at {row.label}: {'; '.join(notes)}")
+    print(f"d = 1.5 goals met in {len(goals) - len(missed)} of {len(goals)} rows")
+    print(f"elapsed: {time.perf_counter() - started:.1f} s ({args.workers} worker(s))")
+    worst = max(aa.items(), key=lambda item: abs(item[1][0] - ALPHA))
+    met = not outside
+    print(
+        f"ratio {worst[1][0] / ALPHA:.2f}: worst A/A rate ({worst[0].label}: {worst[1][0]:.3f}) / alpha over "
+        f"{len(aa)} A/A rows (target {FPR_BAND[0]}-{FPR_BAND[1]}, {'met' if met else 'missed'})"
+    )
+    return 1 if outside and experiments >= 1000 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

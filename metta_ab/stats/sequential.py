@@ -1,0 +1,476 @@
+"""Sequential (group-sequential) A/B decisions: look after every k runs per variant, stop when the answer is known.
+
+A fixed design runs N seeds per variant and tests once. Adding seeds until the picture looks clear and testing
+each time ("peeking") inflates the false-positive rate: four looks at alpha .05 each give about .13. A
+group-sequential design plans the looks in advance (after k, 2k, ..., N runs per variant) and tests at each
+look against a *boundary* that is stricter than alpha, chosen so that the probability of a false "better" or
+"worse" at ANY look is alpha.
+
+The method here (chosen by ``benchmarks/sequential_simulation.py`` for 3-30 seeds per variant):
+
+1. **Alpha spending** [LanDeMets83]: a spending function alpha(t) gives the part of alpha that may be used up
+   by information fraction t = n / N. Three families: O'Brien-Fleming type
+   alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) (spends almost nothing early) [OBrienFleming79], Pocock type
+   alpha log(1 + (e - 1) t) [Pocock77], and Hwang-Shih-DeCani alpha (1 - e^{-gamma t}) / (1 - e^{-gamma})
+   (gamma = -4 is close to O'Brien-Fleming, gamma = 1 to Pocock; gamma = 0 is linear) [HSD90]. The default is
+   the linear one, ``hsd:0`` (alpha t): in the simulation at 15/5 it stops a d = 1.5 effect after ~10 of 15
+   runs per variant losing ~.015 power against the fixed design; O'Brien-Fleming type spends too little at
+   the first look of 5 seeds to stop early (11+ runs), Pocock type stops as early but loses more power.
+2. **Boundaries on the normal scale** by recursive numerical integration of the canonical joint distribution
+   of the standardized statistics (independent increments, corr(Z_i, Z_j) = sqrt(t_i / t_j)) [JT00, ch. 19]:
+   at look j the two-sided critical value c_j solves P(|Z_1| < c_1, ..., |Z_{j-1}| < c_{j-1}, |Z_j| >= c_j) =
+   alpha(t_j) - alpha(t_{j-1}).
+3. **The t statistic at small n** by the significance-level approach [JT00, sec. 3.8 and 11.3]: look j
+   rejects when the two-sided p-value of the paired t-test (paired design) or of Welch's t-test (independent
+   seeds) is below the nominal level p_j = 2 (1 - Phi(c_j)). Its t-scale boundary is the t quantile at p_j for
+   the look's degrees of freedom. With 5 seeds at the first look this keeps the overall rate near alpha
+   (simulated: ``benchmarks/sequential_simulation.py``), where plugging the normal boundary into a t
+   statistic would not.
+4. **More than two variants**: each treatment against the control, family-wise rate at alpha by the
+   group-sequential Holm procedure (the graphical approach of [MaurerBretz13] with equal weights): every open
+   comparison is tested with the boundaries of level alpha / (m - r), r the comparisons rejected so far; a
+   rejection frees its share, and the others are tested again (at every look so far) at the larger level.
+5. **Futility** (optional, non-binding, so the guarantee holds whether or not one stops [JT00, sec. 5.2]): with
+   a declared ``min_effect``, a comparison stops as "equivalent" when the TOST p-value [Schuirmann87] is below
+   the look's nominal level. The efficacy boundaries ignore it, which is what keeps the false-positive rate
+   at alpha.
+
+An experiment stops when every comparison is decided (or equivalent), otherwise at N runs per variant.
+The estimate at an early stop overstates the effect (a trial stops early when its estimate happens to be
+large) [JT00, ch. 8]; the report says so.
+
+All functions are pure; boundaries are memoized (a pure function of the design).
+
+References:
+  [LanDeMets83] Lan, DeMets 1983, "Discrete sequential boundaries for clinical trials", Biometrika 70.
+  [OBrienFleming79] O'Brien, Fleming 1979, "A multiple testing procedure for clinical trials", Biometrics 35.
+  [Pocock77] Pocock 1977, "Group sequential methods in the design and analysis of clinical trials", Biometrika 64.
+  [HSD90] Hwang, Shih, De Cani 1990, "Group sequential designs using a family of type I error probability
+    spending functions", Statistics in Medicine 9.
+  [JT00] Jennison, Turnbull 2000, "Group Sequential Methods with Applications to Clinical Trials".
+  [MaurerBretz13] Maurer, Bretz 2013, "Multiple testing in group sequential trials using graphical approaches",
+    Statistics in Biopharmaceutical Research 5.
+  [Schuirmann87] Schuirmann 1987, two one-sided tests (TOST) for equivalence.
+  [AdaStop23] Mathieu et al. 2023, "AdaStop: adaptive statistical testing for sound comparisons of Deep RL
+    agents" (the group-sequential permutation test this is benchmarked against).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import optimize
+from scipy import stats as sps
+
+from metta_ab.stats._common import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE, _as_1d, _direction, _jsonable
+from metta_ab.stats.compare import _t_test, _units
+from metta_ab.stats.significance import tost
+
+#: The default spending function (chosen by benchmarks/sequential_simulation.py).
+DEFAULT_SPENDING = "hsd:0"
+CONTINUE = "continue"
+#: Why an experiment stopped.
+STOP_DECIDED, STOP_FUTILITY, STOP_MAX_RUNS = "decided", "futility", "max runs"
+#: Grid points of the numerical integration per look (error of the spent alpha below 1e-7).
+_GRID = 1201
+
+
+def _spending_kind(spending: str) -> tuple[str, float]:
+    s = str(spending).strip().lower().replace("_", "-").replace(" ", "-")
+    if s in ("obrien-fleming", "o'brien-fleming", "obf"):
+        return "obf", 0.0
+    if s == "pocock":
+        return "pocock", 0.0
+    if s.startswith("hsd:"):
+        try:
+            return "hsd", float(s[4:])
+        except ValueError:
+            pass
+    raise ValueError(f"spending must be 'obrien-fleming', 'pocock' or 'hsd:<gamma>' (e.g. 'hsd:-2'), got {spending!r}")
+
+
+def spent_alpha(fraction: ArrayLike, alpha: float, spending: str = DEFAULT_SPENDING) -> np.ndarray:
+    """Cumulative two-sided alpha spent by information fraction ``t`` in [0, 1] [LanDeMets83; HSD90]."""
+    t = np.clip(np.asarray(fraction, dtype=float), 0.0, 1.0)
+    kind, gamma = _spending_kind(spending)
+    with np.errstate(divide="ignore"):
+        if kind == "obf":
+            out = np.where(t > 0, 2.0 * sps.norm.sf(sps.norm.isf(alpha / 2.0) / np.sqrt(t)), 0.0)
+        elif kind == "pocock":
+            out = alpha * np.log1p((math.e - 1.0) * t)
+        elif gamma == 0.0:
+            out = alpha * t
+        else:
+            out = alpha * (1.0 - np.exp(-gamma * t)) / (1.0 - math.exp(-gamma))
+    return np.where(t >= 1.0, alpha, out)
+
+
+def _simpson_weights(n: int, width: float) -> np.ndarray:
+    w = np.ones(n)
+    w[1:-1:2], w[2:-1:2] = 4.0, 2.0
+    return w * width / (3.0 * (n - 1))
+
+
+def _excess(c: float, mass: np.ndarray, z: np.ndarray, r_prev: float, r: float, s: float, target: float) -> float:
+    """P(continued to look j-1, then |Z_j| >= c) - target, on the grid ``z`` with weights*density ``mass``."""
+    hi = sps.norm.sf((c * r - z * r_prev) / s)
+    lo = sps.norm.cdf((-c * r - z * r_prev) / s)
+    return float(np.sum(mass * (hi + lo))) - target
+
+
+def _z_boundaries(fractions: tuple[float, ...], increments: tuple[float, ...]) -> tuple[float, ...]:
+    """Two-sided normal-scale critical values c_j with P(first crossing at look j | H0) = increments[j]."""
+    bounds: list[float] = []
+    z = w = f = None  # grid, weights, density of "not stopped yet" at the previous look
+    for j, (t, inc) in enumerate(zip(fractions, increments, strict=True)):
+        if j == 0:
+            c = sps.norm.isf(inc / 2.0) if inc > 0 else math.inf
+            bounds.append(float(c))
+            lim = min(c, 12.0)
+            z = np.linspace(-lim, lim, _GRID)
+            w, f = _simpson_weights(_GRID, 2 * lim), sps.norm.pdf(z)
+            continue
+        r_prev, r, s = math.sqrt(fractions[j - 1]), math.sqrt(t), math.sqrt(t - fractions[j - 1])
+        mass = w * f
+        if inc <= 0:
+            c = math.inf
+        else:
+            c = float(optimize.brentq(_excess, 1e-6, 40.0, args=(mass, z, r_prev, r, s, inc), xtol=1e-12))
+        bounds.append(c)
+        lim = min(c, 12.0)
+        z_new = np.linspace(-lim, lim, _GRID)
+        kernel = sps.norm.pdf((z_new[:, None] * r - z[None, :] * r_prev) / s) * (r / s)
+        f = kernel @ mass
+        z, w = z_new, _simpson_weights(_GRID, 2 * lim)
+    return tuple(bounds)
+
+
+def crossing_probabilities(bounds: Sequence[float], fractions: Sequence[float], drift: float = 0.0) -> np.ndarray:
+    """P(first |Z_j| >= c_j at look j) for the canonical joint distribution with E Z_j = drift sqrt(t_j),
+    by Monte-Carlo-free numerical integration; ``drift = 0`` gives the false-positive rate per look."""
+    out = []
+    z = w = f = None
+    for j, (c, t) in enumerate(zip(bounds, fractions, strict=True)):
+        mu = drift * math.sqrt(t)
+        if j == 0:
+            out.append(float(sps.norm.sf(c - mu) + sps.norm.cdf(-c - mu)))
+            lim = min(c, 12.0)
+            z = np.linspace(-lim, lim, _GRID)
+            w, f = _simpson_weights(_GRID, 2 * lim), sps.norm.pdf(z - mu)
+            continue
+        t_prev = fractions[j - 1]
+        r_prev, r, s = math.sqrt(t_prev), math.sqrt(t), math.sqrt(t - t_prev)
+        step = drift * (t - t_prev)  # E of the increment of the score statistic
+        mass = w * f
+        hi = sps.norm.sf((c * r - z * r_prev - step) / s)
+        lo = sps.norm.cdf((-c * r - z * r_prev - step) / s)
+        out.append(float(np.sum(mass * (hi + lo))))
+        lim = min(c, 12.0)
+        z_new = np.linspace(-lim, lim, _GRID)
+        f = (sps.norm.pdf((z_new[:, None] * r - z[None, :] * r_prev - step) / s) * (r / s)) @ mass
+        z, w = z_new, _simpson_weights(_GRID, 2 * lim)
+    return np.asarray(out)
+
+
+@dataclass(frozen=True)
+class SequentialDesign:
+    """The look schedule of a sequential experiment and each look's two-sided boundary at one level."""
+
+    max_runs_per_variant: int
+    runs_per_look: int
+    alpha: float
+    spending: str
+    runs_at_look: tuple[int, ...]  # runs per variant at look 1..K
+    fractions: tuple[float, ...]
+    cumulative_alpha: tuple[float, ...]
+    z_bounds: tuple[float, ...]
+    nominal_p: tuple[float, ...]  # look j rejects when the t-test's two-sided p < nominal_p[j]
+
+    @property
+    def looks(self) -> int:
+        return len(self.runs_at_look)
+
+    def t_bound(self, look: int, df: float) -> float:
+        """The look's boundary on the t scale for ``df`` degrees of freedom (1-based look)."""
+        p = self.nominal_p[look - 1]
+        return float(sps.t.isf(p / 2.0, df)) if p > 0 else math.inf
+
+    def paired_df(self, look: int) -> int:
+        return self.runs_at_look[look - 1] - 1
+
+    def schedule(self, *, paired: bool = True) -> list[dict[str, Any]]:
+        """One row per look: runs per variant, alpha spent so far, nominal p and t boundary (paired: n - 1 df;
+        independent seeds: the pooled 2n - 2 df Welch's df approaches with equal variances)."""
+        rows = []
+        for j, n in enumerate(self.runs_at_look, start=1):
+            df = n - 1 if paired else 2 * n - 2
+            rows.append(
+                {
+                    "look": j,
+                    "runs_per_variant": n,
+                    "alpha_spent": self.cumulative_alpha[j - 1],
+                    "nominal_p": self.nominal_p[j - 1],
+                    "t_bound": self.t_bound(j, df),
+                    "df": df,
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(
+            {
+                "max_runs_per_variant": self.max_runs_per_variant,
+                "runs_per_look": self.runs_per_look,
+                "alpha": self.alpha,
+                "spending": self.spending,
+                "looks": self.looks,
+                "runs_at_look": self.runs_at_look,
+                "z_bounds": self.z_bounds,
+                "nominal_p": self.nominal_p,
+            }
+        )
+
+
+def check_schedule(max_runs_per_variant: int, runs_per_look: int) -> None:
+    """Raise ValueError unless 2 <= k and N is a multiple of k (N / k looks)."""
+    for name, v in (("max_runs_per_variant", max_runs_per_variant), ("runs_per_look", runs_per_look)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer, got {v!r}")
+    if runs_per_look < 2:
+        raise ValueError(f"runs_per_look must be at least 2 (a t-test needs 2 runs per variant), got {runs_per_look}")
+    if max_runs_per_variant < runs_per_look or max_runs_per_variant % runs_per_look:
+        raise ValueError(
+            f"max_runs_per_variant ({max_runs_per_variant}) must be a multiple of runs_per_look ({runs_per_look}), "
+            f"e.g. {max(runs_per_look, (max_runs_per_variant // runs_per_look) * runs_per_look)} or "
+            f"{(max_runs_per_variant // runs_per_look + 1) * runs_per_look}"
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def sequential_design(
+    max_runs_per_variant: int, runs_per_look: int, alpha: float = 0.05, spending: str = DEFAULT_SPENDING
+) -> SequentialDesign:
+    """The design with looks after k, 2k, ..., N runs per variant and its boundaries at two-sided ``alpha``."""
+    check_schedule(max_runs_per_variant, runs_per_look)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    _spending_kind(spending)
+    runs = tuple(range(runs_per_look, max_runs_per_variant + 1, runs_per_look))
+    fractions = tuple(n / max_runs_per_variant for n in runs)
+    cumulative = tuple(float(a) for a in spent_alpha(fractions, alpha, spending))
+    increments = tuple(float(x) for x in np.diff(cumulative, prepend=0.0))
+    z_bounds = _z_boundaries(fractions, increments)
+    nominal = tuple(float(2.0 * sps.norm.sf(c)) for c in z_bounds)
+    return SequentialDesign(
+        max_runs_per_variant, runs_per_look, alpha, spending, runs, fractions, cumulative, z_bounds, nominal
+    )
+
+
+@dataclass(frozen=True)
+class LookComparison:
+    """One treatment against the control at one look."""
+
+    treatment: str
+    n_treatment: int
+    n_control: int
+    difference: float  # treatment - control (paired: mean of the differences)
+    statistic: float  # t (paired or Welch)
+    df: float
+    p: float  # two-sided p of the t-test at this look
+    level: float  # the nominal level it was held to (Holm-updated; NaN once decided earlier)
+    tost_p: float
+    decision: str  # better / worse / equivalent / continue / inconclusive (last look)
+    decided_at: int | None  # the look of the decision, None while open
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class LookDecision:
+    """The decision of one look: per comparison, and whether the experiment stops (and why)."""
+
+    look: int
+    runs_per_variant: int
+    comparisons: tuple[LookComparison, ...]
+    stop: bool
+    reason: str  # decided / futility / max runs / continue
+    open_variants: tuple[str, ...] = field(default=())  # variants that still need runs (control included)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(
+            {
+                "look": self.look,
+                "runs_per_variant": self.runs_per_variant,
+                "stop": self.stop,
+                "reason": self.reason,
+                "open_variants": list(self.open_variants),
+                "comparisons": [c.to_dict() for c in self.comparisons],
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LookDecision:
+        def num(x: Any) -> float:
+            return math.nan if x is None else float(x)
+
+        comps = tuple(
+            LookComparison(
+                **{k: c[k] for k in ("treatment", "decision", "decided_at")},
+                **{k: int(c[k]) for k in ("n_treatment", "n_control")},
+                **{k: num(c[k]) for k in ("difference", "statistic", "df", "p", "level", "tost_p")},
+            )
+            for c in data["comparisons"]
+        )
+        return cls(
+            int(data["look"]), int(data["runs_per_variant"]), comps, bool(data["stop"]), str(data["reason"]),
+            tuple(data.get("open_variants", ())),
+        )  # fmt: skip
+
+
+def _test(t: np.ndarray, c: np.ndarray, paired: bool, min_effect: float | None) -> tuple[float, ...]:
+    units = _units(t, c, paired)
+    tf, cf = units.t_finite, units.c_finite
+    if min(tf.size, cf.size) < 2:
+        return (tf.size, cf.size, math.nan, math.nan, math.nan, math.nan, math.nan)
+    res = _t_test(tf, cf, paired, 0.95)
+    diff = float(np.mean(tf - cf)) if paired else float(np.mean(tf) - np.mean(cf))
+    tp = tost(tf, cf, min_effect, paired=paired) if min_effect else math.nan
+    return (tf.size, cf.size, diff, res["statistic"], res["df"], res["p"], tp)
+
+
+def decide_look(
+    scores: Mapping[str, ArrayLike],
+    design: SequentialDesign,
+    look: int,
+    *,
+    control: str | None = None,
+    paired: bool = True,
+    direction: str = "max",
+    min_effect: float | None = None,
+    history: Sequence[LookDecision] = (),
+) -> LookDecision:
+    """Decide look ``look`` (1-based) from the scores of all runs so far (index i = run/seed i; NaN = failed).
+
+    ``history`` holds the decisions of looks 1..look-1 (what the sweep saved): a comparison decided there
+    stays decided, and the Holm step-down re-tests the open ones at every earlier look with the level that
+    rejections free [MaurerBretz13]. Deterministic: the same scores and history give the same decision.
+    """
+    if not 1 <= look <= design.looks:
+        raise ValueError(f"look must be in 1..{design.looks}, got {look}")
+    if len(history) != look - 1:
+        raise ValueError(f"look {look} needs the decisions of the {look - 1} earlier look(s), got {len(history)}")
+    sign = 1.0 if _direction(direction) == "max" else -1.0
+    names = list(scores)
+    control = names[0] if control is None else control
+    if control not in scores:
+        raise ValueError(f"control {control!r} is not one of the variants {names}")
+    treatments = [v for v in names if v != control]
+    if not treatments:
+        raise ValueError("a comparison needs at least two variants")
+    m = len(treatments)
+    n_look = design.runs_at_look[look - 1]
+    c_all = _as_1d(scores[control])[:n_look]
+    previous = {c.treatment: c for c in history[-1].comparisons} if history else {}
+    # p-values of every comparison at every look so far (earlier looks from the history)
+    p_hist = {v: [next(c.p for c in h.comparisons if c.treatment == v) for h in history] for v in treatments}
+    tests = {v: _test(_as_1d(scores[v])[:n_look], c_all, paired, min_effect) for v in treatments}
+    for v in treatments:
+        p_hist[v].append(tests[v][5])
+    decision = {v: previous[v].decision if v in previous else CONTINUE for v in treatments}
+    decided_at = {v: previous[v].decided_at if v in previous else None for v in treatments}
+    levels = {v: math.nan for v in treatments}
+
+    def nominal(j: int, rejected: int) -> float:
+        return sequential_design(
+            design.max_runs_per_variant, design.runs_per_look, design.alpha / (m - rejected), design.spending
+        ).nominal_p[j]
+
+    # Holm step-down: a rejection frees its share of alpha for the others, at every look so far
+    while True:
+        rejected = sum(d in (BETTER, WORSE) for d in decision.values())
+        if rejected == m:
+            break
+        newly = False
+        for v in treatments:
+            if decision[v] != CONTINUE:
+                continue
+            levels[v] = nominal(look - 1, rejected)
+            if any(math.isfinite(p) and p < nominal(j, rejected) for j, p in enumerate(p_hist[v])):
+                d = tests[v][2]
+                decision[v] = BETTER if sign * d > 0 else WORSE
+                decided_at[v] = look
+                newly = True
+        if not newly:
+            break
+    last = look == design.looks
+    for v in treatments:
+        tp = tests[v][6]
+        if decision[v] == CONTINUE and math.isfinite(tp) and tp < levels[v]:
+            decision[v], decided_at[v] = EQUIVALENT, look
+        elif decision[v] == CONTINUE and last:
+            decision[v] = INCONCLUSIVE
+    comps = []
+    for v in treatments:
+        n_t, n_c, diff, statistic, df, p, tp = tests[v]
+        comps.append(
+            LookComparison(v, int(n_t), int(n_c), diff, statistic, df, p, levels[v], tp, decision[v], decided_at[v])
+        )
+    open_t = [v for v in treatments if decision[v] == CONTINUE]
+    if open_t:
+        stop, reason = False, CONTINUE
+    elif any(decision[v] == INCONCLUSIVE for v in treatments):
+        stop, reason = True, STOP_MAX_RUNS
+    elif any(decision[v] in (BETTER, WORSE) for v in treatments):
+        stop, reason = True, STOP_DECIDED
+    else:
+        stop, reason = True, STOP_FUTILITY
+    open_variants = tuple([control, *open_t]) if open_t else ()
+    return LookDecision(look, n_look, tuple(comps), stop, reason, open_variants)
+
+
+def run_sequential(
+    scores: Mapping[str, ArrayLike],
+    design: SequentialDesign,
+    *,
+    control: str | None = None,
+    paired: bool = True,
+    direction: str = "max",
+    min_effect: float | None = None,
+) -> list[LookDecision]:
+    """Replay the looks on complete data (N runs per variant known up front: simulations, tests): the decisions
+    of every look until the experiment stops. A variant whose comparison is decided gets no more runs, which
+    the replay respects (its later scores are never seen)."""
+    history: list[LookDecision] = []
+    cut = {v: design.max_runs_per_variant for v in scores}
+    data = {v: _as_1d(s) for v, s in scores.items()}
+    for look in range(1, design.looks + 1):
+        visible = {v: data[v][: cut[v]] for v in data}
+        decision = decide_look(
+            visible, design, look, control=control, paired=paired, direction=direction, min_effect=min_effect,
+            history=history,
+        )  # fmt: skip
+        history.append(decision)
+        if decision.stop:
+            break
+        n = decision.runs_per_variant
+        for v in data:
+            if v not in decision.open_variants:
+                cut[v] = min(cut[v], n)
+    return history
+
+
+def runs_used(history: Sequence[LookDecision], variants: Sequence[str]) -> dict[str, int]:
+    """Runs per variant a sequential experiment launched, from its look decisions."""
+    used = dict.fromkeys(variants, 0)
+    for i, h in enumerate(history):
+        launched = variants if i == 0 else history[i - 1].open_variants
+        for v in launched:
+            used[v] = h.runs_per_variant
+    return used

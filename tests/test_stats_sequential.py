@@ -1,0 +1,201 @@
+"""Group-sequential decisions (metta_ab.stats.sequential): the boundaries against an independent multivariate
+normal integration, the overall false-positive rate of the t-scale rule by a seeded simulation, Holm across
+comparisons, futility, resuming from saved decisions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from metta_ab.stats import sequential as SQ
+
+
+def joint_continue_probability(bounds, fractions) -> float:
+    """P(|Z_j| < c_j for every look) by scipy's multivariate normal CDF (Genz), corr = sqrt(t_i / t_j)."""
+    t = np.asarray(fractions)
+    cov = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+    c = np.asarray(bounds)
+    mvn = sps.multivariate_normal(mean=np.zeros(t.size), cov=cov, seed=1, maxpts=2_000_000, abseps=1e-6, releps=1e-6)
+    return float(mvn.cdf(c, lower_limit=-c))
+
+
+@pytest.mark.parametrize("spending", ["obrien-fleming", "pocock", "hsd:-2", "hsd:1"])
+@pytest.mark.parametrize(("n_max", "k"), [(15, 5), (20, 5), (30, 10), (12, 4)])
+def test_boundaries_spend_exactly_alpha(spending: str, n_max: int, k: int) -> None:
+    design = SQ.sequential_design(n_max, k, 0.05, spending)
+    assert design.runs_at_look == tuple(range(k, n_max + 1, k))
+    # the numerical integration and an independent multivariate normal integration agree on the total
+    assert SQ.crossing_probabilities(design.z_bounds, design.fractions).sum() == pytest.approx(0.05, abs=1e-6)
+    assert 1.0 - joint_continue_probability(design.z_bounds, design.fractions) == pytest.approx(0.05, abs=5e-4)
+    # per look: the increments of the spending function
+    per_look = SQ.crossing_probabilities(design.z_bounds, design.fractions)
+    assert np.allclose(np.cumsum(per_look), design.cumulative_alpha, atol=1e-6)
+    assert all(0 < p < 0.05 for p in design.nominal_p[:-1])
+
+
+def test_known_boundaries() -> None:
+    """Lan-DeMets O'Brien-Fleming type, 3 equally spaced looks, two-sided .05: first look at
+    2 - 2 Phi(1.96 sqrt 3) (z = 3.3948); the last critical value is a little above 1.96 (2.015)."""
+    design = SQ.sequential_design(15, 5, 0.05, "obrien-fleming")
+    assert design.z_bounds[0] == pytest.approx(sps.norm.isf(sps.norm.sf(1.959964 * math.sqrt(3))), abs=1e-4)
+    assert design.z_bounds[2] == pytest.approx(2.015, abs=2e-3)
+    # Pocock type: nearly constant nominal levels, each above alpha / K
+    pocock = SQ.sequential_design(15, 5, 0.05, "pocock")
+    assert max(pocock.nominal_p) - min(pocock.nominal_p) < 0.002
+    assert min(pocock.nominal_p) > 0.05 / 3
+    # one look is the fixed design
+    assert SQ.sequential_design(10, 10, 0.05).nominal_p == pytest.approx((0.05,))
+
+
+def test_drift_gives_power() -> None:
+    design = SQ.sequential_design(20, 5, 0.05, "pocock")
+    assert SQ.crossing_probabilities(design.z_bounds, design.fractions, drift=3.0).sum() > 0.7
+    assert SQ.crossing_probabilities(design.z_bounds, design.fractions, drift=0.0).sum() < 0.0500001
+
+
+@pytest.mark.parametrize(("paired", "n_max", "k"), [(True, 15, 5), (False, 15, 5), (True, 30, 10)])
+def test_t_scale_rule_keeps_alpha_over_all_looks(paired: bool, n_max: int, k: int) -> None:
+    """20,000 seeded A/A experiments of normal scores, the t-test's p at every look against the nominal levels
+    (vectorized): the overall rate is within 0.0045 (3 binomial SE) of alpha. Peeking at level alpha would not."""
+    design = SQ.sequential_design(n_max, k, 0.05)
+    rng = np.random.default_rng(13)
+    a, b = rng.normal(size=(2, 20_000, n_max))
+    rejected = np.zeros(20_000, bool)
+    naive = np.zeros(20_000, bool)
+    for n, level in zip(design.runs_at_look, design.nominal_p, strict=True):
+        if paired:
+            p = sps.ttest_rel(a[:, :n], b[:, :n], axis=1).pvalue
+        else:
+            p = sps.ttest_ind(a[:, :n], b[:, :n], axis=1, equal_var=False).pvalue
+        rejected |= p < level
+        naive |= p < 0.05
+    assert abs(rejected.mean() - 0.05) < 0.0045, rejected.mean()
+    assert naive.mean() > 0.075
+
+
+def test_decide_look_matches_the_vectorized_rule() -> None:
+    design = SQ.sequential_design(15, 5, 0.05)
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        c, t = rng.normal(size=15), rng.normal(0.8, 1.0, 15)
+        history = SQ.run_sequential({"c": c, "t": t}, design, paired=True)
+        expected = None
+        for look, (n, level) in enumerate(zip(design.runs_at_look, design.nominal_p, strict=True), start=1):
+            if sps.ttest_rel(t[:n], c[:n]).pvalue < level:
+                expected = look
+                break
+        final = history[-1].comparisons[0]
+        if expected is None:
+            assert final.decision == "inconclusive" and len(history) == 3 and history[-1].reason == "max runs"
+        else:
+            assert final.decided_at == expected == len(history)
+            assert final.decision == ("better" if np.mean(t[:n] - c[:n]) > 0 else "worse")
+            assert history[-1].reason == "decided"
+        assert SQ.runs_used(history, ["c", "t"]) == {"c": 5 * len(history), "t": 5 * len(history)}
+
+
+def test_direction_min_and_worse() -> None:
+    design = SQ.sequential_design(10, 5, 0.05)
+    c, t = np.arange(10.0), np.arange(10.0) + 5 + np.linspace(0, 0.1, 10)
+    assert SQ.run_sequential({"c": c, "t": t}, design)[-1].comparisons[0].decision == "better"
+    assert SQ.run_sequential({"c": c, "t": t}, design, direction="min")[-1].comparisons[0].decision == "worse"
+
+
+def test_holm_frees_alpha_for_the_other_comparisons() -> None:
+    """Two treatments: one clearly better, one whose p lies between the alpha/2 and the alpha boundaries of the
+    last look. Holm rejects the first, then tests the second at the full level and rejects it too."""
+    design = SQ.sequential_design(10, 5, 0.05)
+    full, half = design.nominal_p[-1], SQ.sequential_design(10, 5, 0.025).nominal_p[-1]
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=10)
+    big = c + 10 + rng.normal(0, 0.1, 10)
+    for shift in np.linspace(0.2, 2, 400):  # find a treatment with half < p < full at 10 pairs, not before
+        noise = np.random.default_rng(int(shift * 1000)).normal(size=10)
+        mid = c + shift + noise
+        p5, p10 = sps.ttest_rel(mid[:5], c[:5]).pvalue, sps.ttest_rel(mid, c).pvalue
+        if half < p10 < full and p5 > 0.05:
+            break
+    else:
+        pytest.fail("no example found")
+    alone = SQ.run_sequential({"c": c, "mid": mid, "other": c + noise[::-1]}, design)
+    together = SQ.run_sequential({"c": c, "mid": mid, "big": big}, design)
+    assert alone[-1].comparisons[0].decision == "inconclusive"
+    decisions = {x.treatment: x.decision for x in together[-1].comparisons}
+    assert decisions == {"mid": "better", "big": "better"}
+    assert together[-1].comparisons[0].level == pytest.approx(full)
+    # the decided comparison's treatment gets no more runs; the control continues for the open one
+    assert together[0].open_variants == ("c", "mid")
+    assert SQ.runs_used(together, ["c", "mid", "big"]) == {"c": 10, "mid": 10, "big": 5}
+
+
+def test_family_wise_rate_three_variants() -> None:
+    design = SQ.sequential_design(15, 5, 0.05)
+    rng = np.random.default_rng(3)
+    calls = 0
+    for _ in range(500):
+        scores = {v: rng.normal(size=15) for v in ("c", "a", "b")}
+        history = SQ.run_sequential(scores, design)
+        calls += any(x.decision in ("better", "worse") for x in history[-1].comparisons)
+    assert 0.015 <= calls / 500 <= 0.08, calls / 500
+
+
+def test_futility_by_equivalence() -> None:
+    design = SQ.sequential_design(20, 5, 0.05)
+    rng = np.random.default_rng(1)
+    c = rng.normal(10, 1, 20)
+    t = c + rng.normal(0, 0.01, 20)
+    history = SQ.run_sequential({"c": c, "t": t}, design, min_effect=0.5)
+    assert history[-1].stop and history[-1].reason == "futility" and len(history) == 1
+    assert history[-1].comparisons[0].decision == "equivalent"
+    # without a declared minimum effect there is no futility stop
+    assert len(SQ.run_sequential({"c": c, "t": t}, design)) == 4
+
+
+def test_resume_from_saved_decisions_is_the_same_decision() -> None:
+    design = SQ.sequential_design(20, 5, 0.05)
+    rng = np.random.default_rng(2)
+    scores = {"c": rng.normal(size=20), "t": rng.normal(0.7, 1, 20)}
+    history = SQ.run_sequential(scores, design)
+    saved = [SQ.LookDecision.from_dict(h.to_dict()) for h in history]
+    for look in range(1, len(history) + 1):
+        again = SQ.decide_look(scores, design, look, history=saved[: look - 1])
+        assert again.to_dict() == history[look - 1].to_dict()
+    with pytest.raises(ValueError, match="earlier look"):
+        SQ.decide_look(scores, design, 2)
+
+
+@pytest.mark.parametrize(
+    ("n_max", "k", "message"),
+    [(15, 1, "at least 2"), (16, 5, "multiple of runs_per_look"), (3, 5, "multiple"), (10.0, 5, "integer")],
+)
+def test_schedule_validation(n_max, k, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        SQ.sequential_design(n_max, k)
+
+
+def test_bad_spending() -> None:
+    with pytest.raises(ValueError, match="hsd:<gamma>"):
+        SQ.sequential_design(10, 5, 0.05, "linear")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-100, 100, allow_nan=False), min_size=10, max_size=10),
+    st.lists(st.floats(-100, 100, allow_nan=False), min_size=10, max_size=10),
+    st.booleans(),
+)
+def test_decisions_never_change_and_failed_runs_are_tolerated(c, t, paired) -> None:
+    c, t = np.array(c), np.array(t)
+    t[3] = np.nan  # a failed run
+    design = SQ.sequential_design(10, 5, 0.05)
+    history = SQ.run_sequential({"c": c, "t": t}, design, paired=paired)
+    first = next((h.look for h in history if h.comparisons[0].decision != "continue"), None)
+    if first is not None:
+        assert all(h.comparisons[0].decision == history[-1].comparisons[0].decision for h in history[first - 1 :])
+    assert history[-1].stop
+    assert history[-1].comparisons[0].decision in ("better", "worse", "inconclusive")
