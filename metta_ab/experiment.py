@@ -171,6 +171,43 @@ class AnalysisSettings:
 
 
 @dataclass
+class SequentialSettings:
+    """A sequential design (metta_ab.stats.sequential): a look after every `runs_per_look` runs per variant, up
+    to `max_runs_per_variant`; `spending` is the alpha-spending function. None means "not said here" (the
+    sweeper's `ab.sequential.*` settings are layered over the experiment's with `over`)."""
+
+    max_runs_per_variant: int | None = None
+    runs_per_look: int | None = None
+    spending: str | None = None  # default metta_ab.stats.sequential.DEFAULT_SPENDING
+
+    def over(self, other: SequentialSettings | None) -> SequentialSettings:
+        if other is None:
+            return self
+        mine = dict(vars(self))
+        mine.update({k: v for k, v in vars(other).items() if v is not None})
+        return SequentialSettings(**mine)
+
+    @property
+    def is_set(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+    def validate(self, where: str) -> None:
+        from metta_ab.stats.sequential import _spending_kind, check_schedule
+
+        if self.max_runs_per_variant is None or self.runs_per_look is None:
+            raise ExperimentError(
+                f"{where}: a sequential design needs both max_runs_per_variant and runs_per_look, got {vars(self)}; "
+                "set them with .set_sequential(max_runs_per_variant=N, runs_per_look=k)"
+            )
+        try:
+            check_schedule(self.max_runs_per_variant, self.runs_per_look)
+            if self.spending is not None:
+                _spending_kind(self.spending)
+        except ValueError as error:
+            raise ExperimentError(f"{where}: {error}") from None
+
+
+@dataclass
 class ABExperiment:
     """A whole A/B experiment. Subclass it (the seed's "custom experiment class") or use the builder."""
 
@@ -184,6 +221,8 @@ class ABExperiment:
     wandb_entity: str | None = None
     wandb_tags: list[str] = field(default_factory=list)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    # .set_sequential(...): looks after every k runs per variant up to N (None: a fixed design)
+    sequential: SequentialSettings | None = None
     app: str | None = None  # the Hydra training script `metta-ab run` launches (default: tools/train.py)
     # .set_metric(name, reader=fn): a function that reads the metric from a job directory (a plain function
     # until validate() records it as a MetricReader; experiment_config.yaml holds it as analysis.reader)
@@ -229,6 +268,7 @@ class ABExperiment:
                 **({"reader": self.metric_reader.spec} if self.metric_reader is not None else {}),
             },
             "app": self.app,
+            **({"sequential": dict(vars(self.sequential))} if self.sequential is not None else {}),
             "variants": [
                 {
                     "name": v.name,
@@ -257,6 +297,7 @@ class ABExperiment:
             "wandb_entity",
             "wandb_tags",
             "variants",
+            "sequential",
         }
         unknown = sorted(set(data) - fields)
         if unknown:
@@ -279,7 +320,14 @@ class ABExperiment:
                     tags=raw.get("tags") or [],
                 )
             )
-        kwargs = {k: data[k] for k in fields - {"variants", "analysis"} if data.get(k) is not None}
+        kwargs = {k: data[k] for k in fields - {"variants", "analysis", "sequential"} if data.get(k) is not None}
+        sequential = data.get("sequential")
+        if sequential is not None:
+            if not isinstance(sequential, Mapping) or set(sequential) - set(vars(SequentialSettings())):
+                raise ExperimentError(
+                    f"{source}: 'sequential' must be a mapping with keys among {sorted(vars(SequentialSettings()))}"
+                )
+            kwargs["sequential"] = SequentialSettings(**sequential)
         if isinstance(kwargs.get("date"), _dt.date):  # YAML reads an unquoted 2024-03-01 as a date
             kwargs["date"] = kwargs["date"].isoformat()
         analysis = data.get("analysis") or {}
@@ -322,6 +370,9 @@ class ABExperiment:
                 f"experiment {self.name!r}: runs_per_variant must be a whole number >= 1, got {runs!r}; "
                 "set it with .set_runs_per_variant(n)"
             )
+        if self.sequential is not None:
+            self.sequential.validate(f"experiment {self.name!r} sequential design")
+            self.runs_per_variant = self.sequential.max_runs_per_variant
         self._validate_base_config()
         self.analysis.validate(f"experiment {self.name!r} metric settings", [v.name for v in self.variants])
         if self.metric_reader is not None:
@@ -363,6 +414,17 @@ class ExperimentBuilder:
 
     def set_runs_per_variant(self, runs: int) -> ExperimentBuilder:
         self._experiment.runs_per_variant = runs
+        return self
+
+    def set_sequential(
+        self, max_runs_per_variant: int, runs_per_look: int, *, spending: str | None = None
+    ) -> ExperimentBuilder:
+        """A sequential experiment: `runs_per_look` (k >= 2) runs per variant, a look (the group-sequential
+        decision of metta_ab.stats.sequential), then the next k, up to `max_runs_per_variant` (a multiple of k).
+        The false-positive rate over all looks stays at alpha; `runs_per_variant` becomes the maximum."""
+        self._experiment.sequential = SequentialSettings(max_runs_per_variant, runs_per_look, spending)
+        if isinstance(max_runs_per_variant, int) and not isinstance(max_runs_per_variant, bool):
+            self._experiment.runs_per_variant = max_runs_per_variant
         return self
 
     def set_base_config(self, defaults: Iterable[str] | None = None, **values: Any) -> ExperimentBuilder:

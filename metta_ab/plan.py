@@ -267,6 +267,30 @@ def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return changes
 
 
+def format_look_schedule(experiment: ABExperiment) -> list[str]:
+    """The looks of a sequential experiment and each look's boundary (two-sided nominal p and t), for plan.txt."""
+    from metta_ab.stats.sequential import DEFAULT_SPENDING, sequential_design
+
+    seq = experiment.sequential
+    assert seq is not None and seq.max_runs_per_variant is not None and seq.runs_per_look is not None
+    alpha = experiment.analysis.resolved().alpha
+    spending = seq.spending or DEFAULT_SPENDING
+    design = sequential_design(seq.max_runs_per_variant, seq.runs_per_look, alpha, spending)
+    treatments = len(experiment.variants) - 1
+    holm = f"; Holm across {treatments} comparisons (first level alpha / {treatments})" if treatments > 1 else ""
+    lines = [
+        f"Sequential: a look after every {seq.runs_per_look} runs per variant, at most {seq.max_runs_per_variant} "
+        f"({design.looks} looks); alpha {alpha:g} over all looks, spending {spending}" + holm,
+        f"{'look':>4} {'runs/variant':>12} {'alpha spent':>11} {'reject if p <':>13} {'|t| paired >=':>13} {'df':>3}",
+    ]
+    for row in design.schedule(paired=True):
+        lines.append(
+            f"{row['look']:>4} {row['runs_per_variant']:>12} {row['alpha_spent']:>11.4f} {row['nominal_p']:>13.5f} "
+            f"{row['t_bound']:>13.3f} {row['df']:>3}"
+        )
+    return lines
+
+
 def format_plan(experiment: ABExperiment, runs: Sequence[PlannedRun], notes: Sequence[str] = ()) -> str:
     """The human-readable plan a dry run prints and saves as plan.txt; `notes` say where injection went."""
     lines = [
@@ -276,6 +300,8 @@ def format_plan(experiment: ABExperiment, runs: Sequence[PlannedRun], notes: Seq
     ]
     if experiment.base_defaults:
         lines.append(f"Base config defaults: {', '.join(experiment.base_defaults)}")
+    if experiment.sequential is not None:
+        lines += ["", *format_look_schedule(experiment)]
     header = f"{'variant':<20} {'run':>4} {'seed':>11}  {'run name':<28} directory"
     lines += ["", header, "-" * len(header)]
     for run in runs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask
-from metta_ab.experiment import ABExperiment, ExperimentError
+from metta_ab.experiment import ABExperiment, ExperimentError, SequentialSettings
 from metta_ab.ledger import (
     COMPLETED,
     EXPERIMENT_CONFIG,
@@ -93,6 +94,10 @@ class ABSweep:
             raise ABConfigError(str(error)) from None
         try:
             self.experiment: ABExperiment = load_once(self.settings.experiment)
+            if self.settings.sequential.is_set:  # ab.sequential.* over the experiment's .set_sequential(...)
+                base = self.experiment.sequential or SequentialSettings()
+                sequential = base.over(self.settings.sequential)
+                self.experiment = dataclasses.replace(self.experiment, sequential=sequential).validate()
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
         self.experiment_dir, self.dir_setting = locate(config, self.settings.output_dir, self.experiment)

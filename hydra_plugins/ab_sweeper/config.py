@@ -13,7 +13,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from metta_ab.experiment import AnalysisSettings
+from metta_ab.experiment import AnalysisSettings, SequentialSettings
 from metta_ab.plan import InjectionKeys
 
 
@@ -35,6 +35,8 @@ class ABSettings:
     inject: InjectionKeys = field(default_factory=InjectionKeys)
     # Overrides the experiment's `.set_metric(...)`: ab.analysis.metric=reward ab.analysis.direction=min ...
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    # Overrides the experiment's `.set_sequential(...)`: ab.sequential.max_runs_per_variant=20 ...runs_per_look=5
+    sequential: SequentialSettings = field(default_factory=SequentialSettings)
 
 
 @dataclass
