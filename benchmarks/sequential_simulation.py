@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         for d in EFFECTS
         if not args.smoke or (dist == "normal" and d in (0.0, 1.5))
     ]
+    rows_order = list(rows)
+    rows.sort(key=lambda row: (row.d not in (0.0, 1.5), row.d not in (0.0,)))  # the goals' rows first
     started = time.perf_counter()
     pool = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
     results = {}
@@ -166,13 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             with_ada = args.adastop == "all" or (args.adastop == "unpaired" and row.design == "unpaired")
             ada = (args.adastop_alpha, args.adastop_b) if with_ada else None
-            results[row] = (simulate(row, experiments, args.spending, ada, pool), with_ada)
-            print(".", end="", flush=True, file=sys.stderr)
+            results[row] = (res := simulate(row, experiments, args.spending, ada, pool), with_ada)
+            ada_cols = f"{res[3]:.3f} {res[4]:.1f}" if with_ada else "-"
+            print(f"{row.label}: {res[0]:.3f} {res[1]:.1f} {res[2]:.3f} {ada_cols}", flush=True, file=sys.stderr)
     finally:
         if pool is not None:
             pool.shutdown()
-    print(file=sys.stderr)
-
+    results = dict(sorted(results.items(), key=lambda item: rows_order.index(item[0])))
     print(f"Sequential simulation: {experiments} experiments per row, alpha = {ALPHA}, spending {args.spending};")
     print("rate = 'better'/'worse' verdicts (d = 0: false positives) or correct 'better' (d > 0); runs = mean runs")
     print(f"per variant. AdaStop at nominal alpha {args.adastop_alpha}, B = {args.adastop_b}, cumulative data.")
