@@ -100,6 +100,14 @@ class ABSweep:
                 self.experiment = dataclasses.replace(self.experiment, sequential=sequential).validate()
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
+        if self.experiment.sequential is not None and not self.settings.dry_run:
+            # The decision rule and the schedule exist (a dry run shows them); the sweep does not stop at looks
+            # yet, and running all N runs under a sequential plan would misstate what was done.
+            raise ABConfigError(
+                f"ab.experiment={self.settings.experiment}: sequential experiments (.set_sequential) can only be "
+                "planned so far (ab.dry_run=true shows the looks and their boundaries); to run it now, use a fixed "
+                "design: .set_runs_per_variant(N) without .set_sequential"
+            )
         self.experiment_dir, self.dir_setting = locate(config, self.settings.output_dir, self.experiment)
         self._check_writable(self.experiment_dir.parent)
         self.job_overrides = [DROP_AB_NODE, f"hydra.sweep.dir={format_value(str(self.experiment_dir))}"]

@@ -68,11 +68,12 @@ def _option_node() -> dict[str, Any]:
 def _register() -> None:
     """Once per process and again in workers that import this module after receiving the config store
     (joblib): Hydra 1.4 warns about a repeated registration unless told it replaces (1.3 has no `replace`)."""
-    option = {"group": "hydra/sweeper", "name": "ab", "package": "_global_", "provider": "metta_ab"}
-    try:
-        ConfigStore.instance().store(node=_option_node(), replace=True, **option)
-    except TypeError:
-        ConfigStore.instance().store(node=_option_node(), **option)
+    option = {"group": "hydra/sweeper", "name": "ab", "node": _option_node(), "package": "_global_"}
+    store = ConfigStore.instance().store
+    if "replace" in store.__code__.co_varnames:
+        store(**option, provider="metta_ab", replace=True)
+    else:
+        store(**option, provider="metta_ab")
 
 
 _register()
