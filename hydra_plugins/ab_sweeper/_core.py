@@ -113,7 +113,7 @@ class ABSweep:
         self.job_overrides = [DROP_AB_NODE, f"hydra.sweep.dir={format_value(str(self.experiment_dir))}"]
         self.job_overrides += _no_launcher_retries(config)
         publish(config, self.experiment_dir)
-        self.task = RecordingTask(task_function, self.settings.inject.seed, self.settings.run_timeout)
+        self.task = RecordingTask(task_function, self.settings.run_timeout)  # what it injects: set in run()
         self.injection_notes: list[str] = []
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context,
@@ -138,9 +138,10 @@ class ABSweep:
     # --- the flow ------------------------------------------------------------------------------------
 
     def run(self, arguments: list[str]) -> list[Any]:
-        task_overrides = self._task_overrides(arguments)
+        task_overrides, ab_keys = self._split_arguments(arguments)
         layout = self.app.layout(self.experiment, task_overrides)
-        inject, self.injection_notes = self._injection(arguments, task_overrides, layout)
+        named = {key.removeprefix("ab.inject.") for key in ab_keys if key.startswith("ab.inject.")}
+        inject, self.injection_notes = self._injection(named, task_overrides, layout)
         settings = PlanSettings(
             base_seed=self.settings.base_seed,
             paired_seeds=self.settings.paired_seeds,
@@ -172,11 +173,10 @@ class ABSweep:
             raise ABConfigError(f"{self.experiment_dir}: {error}") from None
 
     def _injection(
-        self, arguments: Sequence[str], task_overrides: Sequence[str], layout: Any
+        self, explicit: set[str], task_overrides: Sequence[str], layout: Any
     ) -> tuple[InjectionKeys, list[str]]:
-        """The injection targets this app can take (see AppConfig.resolve_injection), and notes on them."""
-        prefix = "ab.inject."
-        explicit = {key[len(prefix) :] for a in arguments if (key := a.lstrip("+").split("=", 1)[0]).startswith(prefix)}
+        """The injection targets this app can take (see AppConfig.resolve_injection), and notes on them;
+        `explicit` are the ones the command line set (`ab.inject.<name>=`)."""
         off = InjectionKeys(**{name: None for name in self.settings.inject.targets()})
         probe = PlanSettings(inject=off, task_overrides=tuple(task_overrides))
         try:
@@ -236,19 +236,23 @@ class ABSweep:
         ledger.save()
         return ledger
 
-    def _task_overrides(self, arguments: Sequence[str]) -> list[str]:
-        """Command-line task overrides go to every job, except the sweeper's own `ab.*` settings."""
+    def _split_arguments(self, arguments: Sequence[str]) -> tuple[list[str], set[str]]:
+        """The command line's task overrides, which go to every job, and the keys of the sweeper's own
+        `ab.*` settings it set, which go to no job."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        task_overrides = []
+        task_overrides, ab_keys = [], set()
         for override in parser.parse_overrides(list(arguments)):
             if override.is_sweep_override():
                 raise ABConfigError(
                     f"'{override.input_line}' is a sweep; with the ab sweeper, define what varies as variants "
                     "in the experiment file (command-line overrides apply to every run)"
                 )
-            if override.get_key_element().lstrip("+~").split(".")[0] != "ab":
+            key = override.get_key_element().lstrip("+~")
+            if key.split(".")[0] == "ab":
+                ab_keys.add(key)
+            else:
                 task_overrides.append(override.input_line)
-        return task_overrides
+        return task_overrides, ab_keys
 
     def _write_definition(self, runs: Sequence[PlannedRun], layout: Any) -> None:
         self.experiment_dir.mkdir(parents=True, exist_ok=True)

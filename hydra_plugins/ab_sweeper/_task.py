@@ -45,11 +45,12 @@ log = logging.getLogger(__name__)
 class RecordingTask:
     """Picklable callable: launchers ship it to worker processes (joblib, submitit, ray)."""
 
-    def __init__(self, task_function: TaskFunction, seed_key: str | None, timeout: float | None = None) -> None:
+    def __init__(self, task_function: TaskFunction, timeout: float | None = None) -> None:
         self.task_function = task_function
-        self.seed_key = seed_key
         self.timeout = timeout
-        self.wandb_env = False  # the sweep sets it from ab.inject.wandb_env
+        # Set by the sweep once it knows where this app takes injected values (AppConfig.resolve_injection):
+        self.seed_key: str | None = None  # the key the seed went to, recorded in the status
+        self.wandb_env = False  # whether W&B's variables are set for the job (then wandb is reset first)
 
     def __call__(self, cfg: DictConfig) -> Any:
         job_dir = Path(HydraConfig.get().runtime.output_dir)
