@@ -17,6 +17,8 @@ import pytest
 import yaml
 from sweeper_cli import APPS, job_dirs, run_app, run_sweep, status, write_experiment
 
+from hydra_plugins.ab_sweeper._process import start_time
+
 RULES = APPS / "rules" / "app.py"
 TWO_VARIANTS = """
 experiment = (
@@ -214,11 +216,6 @@ def unrelated_process():
     proc.wait()
 
 
-def _proc_start_time(pid: int) -> int:
-    text = Path(f"/proc/{pid}/stat").read_bytes()
-    return int(text[text.rindex(b")") + 2 :].split()[19])
-
-
 def _pretend_still_running(exp_dir: Path, job: str, pid: int, pid_started: int | None) -> None:
     """What a sweeper killed while `job` ran leaves behind: its ledger record and its status say running."""
     data = json.loads((exp_dir / "ledger.json").read_text())
@@ -246,7 +243,7 @@ def test_reused_pid_is_not_waited_for(tmp_path, unrelated_process):
     assert first.returncode == 0, first.output
     exp_dir = first.experiment_dir("rules")
     pid = unrelated_process.pid
-    _pretend_still_running(exp_dir, "a_run_1", pid, pid_started=_proc_start_time(pid) + 1)
+    _pretend_still_running(exp_dir, "a_run_1", pid, pid_started=start_time(pid) + 1)
 
     again = run_sweep(RULES, *AB, "ab.settle_timeout=60", cwd=tmp_path, timeout=40)
     assert again.returncode == 0, again.output

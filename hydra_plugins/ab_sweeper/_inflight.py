@@ -65,8 +65,8 @@ def _stop_ray() -> None:
         ray.shutdown()
 
 
-def wait_for_runs_to_end(job_dirs: Sequence[Path], interval: float, limit: float) -> list[Path]:
-    """Wait until no run of `job_dirs` is still going; returns the ones given up on after `limit` seconds."""
+def wait_for_runs_to_end(job_dirs: Sequence[Path], interval: float, limit: float) -> None:
+    """Wait until no run of `job_dirs` is still going, or `limit` seconds (then the caller relaunches them)."""
     host = socket.gethostname()
     started = time.monotonic()
     reported = None
@@ -84,7 +84,7 @@ def wait_for_runs_to_end(job_dirs: Sequence[Path], interval: float, limit: float
                 ", ".join(d.name for d in waiting),
             )
             _stop_ray()
-            return list(waiting)
+            return
         if reported is None or time.monotonic() - reported >= REPORT_EVERY:
             shown = ", ".join(f"{d.name} ({why})" for d, why in list(waiting.items())[:5])
             more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
@@ -99,4 +99,3 @@ def wait_for_runs_to_end(job_dirs: Sequence[Path], interval: float, limit: float
             reported = time.monotonic()
         time.sleep(max(interval, 0.2))
     _stop_ray()
-    return []

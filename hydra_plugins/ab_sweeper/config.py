@@ -69,11 +69,10 @@ def _register() -> None:
     """Once per process and again in workers that import this module after receiving the config store
     (joblib): Hydra 1.4 warns about a repeated registration unless told it replaces (1.3 has no `replace`)."""
     option = {"group": "hydra/sweeper", "name": "ab", "node": _option_node(), "package": "_global_"}
-    store = ConfigStore.instance().store
-    if "replace" in store.__code__.co_varnames:
-        store(**option, provider="metta_ab", replace=True)
-    else:
-        store(**option, provider="metta_ab")
+    try:
+        ConfigStore.instance().store(**option, provider="metta_ab", replace=True)
+    except TypeError:  # Hydra 1.3: no `replace`, and no warning either
+        ConfigStore.instance().store(**option, provider="metta_ab")
 
 
 _register()
