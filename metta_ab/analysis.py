@@ -6,6 +6,7 @@ which recomputes everything from the experiment directory without rerunning anyt
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from metta_ab import stats
 from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
 from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, LEDGER_FILE, Ledger, RunRecord, read_json, read_status
 from metta_ab.loading import load_experiment
+from metta_ab.looks import Looks, SequentialOutcome, design_for, runs_needed
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
 
 
@@ -40,6 +42,8 @@ class ExperimentResults:
     # score is then its last step, a censored time)
     censored: dict[str, np.ndarray] = field(default_factory=dict)
     non_finite: list[dict[str, Any]] = field(default_factory=list)  # runs scored inf / NaN, and how each counts
+    looks: list[dict[str, Any]] = field(default_factory=list)  # every analysis the sweeper wrote (looks.json)
+    sequential: SequentialOutcome | None = None  # a .set_sequential(...) experiment's looks and decisions
 
     @property
     def metric(self) -> str | None:
@@ -188,18 +192,20 @@ def analyze_runs(
                 f"No metric was declared; analyzing {picked!r}. Declare it before running with "
                 ".set_metric(name, direction) so the analysis cannot be chosen after seeing the results."
             )
-    scores = {v.name: np.full(experiment.runs_per_variant, np.nan) for v in experiment.variants}
+    looks = Looks.load(experiment_dir)
+    planned, sequential = _planned_runs(experiment, looks, settings)
+    if sequential is not None:  # runs the looks never reached are not part of the experiment
+        records = [r for r in records if r.run_index <= planned[r.variant]]
+    else:
+        warnings += filter(None, [looks.growth_warning(experiment.runs_per_variant)])
+    scores = {v.name: np.full(planned[v.name], np.nan) for v in experiment.variants}
     threshold = settings.curve_summary == "threshold"
-    censored = {v.name: np.zeros(experiment.runs_per_variant, bool) for v in experiment.variants} if threshold else {}
+    censored = {v.name: np.zeros(planned[v.name], bool) for v in experiment.variants} if threshold else {}
     non_finite: list[dict[str, Any]] = []
     if settings.metric is not None:
         missing, never = [], []
         for record in records:
-            if (
-                record.job_dir in metrics
-                and record.variant in scores
-                and record.run_index <= experiment.runs_per_variant
-            ):
+            if record.job_dir in metrics and record.variant in scores and record.run_index <= planned[record.variant]:
                 found = metrics[record.job_dir]
                 if threshold:
                     value, was_censored = threshold_time(found, settings)
@@ -253,6 +259,8 @@ def analyze_runs(
             min_effect=None if threshold else settings.min_effect,
             censored=censored if threshold else None,
         )
+        if sequential is not None:
+            analysis = _sequential_verdicts(analysis, sequential)
     else:
         warnings.append(
             "No run reported a numeric metric: there is nothing to compare. Looked at "
@@ -273,7 +281,41 @@ def analyze_runs(
         injection,
         censored=censored,
         non_finite=non_finite,
+        looks=looks.entries,
+        sequential=sequential,
     )
+
+
+def _planned_runs(
+    experiment: ABExperiment, looks: Looks, settings: AnalysisSettings
+) -> tuple[dict[str, int], SequentialOutcome | None]:
+    """Runs per variant the experiment is made of: runs_per_variant, or for a sequential experiment the runs
+    its looks reached (the current look's included while it runs)."""
+    names = [v.name for v in experiment.variants]
+    if experiment.sequential is None:
+        return dict.fromkeys(names, experiment.runs_per_variant), None
+    design = design_for(experiment, looks.rule["alpha"] if looks.rule else settings.alpha)
+    history = looks.history()
+    planned = runs_needed(design, history, names)
+    return planned, SequentialOutcome(design, tuple(history), planned)
+
+
+def _sequential_verdicts(analysis: stats.Analysis, outcome: SequentialOutcome) -> stats.Analysis:
+    """A sequential experiment's verdicts are its looks' decisions; the p-values beside them are the
+    fixed-sample ones of the runs used, which do not account for the looks."""
+    comparisons = []
+    for c in analysis.comparisons:
+        decision = outcome.decision_of(c.treatment)
+        if decision in (stats.BETTER, stats.WORSE, stats.EQUIVALENT, stats.INCONCLUSIVE):
+            note = f"the verdict is the sequential design's (look {len(outcome.history)}); {_P_NOTE}"
+        else:
+            decision = stats.INCONCLUSIVE
+            note = f"not decided yet: the sequential experiment stopped before its looks ended; {_P_NOTE}"
+        comparisons.append(dataclasses.replace(c, verdict=decision, warnings=(*c.warnings, note)))
+    return dataclasses.replace(analysis, comparisons=tuple(comparisons))
+
+
+_P_NOTE = "its p-value and CI are those of a fixed design over the runs used and do not account for the looks"
 
 
 def records_from_directory(experiment: ABExperiment, experiment_dir: Path) -> list[RunRecord]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from metta_ab.analysis import ExperimentResults
 from metta_ab.ledger import COMPLETED, FAILED, RunRecord, write_text_atomic
+from metta_ab.sequential_report import look_rows, sequential_verdict_sentence
 from metta_ab.sources import RunMetrics, returned_values
 from metta_ab.stats import Comparison
 
@@ -282,10 +283,15 @@ def summary_text(results: ExperimentResults) -> str:
     lines += ["", "Per variant:", *_variant_rows(results)]
     if analysis is not None and analysis.comparisons:
         lines += ["", f"Comparisons with the control ({analysis.control}):", *_comparison_rows(results), ""]
+        if results.sequential is not None:
+            lines += [*look_rows(results.sequential), ""]
         lines.append("Verdict:")
         judged = f"steps to {s.metric} {s.threshold:g}" if s.curve_summary == "threshold" else s.metric or ""
         for c in analysis.comparisons:
-            lines.append("  " + verdict_sentence(c, judged))
+            if results.sequential is not None:
+                lines.append("  " + sequential_verdict_sentence(c, results.sequential, judged))
+            else:
+                lines.append("  " + verdict_sentence(c, judged))
     lines += _returned_rows(results)
     failures = [r for r in results.records if r.status == FAILED]
     if failures:
@@ -334,6 +340,8 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "warnings": list(results.warnings) + list(stats_dict["warnings"]),
         "non_finite_scores": list(results.non_finite),  # runs scored inf / NaN: value and how it was treated
         "injection": list(results.injection),
+        "sequential": results.sequential.to_dict() if results.sequential is not None else None,
+        "looks": list(results.looks),  # every analysis the sweeper wrote: runs per variant at each
         "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],
     }
 

@@ -1,6 +1,6 @@
 """The sequential design in the experiment definition: the builder's validation, experiment_config.yaml, the
-`ab.sequential.*` command-line settings and the look schedule a dry run shows (the sweep loop itself comes later:
-until then a sequential experiment is refused outside a dry run)."""
+`ab.sequential.*` command-line settings and the look schedule a dry run shows (the sweep itself:
+test_sequential_sweep.py)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def create_seq():
         .add_variant(name="low", trainer__learning_rate=0.001)
         .add_variant(name="high", trainer__learning_rate=0.01)
         .set_sequential(max_runs_per_variant=15, runs_per_look=5)
+        .set_metric("score")
         .set_base_config(defaults=["/common", "/agent/slow"], trainer__total_timesteps=5000)
         .build()
     )
@@ -83,12 +84,3 @@ def test_dry_run_shows_the_looks_and_the_command_line_overrides_them(tmp_path) -
     assert saved["sequential"]["max_runs_per_variant"] == 20
     bad = run_sweep(METTA_LIKE, *args, "ab.sequential.runs_per_look=6", cwd=tmp_path)
     assert bad.returncode != 0 and "multiple of runs_per_look" in bad.output
-
-
-def test_a_sequential_experiment_is_not_run_as_a_fixed_one(tmp_path) -> None:
-    """Until the sweep stops at looks, running one is refused before anything launches (not run to N)."""
-    write_experiment(tmp_path / "seq.py", SEQ_EXPERIMENT)
-    result = run_sweep(METTA_LIKE, "ab.experiment=seq.py", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "sequential experiments (.set_sequential) can only be planned so far" in result.stderr
-    assert job_dirs(result.experiment_dir("seq_test")) == []

@@ -39,6 +39,7 @@ from metta_ab.ledger import (
     write_text_atomic,
 )
 from metta_ab.loading import save_experiment
+from metta_ab.looks import Looks, check_sequential, completed_per_variant, decision_rule, design_for, runs_needed
 from metta_ab.overrides import format_value
 from metta_ab.plan import (
     InjectionKeys,
@@ -100,14 +101,10 @@ class ABSweep:
                 self.experiment = dataclasses.replace(self.experiment, sequential=sequential).validate()
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
-        if self.experiment.sequential is not None and not self.settings.dry_run:
-            # The decision rule and the schedule exist (a dry run shows them); the sweep does not stop at looks
-            # yet, and running all N runs under a sequential plan would misstate what was done.
-            raise ABConfigError(
-                f"ab.experiment={self.settings.experiment}: sequential experiments (.set_sequential) can only be "
-                "planned so far (ab.dry_run=true shows the looks and their boundaries); to run it now, use a fixed "
-                "design: .set_runs_per_variant(N) without .set_sequential"
-            )
+        try:
+            check_sequential(self.experiment, self.settings.analysis, f"ab.experiment={self.settings.experiment}")
+        except ExperimentError as error:
+            raise ABConfigError(str(error)) from None
         self.experiment_dir, self.dir_setting = locate(config, self.settings.output_dir, self.experiment)
         self._check_writable(self.experiment_dir.parent)
         self.job_overrides = [DROP_AB_NODE, f"hydra.sweep.dir={format_value(str(self.experiment_dir))}"]
@@ -122,6 +119,7 @@ class ABSweep:
         )
         self.app = AppConfig(hydra_context.config_loader, config)
         self.launcher_errors: list[str] = []  # in full, for when no run could even start
+        self.progress_total: int | None = None  # runs the progress line counts (a sequential look: up to it)
 
     def _check_writable(self, parent: Path) -> None:
         if parent.exists() and not parent.is_dir():
@@ -165,8 +163,13 @@ class ABSweep:
                     print(self._plan_text(runs), end="")
                     print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
                     return []
-                ledger = self._ledger(runs, previous, fingerprint)
-                returns = self._launch_with_retries(runs, ledger)
+                if self.experiment.sequential is None:
+                    ledger = self._ledger(runs, previous, fingerprint)
+                    returns = self._launch_with_retries(runs, ledger)
+                else:
+                    looks = self._sequential_looks(runs)
+                    ledger = self._ledger(runs, previous, fingerprint)
+                    returns = self._launch_by_looks(runs, ledger, looks)
                 self._finish(ledger)
                 return returns
         except ExperimentLockedError as error:
@@ -232,7 +235,8 @@ class ABSweep:
         )
         done = [r for r in records if r.status == COMPLETED]
         if done:
-            log.info("[ab] resuming: %d of %d runs already completed; they are not run again", len(done), len(runs))
+            of = "" if self.experiment.sequential else f" of {len(runs)}"  # a sequential one may need fewer
+            log.info("[ab] resuming: %d%s runs already completed; they are not run again", len(done), of)
         ledger.save()
         return ledger
 
@@ -263,6 +267,67 @@ class ABSweep:
         if base_yaml:
             write_text_atomic(self.experiment_dir / BASE_YAML, base_yaml)
         OmegaConf.save(self.config, self.experiment_dir / "multirun.yaml")
+
+    def _sequential_looks(self, runs: Sequence[PlannedRun]) -> Looks:
+        """The looks decided so far; refused (before anything launches) when they were decided by other rules."""
+        looks = Looks.load(self.experiment_dir)
+        settings = self.experiment.analysis.over(self.settings.analysis).resolved()
+        paired = bool(runs) and all(r.seed is not None for r in runs) and self.settings.paired_seeds
+        rule = decision_rule(self.experiment, settings, paired=paired)
+        if looks.rule is not None and looks.rule != rule:
+            changed = [f"{k} {looks.rule.get(k)!r} -> {v!r}" for k, v in rule.items() if looks.rule.get(k) != v]
+            raise ABConfigError(
+                f"{looks.path}: the {len(looks.history())} look(s) decided so far used other settings ("
+                + "; ".join(changed)
+                + "). Rerun with the original settings to resume, or start over with ab.resume=false."
+            )
+        looks.rule = rule
+        looks.save()
+        return looks
+
+    def _launch_by_looks(self, runs: Sequence[PlannedRun], ledger: Ledger, looks: Looks) -> list[Any]:
+        """A sequential experiment: per look, ONE launch (and its retries) of the next runs of the variants still
+        open, then the look's decision, saved before the next look starts, so a rerun continues after the last
+        decision saved and never decides a look twice. A look with a failed run is not decided."""
+        from metta_ab.analysis import analyze_runs  # scipy: imported only once there are results
+        from metta_ab.stats.sequential import decide_look
+
+        rule = looks.rule or {}
+        design = design_for(self.experiment, rule["alpha"])
+        names = [v.name for v in self.experiment.variants]
+        history = looks.history()
+        returns: list[Any] = []
+        while not (history and history[-1].stop):
+            look, needed = len(history) + 1, runs_needed(design, history, names)
+            batch = [r for r in runs if r.index <= needed[r.variant]]
+            open_variants = [v for v in names if needed[v] == design.runs_at_look[look - 1]]
+            log.info(
+                "[ab] look %d of %d: runs 1-%d of %s",
+                look, design.looks, design.runs_at_look[look - 1], ", ".join(open_variants),
+            )  # fmt: skip
+            self.progress_total = len(batch)
+            returns += self._launch_with_retries(batch, ledger)
+            failed = [r.job_dir for r in batch if ledger.runs[r.job_dir].status != COMPLETED]
+            if failed:
+                log.warning("[ab] look %d is not decided: %d run(s) failed; rerun to retry them", look, len(failed))
+                break
+            results = analyze_runs(
+                self.experiment, list(ledger.runs.values()), self.experiment_dir, self.settings.analysis
+            )
+            if results.analysis is None:
+                raise ABConfigError(f"look {look} cannot be decided: " + " ".join(results.warnings))
+            decision = decide_look(
+                results.scores, design, look, control=results.analysis.control, paired=rule["paired"],
+                direction=rule["direction"], min_effect=rule["min_effect"], history=history,
+            )  # fmt: skip
+            history.append(decision)
+            looks.record_decision(decision, completed_per_variant(ledger.runs.values()))
+            looks.save()
+            verdicts = ", ".join(f"{c.treatment} {c.decision}" for c in decision.comparisons)
+            log.info(
+                "[ab] look %d decided: %s%s", look, verdicts, f"; stop ({decision.reason})" if decision.stop else ""
+            )
+        return returns
 
     def _launch_with_retries(self, runs: Sequence[PlannedRun], ledger: Ledger) -> list[Any]:
         """Launch every pending run in ONE launch() call per round, so parallel launchers stay busy.
@@ -305,8 +370,9 @@ class ABSweep:
         launch_error, interrupted = None, False
         job_dirs = [self.experiment_dir / r.job_dir for r in pending]
         done_before = len(ledger.by_status(COMPLETED))
+        total = self.progress_total or len(ledger.runs)
         watcher = ProgressWatcher(
-            job_dirs, total=len(ledger.runs), done_before=done_before, interval=self.settings.progress_interval
+            job_dirs, total=total, done_before=done_before, interval=self.settings.progress_interval
         )
         try:
             with watcher:
@@ -345,6 +411,11 @@ class ABSweep:
         records = list(ledger.runs.values())
         from metta_ab.analysis import analyze_runs  # scipy: imported only once there are results
         from metta_ab.report import write_report
+
+        if self.experiment.sequential is None:  # a sequential experiment's looks are recorded as decided
+            looks = Looks.load(self.experiment_dir)
+            looks.record_analysis(self.experiment.runs_per_variant, completed_per_variant(records))
+            looks.save()
 
         try:
             results = analyze_runs(self.experiment, records, self.experiment_dir, self.settings.analysis)

@@ -1,0 +1,186 @@
+"""Every analysis the sweeper has written for an experiment (`looks.json`), and the looks of a sequential one.
+
+Looking at a p-value, then adding seeds and testing again, inflates false positives. So the sweeper records
+each analysis it writes: for a fixed design the runs per variant at that time, so that a design grown after
+an analysis can say its p-value ignores the earlier look; for a sequential design (`.set_sequential`) the
+decision of each look (`metta_ab.stats.sequential`), saved the moment it is made, so that a killed sweep
+resumes at the right look and never decides a look twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
+from metta_ab.ledger import COMPLETED, RunRecord, read_json, write_json_atomic
+
+if TYPE_CHECKING:  # scipy: only the sequential parts need it
+    from metta_ab.stats.sequential import LookDecision, SequentialDesign
+
+LOOKS_FILE = "looks.json"
+#: The analysis settings a sequential decision depends on: a resumed sweep must decide with the same ones.
+RULE_SETTINGS = ("metric", "direction", "curve_summary", "last_k", "alpha", "control", "min_effect")
+
+
+def design_for(experiment: ABExperiment, alpha: float) -> SequentialDesign:
+    """The group-sequential design of a `.set_sequential(...)` experiment at two-sided `alpha`."""
+    from metta_ab.stats.sequential import DEFAULT_SPENDING, sequential_design
+
+    seq = experiment.sequential
+    assert seq is not None and seq.max_runs_per_variant is not None and seq.runs_per_look is not None
+    return sequential_design(seq.max_runs_per_variant, seq.runs_per_look, alpha, seq.spending or DEFAULT_SPENDING)
+
+
+def check_sequential(experiment: ABExperiment, settings: AnalysisSettings, where: str) -> None:
+    """A sequential experiment decides on a metric declared before any run, with the t statistic."""
+    if experiment.sequential is None:
+        return
+    resolved = experiment.analysis.over(settings).resolved()
+    if resolved.metric is None:
+        raise ExperimentError(
+            f"{where}: a sequential experiment decides at every look, so its metric must be declared before any "
+            "run: add .set_metric('<name>', direction='max') (or ab.analysis.metric=<name>)"
+        )
+    if resolved.curve_summary == "threshold":
+        raise ExperimentError(
+            f"{where}: a sequential experiment decides with the t statistic; time to a threshold (censored times, "
+            "the log-rank test) is not supported: use curve_summary 'final' or 'auc', or a fixed design"
+        )
+
+
+def decision_rule(experiment: ABExperiment, settings: AnalysisSettings, paired: bool) -> dict[str, Any]:
+    """What the looks' decisions depend on besides the scores (saved in looks.json, compared on resume)."""
+    seq = experiment.sequential
+    assert seq is not None
+    from metta_ab.stats.sequential import DEFAULT_SPENDING
+
+    return {
+        **{name: getattr(settings, name) for name in RULE_SETTINGS},
+        "paired": paired,
+        "max_runs_per_variant": seq.max_runs_per_variant,
+        "runs_per_look": seq.runs_per_look,
+        "spending": seq.spending or DEFAULT_SPENDING,
+    }
+
+
+@dataclass
+class Looks:
+    """looks.json: the sequential decision rule (None for a fixed design) and one entry per analysis."""
+
+    path: Path
+    rule: dict[str, Any] | None = None
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, experiment_dir: Path) -> Looks:
+        path = Path(experiment_dir) / LOOKS_FILE
+        data = read_json(path)
+        if not isinstance(data, dict):
+            return cls(path)
+        return cls(path, data.get("rule"), [e for e in data.get("looks", []) if isinstance(e, dict)])
+
+    def save(self) -> None:
+        write_json_atomic(self.path, {"rule": self.rule, "looks": self.entries})
+
+    def history(self) -> list[LookDecision]:
+        """The sequential decisions so far, look 1 first."""
+        from metta_ab.stats.sequential import LookDecision
+
+        return [LookDecision.from_dict(e["decision"]) for e in self.entries if "decision" in e]
+
+    def _add(self, runs_per_variant: int, completed: Mapping[str, int], **extra: Any) -> None:
+        entry = {"runs_per_variant": runs_per_variant, "completed": dict(completed), **extra}
+        self.entries.append({"analysis": len(self.entries) + 1, **entry, "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def record_analysis(self, runs_per_variant: int, completed: Mapping[str, int]) -> None:
+        """A fixed design's analysis; the same runs analysed again (a rerun with nothing new) is not a new look."""
+        last = self.entries[-1] if self.entries else None
+        if last and last["runs_per_variant"] == runs_per_variant and last["completed"] == dict(completed):
+            return
+        self._add(runs_per_variant, completed)
+
+    def record_decision(self, decision: LookDecision, completed: Mapping[str, int]) -> None:
+        self._add(decision.runs_per_variant, completed, decision=decision.to_dict())
+
+    def growth_warning(self, runs_per_variant: int) -> str | None:
+        """For a fixed design analysed after runs_per_variant grew past an earlier analysis with results."""
+        earlier = [e for e in self.entries if e["runs_per_variant"] < runs_per_variant and any(e["completed"].values())]
+        if not earlier:
+            return None
+        sizes = ", ".join(str(n) for n in dict.fromkeys(e["runs_per_variant"] for e in earlier))
+        return (
+            f"This design grew to {runs_per_variant} runs per variant after an analysis at {sizes}: its p-values "
+            "do not account for the earlier look(s), so a difference is called more often than alpha says "
+            "(two looks at alpha 0.05 call one in about 8% of A/A experiments). To add seeds until the answer is "
+            "clear, plan the looks: .set_sequential(max_runs_per_variant=N, runs_per_look=k)"
+        )
+
+
+def runs_needed(design: SequentialDesign, history: Sequence[LookDecision], variants: Sequence[str]) -> dict[str, int]:
+    """Runs per variant the looks have used, and for the variants still open, the next look's too."""
+    from metta_ab.stats.sequential import runs_used
+
+    used = runs_used(history, variants) if history else dict.fromkeys(variants, 0)
+    if history and history[-1].stop:
+        return used
+    look = len(history)  # 0-based index of the next look
+    open_variants = history[-1].open_variants if history else variants
+    return {v: design.runs_at_look[look] if v in open_variants else used[v] for v in variants}
+
+
+@dataclass(frozen=True)
+class SequentialOutcome:
+    """What a sequential experiment did: its design, each look's decision, the runs it used and saved."""
+
+    design: SequentialDesign
+    history: tuple[LookDecision, ...]
+    runs_used: dict[str, int]
+
+    @property
+    def stopped(self) -> bool:
+        return bool(self.history) and self.history[-1].stop
+
+    @property
+    def reason(self) -> str:
+        return self.history[-1].reason if self.stopped else "not finished"
+
+    @property
+    def runs_saved(self) -> int:
+        return sum(self.design.max_runs_per_variant - n for n in self.runs_used.values()) if self.stopped else 0
+
+    def decision_of(self, treatment: str) -> str | None:
+        """The treatment's decision at the last look (None before look 1 is decided)."""
+        if not self.history:
+            return None
+        return next(c.decision for c in self.history[-1].comparisons if c.treatment == treatment)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "design": self.design.to_dict(),
+            "schedule": self.design.schedule(),
+            "looks": [h.to_dict() for h in self.history],
+            "looks_done": len(self.history),
+            "stopped": self.stopped,
+            "reason": self.reason,
+            "runs_used": dict(self.runs_used),
+            "runs_saved": self.runs_saved,
+            "max_runs": self.design.max_runs_per_variant * len(self.runs_used),
+            "estimate_note": ESTIMATE_NOTE if self.stopped and len(self.history) < self.design.looks else None,
+        }
+
+
+ESTIMATE_NOTE = (
+    "the experiment stopped early; an early stop happens when the estimate is large, so the difference and its "
+    "CI (fixed-sample, over the runs used) overstate the effect on average"
+)
+
+
+def completed_per_variant(records: Iterable[RunRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.variant] = counts.get(record.variant, 0) + (record.status == COMPLETED)
+    return counts

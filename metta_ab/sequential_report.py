@@ -1,0 +1,93 @@
+"""The part of summary.txt a sequential experiment adds: each look's decision, why it stopped, the runs saved,
+and a verdict sentence that quotes the look's boundary instead of a fixed-sample p-value."""
+
+from __future__ import annotations
+
+import math
+
+from metta_ab.looks import ESTIMATE_NOTE, SequentialOutcome
+from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
+from metta_ab.stats.sequential import LookComparison
+
+
+def _g(value: float, digits: int = 3) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
+
+
+def look_rows(outcome: SequentialOutcome) -> list[str]:
+    design = outcome.design
+    lines = [
+        f"Sequential design: a look after every {design.runs_per_look} runs per variant, at most "
+        f"{design.max_runs_per_variant} ({design.looks} looks); alpha {design.alpha:g} over all looks, spending "
+        f"{design.spending}",
+    ]
+    header = (
+        f"{'look':>4} {'runs/variant':>12}  {'treatment':<22} {'difference':>10} {'t':>7} {'p':>8} "
+        f"{'reject if p <':>13}  decision"
+    )
+    lines += [header, "-" * len(header)]
+    for h in outcome.history:
+        for c in h.comparisons:
+            if c.decided_at is not None and c.decided_at < h.look:
+                continue  # decided at an earlier look: no more runs, nothing new to show
+            lines.append(
+                f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {c.difference:>+10.3g} {_g(c.statistic):>7} "
+                f"{_g(c.p):>8} {_g(c.level):>13}  {c.decision}"
+            )
+    used = ", ".join(f"{v} {n}" for v, n in outcome.runs_used.items())
+    if outcome.stopped:
+        total = design.max_runs_per_variant * len(outcome.runs_used)
+        lines.append(
+            f"Stopped at look {len(outcome.history)} of {design.looks} ({outcome.reason}). Runs used per variant: "
+            f"{used} of {design.max_runs_per_variant}; {outcome.runs_saved} of {total} runs saved."
+        )
+        if len(outcome.history) < design.looks:
+            lines.append(f"Note: {ESTIMATE_NOTE}.")
+    else:
+        lines.append(
+            f"Not finished: {len(outcome.history)} of {design.looks} looks decided (runs so far: {used}). Run the "
+            "same command again to continue."
+        )
+    return lines
+
+
+def _decided_at(outcome: SequentialOutcome, treatment: str) -> LookComparison:
+    last = next(c for c in outcome.history[-1].comparisons if c.treatment == treatment)
+    if last.decided_at is None:
+        return last
+    return next(c for c in outcome.history[last.decided_at - 1].comparisons if c.treatment == treatment)
+
+
+def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metric: str) -> str:
+    """The verdict of one comparison from the looks: the look that decided it, its statistic and boundary."""
+    design = outcome.design
+    if not outcome.history:
+        return f"{c.treatment} vs {c.control}: not decided yet (no look has been decided)."
+    look = _decided_at(outcome, c.treatment)
+    at = look.decided_at or len(outcome.history)
+    n = design.runs_at_look[at - 1]
+    test = "paired t" if c.paired else "Welch t"
+    where = f"at look {at} of {design.looks} ({n} runs per variant)"
+    evidence = f"{test} = {_g(look.statistic)}, p = {_g(look.p, 2)}"
+    level = round(c.ci_level * 100)
+    early = "; the early stop overstates it" if at < design.looks else ""
+    estimate = (
+        f" Difference {c.difference:+.3g} [{_g(c.difference_ci[0])}, {_g(c.difference_ci[1])}] over the runs used "
+        f"({level}% fixed-sample CI{early})."
+    )
+    if look.decision in (BETTER, WORSE):
+        return (
+            f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where}, {evidence} < "
+            f"{_g(look.level, 2)} (the look's boundary).{estimate}"
+        )
+    if look.decision == EQUIVALENT:
+        return (
+            f"{c.treatment} is equivalent to {c.control} on {metric} (within ±{c.min_effect:g}): shown {where}, "
+            f"TOST p = {_g(look.tost_p, 2)} < {_g(look.level, 2)}.{estimate}"
+        )
+    if not outcome.stopped:
+        return f"{c.treatment} vs {c.control} on {metric}: not decided yet after look {at} ({evidence})."
+    return (
+        f"Inconclusive: {c.treatment} vs {c.control} on {metric} after all {design.looks} looks ({n} runs per "
+        f"variant): {evidence}, not below the last boundary {_g(look.level, 2)}.{estimate}"
+    )

@@ -1,0 +1,226 @@
+"""Sequential experiments through the real command line: one launch per look, the look's decision, stop early
+when the answer is known, resume after kill -9 at the right look; and the looks of fixed designs.
+
+The app returns known scores per run (`known_scores`), drawn here from known distributions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from sweeper_cli import METTA_LIKE, PYTHON, job_dirs, run_sweep, status, write_experiment
+
+from metta_ab.stats.sequential import run_sequential, sequential_design
+
+DESIGN = sequential_design(15, 5)  # the default spending, alpha .05: looks at 5, 10, 15 runs per variant
+
+EXPERIMENT = """
+experiment = (
+    create_experiment("seq", "sequential")
+    .add_variant(name="A", known_scores={a})
+    .add_variant(name="B", known_scores={b})
+    .set_sequential(max_runs_per_variant=15, runs_per_look=5)
+    .set_metric("score", direction="max"{extra})
+    .build()
+)
+"""
+
+
+def scores_where(predicate, make):
+    """The first seeded draw (rounded as the experiment file writes it) for which `predicate(a, b)` holds."""
+    for seed in range(2000):
+        a, b = (np.round(x, 4) for x in make(np.random.default_rng(seed)))
+        if predicate(a, b):
+            return a, b
+    raise AssertionError("no draw found")
+
+
+def replay(a, b):
+    return run_sequential({"A": a, "B": b}, DESIGN)
+
+
+def write(tmp_path, a, b, extra=""):
+    body = EXPERIMENT.format(a=a.tolist(), b=b.tolist(), extra=extra)
+    return write_experiment(tmp_path / "seq.py", body)
+
+
+def summary(exp_dir):
+    return json.loads((exp_dir / "summary.json").read_text())
+
+
+def looks(exp_dir):
+    return json.loads((exp_dir / "looks.json").read_text())["looks"]
+
+
+def large_effect(rng):
+    a = rng.normal(0, 1, 15)
+    return a, a + 3 + rng.normal(0, 0.5, 15)
+
+
+def test_a_large_effect_stops_at_the_first_look(tmp_path):
+    a, b = scores_where(lambda a, b: len(replay(a, b)) == 1, large_effect)
+    write(tmp_path, a, b)
+    result = run_sweep(METTA_LIKE, "ab.experiment=seq.py", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    exp_dir = result.experiment_dir("seq")
+    assert job_dirs(exp_dir) == [f"{v}_run_{i}" for v in "AB" for i in range(1, 6)]  # 10 of 30
+    assert "look 1 of 3: runs 1-5 of A, B" in result.output
+    data = summary(exp_dir)
+    assert data["comparisons"][0]["verdict"] == "better"
+    seq = data["sequential"]
+    assert (seq["stopped"], seq["reason"], seq["looks_done"]) == (True, "decided", 1)
+    assert seq["runs_used"] == {"A": 5, "B": 5} and seq["runs_saved"] == 20 and seq["max_runs"] == 30
+    assert "overstate" in seq["estimate_note"]
+    look = seq["looks"][0]["comparisons"][0]
+    assert look["p"] == pytest.approx(sps.ttest_rel(b[:5], a[:5]).pvalue) and look["p"] < DESIGN.nominal_p[0]
+    assert look["level"] == pytest.approx(DESIGN.nominal_p[0])
+    assert [v["completed"] for v in data["variants"].values()] == [5, 5]
+    text = (exp_dir / "summary.txt").read_text()
+    assert "Stopped at look 1 of 3 (decided)" in text and "20 of 30 runs saved" in text
+    assert "B is better than A on score: decided at look 1 of 3 (5 runs per variant)" in text
+
+    again = run_sweep(METTA_LIKE, "ab.experiment=seq.py", cwd=tmp_path)  # decided: nothing more to run
+    assert again.returncode == 0, again.output
+    assert "Launching" not in again.output and len(job_dirs(exp_dir)) == 10
+    assert len(looks(exp_dir)) == 1
+
+
+def test_an_aa_experiment_calls_no_difference_where_testing_each_look_would(tmp_path):
+    """Same distribution in both variants, and a look-1 p-value below .05 (a per-look test would have called
+    it): the design's boundary holds, and every look runs."""
+
+    def fools_a_naive_test(a, b):
+        naive = sps.ttest_rel(b[:5], a[:5]).pvalue
+        return 0.01 < naive < 0.05 and replay(a, b)[-1].reason == "max runs"
+
+    a, b = scores_where(fools_a_naive_test, lambda rng: (rng.normal(0, 1, 15), rng.normal(0, 1, 15)))
+    write(tmp_path, a, b)
+    result = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "hydra/launcher=joblib", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    exp_dir = result.experiment_dir("seq")
+    assert len(job_dirs(exp_dir)) == 30
+    seq = summary(exp_dir)["sequential"]
+    assert (seq["reason"], seq["looks_done"], seq["runs_saved"]) == ("max runs", 3, 0)
+    assert [h["comparisons"][0]["decision"] for h in seq["looks"]] == ["continue", "continue", "inconclusive"]
+    assert seq["looks"][0]["comparisons"][0]["p"] < 0.05
+    assert summary(exp_dir)["comparisons"][0]["verdict"] == "inconclusive"
+    assert "Inconclusive: B vs A on score after all 3 looks" in (exp_dir / "summary.txt").read_text()
+    assert [e["runs_per_variant"] for e in looks(exp_dir)] == [5, 10, 15]
+
+
+def test_killed_between_looks_resumes_at_the_next_look(tmp_path):
+    def second_look_decides(a, b):
+        return [h.reason for h in replay(a, b)] == ["continue", "decided"]
+
+    a, b = scores_where(second_look_decides, lambda rng: (x := rng.normal(0, 1, 15), x + 1 + rng.normal(0, 1, 15)))
+    write(tmp_path, a, b)
+    exp_dir = tmp_path / "ab_test_results" / "seq"
+    command = [PYTHON, str(METTA_LIKE), "-m", "hydra/sweeper=ab", "ab.experiment=seq.py", "sleep=0.3"]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not ((exp_dir / "looks.json").is_file() and looks(exp_dir)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # into look 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = looks(exp_dir)
+    assert [e["decision"]["reason"] for e in first] == ["continue"]  # look 1 decided, look 2 not
+    look_1 = {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir) if int(d.rsplit("_", 1)[1]) <= 5}
+    assert len(look_1) == 10
+
+    again = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "sleep=0.3", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert "look 2 of 3" in again.output and "look 1 of 3" not in again.output
+    assert {d: status(exp_dir / d)["started_at"] for d in look_1} == look_1  # look 1's runs were not redone
+    entries = looks(exp_dir)
+    assert entries[0] == first[0]  # look 1 was not decided again
+    assert [e["decision"]["reason"] for e in entries] == ["continue", "decided"]
+    assert len(job_dirs(exp_dir)) == 20
+    assert summary(exp_dir)["sequential"]["runs_used"] == {"A": 10, "B": 10}
+
+
+def test_a_look_with_a_failed_run_is_decided_only_once_the_run_completes(tmp_path):
+    a, b = scores_where(lambda a, b: len(replay(a, b)) == 1, large_effect)
+    write(tmp_path, a, b)
+    args = ("ab.experiment=seq.py", "fail_mode=B_run_3", "fail_kind=once", "ab.max_retries=0")
+    first = run_sweep(METTA_LIKE, *args, cwd=tmp_path)
+    assert first.returncode == 1
+    exp_dir = first.experiment_dir("seq")
+    assert "look 1 is not decided: 1 run(s) failed" in first.output
+    assert looks(exp_dir) == [] and summary(exp_dir)["sequential"]["looks_done"] == 0
+    again = run_sweep(METTA_LIKE, *args, cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert summary(exp_dir)["sequential"]["reason"] == "decided"
+
+
+def test_resuming_with_other_decision_settings_is_refused(tmp_path):
+    write(tmp_path, *large_effect(np.random.default_rng(0)))
+    first = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "ab.sequential.max_runs_per_variant=5", cwd=tmp_path)
+    assert first.returncode == 0, first.output
+    again = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "ab.analysis.alpha=0.1", cwd=tmp_path)
+    assert again.returncode == 1
+    assert "looks.json: the 1 look(s) decided so far used other settings" in again.stderr
+    assert "alpha 0.05 -> 0.1" in again.stderr and "max_runs_per_variant 5 -> 15" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("", "its metric must be declared before any run"),
+        (", curve_summary='threshold', threshold=1.0", "time to a threshold (censored times"),
+    ],
+    ids=["no metric", "threshold"],
+)
+def test_a_sequential_experiment_that_cannot_decide_is_refused_before_launching(tmp_path, extra, message):
+    a = np.zeros(15)
+    body = EXPERIMENT.format(a=a.tolist(), b=a.tolist(), extra=extra)
+    if not extra:
+        body = body.replace('    .set_metric("score", direction="max")\n', "")
+    write_experiment(tmp_path / "seq.py", body)
+    result = run_sweep(METTA_LIKE, "ab.experiment=seq.py", cwd=tmp_path)
+    assert result.returncode == 1 and message in result.stderr
+    assert "ab.experiment=seq.py" in result.stderr
+    assert job_dirs(result.experiment_dir("seq")) == []
+
+
+FIXED = """
+experiment = (
+    create_experiment("fixed", "grown")
+    .add_variant(name="A", trainer__learning_rate=0.001)
+    .add_variant(name="B", trainer__learning_rate=0.002)
+    .set_runs_per_variant({runs})
+    .set_metric("score")
+    .build()
+)
+"""
+
+
+def test_a_grown_fixed_design_records_both_looks_and_warns(tmp_path):
+    write_experiment(tmp_path / "fixed.py", FIXED.format(runs=3))
+    first = run_sweep(METTA_LIKE, "ab.experiment=fixed.py", cwd=tmp_path)
+    assert first.returncode == 0, first.output
+    exp_dir = first.experiment_dir("fixed")
+    assert [e["runs_per_variant"] for e in summary(exp_dir)["looks"]] == [3]
+    assert not any("grew" in w for w in summary(exp_dir)["warnings"])
+    same = run_sweep(METTA_LIKE, "ab.experiment=fixed.py", cwd=tmp_path)  # nothing new: not another look
+    assert same.returncode == 0 and len(summary(exp_dir)["looks"]) == 1
+
+    write_experiment(tmp_path / "fixed.py", FIXED.format(runs=6))
+    grown = run_sweep(METTA_LIKE, "ab.experiment=fixed.py", cwd=tmp_path)
+    assert grown.returncode == 0, grown.output
+    data = summary(exp_dir)
+    assert [(e["runs_per_variant"], e["completed"]) for e in data["looks"]] == [
+        (3, {"A": 3, "B": 3}),
+        (6, {"A": 6, "B": 6}),
+    ]
+    warning = next(w for w in data["warnings"] if "grew" in w)
+    assert "grew to 6 runs per variant after an analysis at 3" in warning and ".set_sequential(" in warning
+    assert "do not account for the earlier look(s)" in (exp_dir / "summary.txt").read_text()
+    assert data["sequential"] is None
