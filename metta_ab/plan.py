@@ -269,13 +269,13 @@ def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def format_look_schedule(experiment: ABExperiment) -> list[str]:
     """The looks of a sequential experiment and each look's boundary (two-sided nominal p and t), for plan.txt."""
-    from metta_ab.stats.sequential import DEFAULT_SPENDING, sequential_design
+    from metta_ab.looks import design_for
 
     seq = experiment.sequential
-    assert seq is not None and seq.max_runs_per_variant is not None and seq.runs_per_look is not None
+    assert seq is not None
     alpha = experiment.analysis.resolved().alpha
-    spending = seq.spending or DEFAULT_SPENDING
-    design = sequential_design(seq.max_runs_per_variant, seq.runs_per_look, alpha, spending)
+    design = design_for(experiment, alpha)
+    spending = design.spending
     treatments = len(experiment.variants) - 1
     holm = f"; Holm across {treatments} comparisons (first level alpha / {treatments})" if treatments > 1 else ""
     lines = [
