@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, LEDGER_FILE, Ledger, R
 from metta_ab.loading import load_experiment
 from metta_ab.looks import Looks, SequentialOutcome, design_for, runs_needed
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
+
+if TYPE_CHECKING:
+    from metta_ab.suite_analysis import SuiteResults
 
 
 @dataclass
@@ -44,6 +47,9 @@ class ExperimentResults:
     non_finite: list[dict[str, Any]] = field(default_factory=list)  # runs scored inf / NaN, and how each counts
     looks: list[dict[str, Any]] = field(default_factory=list)  # every analysis the sweeper wrote (looks.json)
     sequential: SequentialOutcome | None = None  # a .set_sequential(...) experiment's looks and decisions
+    # a suite of tasks: per task and aggregated; `scores` and `analysis` are then the aggregate's (each run's
+    # mean normalized score across tasks, and the comparisons of those)
+    suite: SuiteResults | None = None
 
     @property
     def metric(self) -> str | None:
@@ -182,8 +188,11 @@ def analyze_runs(
     settings.validate("analysis settings", [v.name for v in experiment.variants])
     settings = settings.resolved()
     warnings: list[str] = []
-    metrics = collect_metrics(experiment, records, experiment_dir, settings.metric)
+    template = experiment.is_suite and "{task}" in (settings.metric or "")
+    metrics = collect_metrics(experiment, records, experiment_dir, None if template else settings.metric)
     warnings += source_warnings(metrics)
+    if experiment.is_suite:
+        return _suite_results(experiment, list(records), experiment_dir, settings, metrics, warnings)
     if settings.metric is None:
         picked = _pick_metric(metrics, records)
         settings = settings.over(AnalysisSettings(metric=picked))
@@ -283,6 +292,50 @@ def analyze_runs(
         non_finite=non_finite,
         looks=looks.entries,
         sequential=sequential,
+    )
+
+
+def _suite_results(
+    experiment: ABExperiment,
+    records: list[RunRecord],
+    experiment_dir: Path,
+    settings: AnalysisSettings,
+    metrics: dict[str, RunMetrics],
+    warnings: list[str],
+) -> ExperimentResults:
+    """A suite of tasks: scores per (variant, task, run), per-task analyses and the aggregate verdict."""
+    from metta_ab.suite_analysis import (
+        aggregate_analysis,
+        analyze_suite_scores,
+        check_suite,
+        no_tasks_message,
+        suite_scores,
+    )
+
+    check_suite(experiment, settings, f"experiment {experiment.name!r}")
+    assert settings.metric is not None
+    tasks, source, scores, missing = suite_scores(experiment, records, metrics, settings, score_run)
+    looks = Looks.load(experiment_dir)
+    warnings += filter(None, [looks.growth_warning(experiment.runs_per_variant)])
+    injection = _injection_notes(experiment_dir)
+    warnings += [note.removeprefix("WARNING: ") for note in injection if note.startswith("WARNING: ")]
+    common = {"injection": injection, "looks": looks.entries}
+    if not tasks:
+        names = list(dict.fromkeys(n for found in metrics.values() for n in found.names))
+        warnings.append(no_tasks_message(settings.metric, experiment_dir, names))
+        empty = {v.name: np.full(0, np.nan) for v in experiment.variants}
+        return ExperimentResults(
+            experiment, experiment_dir, records, settings, metrics, empty, None, warnings, **common
+        )
+    for task, job_dirs in missing.items():
+        shown = ", ".join(job_dirs[:5]) + (" ..." if len(job_dirs) > 5 else "")
+        warnings.append(f"task {task!r}: {len(job_dirs)} completed run(s) reported no score for it: {shown}")
+    control = settings.control or experiment.variants[0].name
+    suite = analyze_suite_scores(tasks, source, scores, missing, settings, control, _is_paired(records))
+    run_means = {v: np.asarray(m, float) for v, m in suite.aggregate.run_means.items()}
+    analysis = aggregate_analysis(suite)
+    return ExperimentResults(
+        experiment, experiment_dir, records, settings, metrics, run_means, analysis, warnings, **common, suite=suite
     )
 
 

@@ -1,4 +1,4 @@
-"""The experiment definition: variants along one axis, N runs each, a base config.
+"""The experiment definition: variants along one axis, N runs each, a base config, optionally a suite of tasks.
 
 `ABVariant` and `ABExperiment` are plain values with a `validate()` that states every mistake a
 researcher can make before anything runs; `create_experiment` is the fluent builder the seed README
@@ -61,7 +61,8 @@ def check_override_key(key: object, where: str) -> None:
 
 @dataclass
 class ABVariant:
-    """One arm of the comparison: a name, what it changes (`overrides`) and W&B tags."""
+    """One arm of the comparison: a name, what it changes (`overrides`) and W&B tags. A task of a suite
+    (`.add_task`) is the same kind of value: what every variant's runs on that task change."""
 
     name: str
     description: str = ""
@@ -72,9 +73,9 @@ class ABVariant:
         if self.tags is None:
             self.tags = []
 
-    def validate(self) -> None:
-        check_safe_name(self.name, "variant name")
-        where = f"variant {self.name!r}"
+    def validate(self, kind: str = "variant") -> None:
+        check_safe_name(self.name, f"{kind} name")
+        where = f"{kind} {self.name!r}"
         if not isinstance(self.overrides, Mapping):
             raise ExperimentError(f"{where}: overrides must be a dict, got {type(self.overrides).__name__}")
         seen: dict[str, str] = {}
@@ -109,6 +110,30 @@ def _today() -> str:
 
 
 CURVE_SUMMARIES = ("final", "auc", "threshold", "returned")
+#: In a metric name, the task's place: "eval/{task}/reward" (a suite's metric template).
+TASK_FIELD = "{task}"
+
+
+def _arm_dict(arm: ABVariant) -> dict[str, Any]:
+    return {
+        "name": arm.name,
+        "description": arm.description,
+        "overrides": _plain(arm.overrides),
+        "tags": list(arm.tags),
+    }
+
+
+def _arm_from_dict(raw: Any, where: str) -> ABVariant:
+    if not isinstance(raw, Mapping) or "name" not in raw or set(raw) - {"name", "description", "overrides", "tags"}:
+        raise ExperimentError(
+            f"{where} must be a mapping with 'name' and optionally 'description', 'overrides', 'tags', got {raw!r}"
+        )
+    return ABVariant(
+        name=raw["name"],
+        description=raw.get("description") or "",
+        overrides=_mapping(raw.get("overrides"), f"{where} overrides"),
+        tags=raw.get("tags") or [],
+    )
 
 
 @dataclass
@@ -130,6 +155,8 @@ class AnalysisSettings:
     last_k: int | None = None  # evaluations averaged by "final"; default the last 10%, at least 1
     threshold: float | None = None  # for curve_summary="threshold": first step at or past it
     min_effect: float | None = None  # smallest difference that matters (enables "equivalent")
+    normalize: dict[str, Any] | None = None  # suites: task -> [low, high]; default: by the control's task mean
+    target: float | None = None  # suites: the normalized score that counts as solved (the optimality gap)
 
     DEFAULTS = {
         "direction": "max",
@@ -165,6 +192,18 @@ class AnalysisSettings:
             value = getattr(self, name)
             if value is not None and not low < value < high:
                 raise ExperimentError(f"{where}: {name} must be between {low} and {high}, got {value!r}")
+        if self.normalize is not None:
+            if not isinstance(self.normalize, Mapping):
+                raise ExperimentError(f"{where}: normalize must map task -> (low, high), got {self.normalize!r}")
+            for task, bounds in self.normalize.items():
+                ok = isinstance(bounds, list | tuple) and len(bounds) == 2
+                if not ok or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds):
+                    raise ExperimentError(
+                        f"{where}: normalize[{task!r}] must be (low, high), e.g. the random and expert scores, "
+                        f"got {bounds!r}"
+                    )
+                if bounds[0] == bounds[1]:
+                    raise ExperimentError(f"{where}: normalize[{task!r}] has low == high ({bounds[0]!r})")
         names = list(variants)
         if self.control is not None and names and self.control not in names:
             raise ExperimentError(f"{where}: control {self.control!r} is not a variant; variants: {', '.join(names)}")
@@ -215,6 +254,8 @@ class ABExperiment:
     description: str = ""
     date: str = ""
     variants: list[ABVariant] = field(default_factory=list)
+    # .add_task(...): a suite trained one task per run (jobs: variants x tasks x runs); empty: no such suite
+    tasks: list[ABVariant] = field(default_factory=list)
     runs_per_variant: int = 5
     base_config: dict[str, Any] = field(default_factory=dict)
     wandb_project: str | None = None
@@ -269,15 +310,8 @@ class ABExperiment:
             },
             "app": self.app,
             **({"sequential": dict(vars(self.sequential))} if self.sequential is not None else {}),
-            "variants": [
-                {
-                    "name": v.name,
-                    "description": v.description,
-                    "overrides": _plain(v.overrides),
-                    "tags": list(v.tags),
-                }
-                for v in self.variants
-            ],
+            "variants": [_arm_dict(v) for v in self.variants],
+            **({"tasks": [_arm_dict(t) for t in self.tasks]} if self.tasks else {}),
         }
 
     @classmethod
@@ -297,6 +331,7 @@ class ABExperiment:
             "wandb_entity",
             "wandb_tags",
             "variants",
+            "tasks",
             "sequential",
         }
         unknown = sorted(set(data) - fields)
@@ -304,23 +339,10 @@ class ABExperiment:
             raise ExperimentError(f"{source}: unknown field(s) {unknown}; allowed: {sorted(fields)}")
         if "name" not in data or "variants" not in data:
             raise ExperimentError(f"{source}: 'name' and 'variants' are required")
-        variant_fields = {"name", "description", "overrides", "tags"}
-        variants = []
-        for i, raw in enumerate(data["variants"] or []):
-            if not isinstance(raw, Mapping) or "name" not in raw or set(raw) - variant_fields:
-                raise ExperimentError(
-                    f"{source}: variants[{i}] must be a mapping with 'name' and optionally "
-                    f"'description', 'overrides', 'tags', got {raw!r}"
-                )
-            variants.append(
-                ABVariant(
-                    name=raw["name"],
-                    description=raw.get("description") or "",
-                    overrides=_mapping(raw.get("overrides"), f"{source}: variant {raw['name']!r} overrides"),
-                    tags=raw.get("tags") or [],
-                )
-            )
-        kwargs = {k: data[k] for k in fields - {"variants", "analysis", "sequential"} if data.get(k) is not None}
+        variants = [_arm_from_dict(raw, f"{source}: variants[{i}]") for i, raw in enumerate(data["variants"] or [])]
+        tasks = [_arm_from_dict(raw, f"{source}: tasks[{i}]") for i, raw in enumerate(data.get("tasks") or [])]
+        skipped = {"variants", "tasks", "analysis", "sequential"}
+        kwargs = {k: data[k] for k in fields - skipped if data.get(k) is not None}
         sequential = data.get("sequential")
         if sequential is not None:
             if not isinstance(sequential, Mapping) or set(sequential) - set(vars(SequentialSettings())):
@@ -343,7 +365,7 @@ class ABExperiment:
             from metta_ab.metric_reader import MetricReader
 
             kwargs["metric_reader"] = MetricReader.from_spec(reader, analysis.get("metric"), source)
-        return ABExperiment(variants=variants, **kwargs).validate()
+        return ABExperiment(variants=variants, tasks=tasks, **kwargs).validate()
 
     def validate(self) -> ABExperiment:
         """Raise ExperimentError naming the first problem; return self so calls chain."""
@@ -364,6 +386,7 @@ class ABExperiment:
                     f"experiment {self.name!r}: two variants are named {variant.name!r}; variant names must be unique"
                 )
             names.add(variant.name)
+        self._validate_tasks()
         runs = self.runs_per_variant
         if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
             raise ExperimentError(
@@ -384,6 +407,42 @@ class ABExperiment:
                 except ExperimentError as error:
                     raise ExperimentError(f"experiment {self.name!r}: {error}") from None
         return self
+
+    def _validate_tasks(self) -> None:
+        names: set[str] = set()
+        for task in self.tasks:
+            if not isinstance(task, ABVariant):
+                raise ExperimentError(f"experiment {self.name!r}: task {task!r} is not an ABVariant (use .add_task)")
+            task.validate("task")
+            if task.name in names:
+                raise ExperimentError(f"experiment {self.name!r}: two tasks are named {task.name!r}")
+            names.add(task.name)
+            task_keys = {normalize_key(k)[0]: k for k in task.overrides}
+            for variant in self.variants:
+                both = [k for k in variant.overrides if normalize_key(k)[0] in task_keys]
+                if both:
+                    raise ExperimentError(
+                        f"experiment {self.name!r}: variant {variant.name!r} and task {task.name!r} both set "
+                        f"{both[0]!r}; a variant changes what is compared and a task where it is measured, so a key "
+                        "belongs to one of them"
+                    )
+        if self.tasks and len(self.tasks) < 2:
+            raise ExperimentError(
+                f"experiment {self.name!r} has one task ({self.tasks[0].name!r}); a suite needs at least 2 "
+                "(with one task, put its overrides in .set_base_config)"
+            )
+        normalize = self.analysis.normalize or {}
+        unknown = sorted(set(normalize) - names) if self.tasks else []
+        if unknown:
+            raise ExperimentError(
+                f"experiment {self.name!r} metric settings: normalize names task(s) {unknown} that are not tasks; "
+                f"tasks: {', '.join(sorted(names))}"
+            )
+
+    @property
+    def is_suite(self) -> bool:
+        """Scores per task: tasks trained separately (.add_task) or a metric template naming `{task}`."""
+        return bool(self.tasks) or TASK_FIELD in (self.analysis.metric or "")
 
     def _validate_base_config(self) -> None:
         where = f"experiment {self.name!r} base config"
@@ -410,6 +469,16 @@ class ExperimentBuilder:
     ) -> ExperimentBuilder:
         variant = ABVariant(name=name, description=description, overrides=dict(overrides), tags=tags)  # type: ignore[arg-type]
         self._experiment.add_variant(variant)
+        return self
+
+    def add_task(
+        self, name: str, description: str = "", tags: Iterable[str] | None = None, **overrides: Any
+    ) -> ExperimentBuilder:
+        """A task of a suite, trained separately: every variant runs on it (jobs: variants x tasks x runs,
+        `<variant>_<task>_run_<i>`), with these overrides; seeds are paired across variants within a task."""
+        self._experiment.tasks.append(
+            ABVariant(name=name, description=description, overrides=dict(overrides), tags=tags)
+        )  # type: ignore[arg-type]
         return self
 
     def set_runs_per_variant(self, runs: int) -> ExperimentBuilder:
@@ -461,13 +530,20 @@ class ExperimentBuilder:
         threshold: float | None = None,
         min_effect: float | None = None,
         alpha: float | None = None,
+        normalize: Mapping[str, tuple[float, float]] | None = None,
+        target: float | None = None,
         reader: Callable[[Path], Any] | None = None,
     ) -> ExperimentBuilder:
         """Declare the primary metric and how it is judged, before the runs (good practice).
 
         `reader(job_dir)`, a module-level function, reads the metric from a job directory when the app
         leaves it where no built-in source looks: it returns the metric's final value, a dict of numbers,
-        the metrics.json layout or None (see `metta_ab.sources.reader`)."""
+        the metrics.json layout or None (see `metta_ab.sources.reader`).
+
+        Suites: a `name` with `{task}` (`"eval/{task}/reward"`) is a template, matched against every logged
+        key (each match is a task); `normalize` maps a task to (low, high), e.g. its random and expert scores
+        (default: relative to the control's mean on the task); `target` is the normalized score that counts
+        as solved (for the optimality gap)."""
         self._experiment.analysis = AnalysisSettings(
             metric=name,
             direction=direction,
@@ -477,6 +553,8 @@ class ExperimentBuilder:
             threshold=threshold,
             min_effect=min_effect,
             alpha=alpha,
+            normalize=None if normalize is None else {k: list(v) for k, v in normalize.items()},
+            target=target,
         )
         self._experiment.metric_reader = reader
         return self

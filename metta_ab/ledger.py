@@ -164,6 +164,7 @@ class RunRecord:
     traceback: str | None = None
     return_value: Any = None
     errors: list[str] = field(default_factory=list)  # one line per failed attempt
+    task: str | None = None  # the suite task the run trains on (.add_task)
 
     def absorb_status(
         self, status: Mapping[str, Any] | None, *, launch_error: str | None = None, interrupted: bool = False

@@ -67,10 +67,12 @@ class PlannedRun:
     run_name: str
     job_dir: str  # relative to the experiment directory
     overrides: tuple[str, ...]
+    task: str | None = None  # the suite task this run trains on (.add_task), None without tasks
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "variant": self.variant,
+            **({"task": self.task} if self.task is not None else {}),
             "run_index": self.index,
             "seed": self.seed,
             "run_name": self.run_name,
@@ -79,8 +81,8 @@ class PlannedRun:
         }
 
 
-def job_dir_name(variant: str, index: int) -> str:
-    return f"{variant}_run_{index}"
+def job_dir_name(variant: str, index: int, task: str | None = None) -> str:
+    return f"{variant}_run_{index}" if task is None else f"{variant}_{task}_run_{index}"
 
 
 def seed_offsets(variant_names: Sequence[str], settings: PlanSettings) -> dict[str, int]:
@@ -112,9 +114,13 @@ def run_seed(index: int, offset: int, settings: PlanSettings) -> int:
 
 
 def variant_overrides(
-    experiment: ABExperiment, variant: ABVariant, settings: PlanSettings, layout: AppLayout | None
+    experiment: ABExperiment,
+    variant: ABVariant,
+    settings: PlanSettings,
+    layout: AppLayout | None,
+    task: ABVariant | None = None,
 ) -> tuple[list[str], str]:
-    """The overrides shared by every run of `variant`, and its run-name prefix."""
+    """The overrides shared by every run of `variant` (on `task`, in a suite of tasks), and its run-name prefix."""
     layout = layout or AppLayout()
     overrides: list[str] = list(layout.base_group_overrides)
     if layout.base_config_node:
@@ -129,23 +135,32 @@ def variant_overrides(
             )
     overrides += _value_overrides(experiment.base_values, layout, f"experiment {experiment.name!r} base config")
     overrides += settings.task_overrides
-    prefix = variant.name
-    own: dict[str, Any] = {}
-    for key, value in variant.overrides.items():
+    if task is not None:
+        own, _ = _own_values(task, f"task {task.name!r}", injected, run_name_allowed=False)
+        overrides += _value_overrides(own, layout, f"task {task.name!r}")
+    own, prefix = _own_values(variant, f"variant {variant.name!r}", injected, run_name_allowed=True)
+    overrides += _value_overrides(own, layout, f"variant {variant.name!r}")
+    return overrides, prefix or variant.name
+
+
+def _own_values(
+    arm: ABVariant, where: str, injected: dict[str, str], *, run_name_allowed: bool
+) -> tuple[dict[str, Any], str | None]:
+    """A variant's (or task's) values without the keys the sweeper injects; a variant's run-name prefix."""
+    prefix, own = None, {}
+    for key, value in arm.overrides.items():
         dotted, _ = normalize_key(key)
-        if injected.get(dotted) == "run_name":
-            check_safe_name(value, f"variant {variant.name!r}: run name prefix {key}=")
+        if injected.get(dotted) == "run_name" and run_name_allowed:
+            check_safe_name(value, f"{where}: run name prefix {key}=")
             prefix = value
         elif dotted in injected:
             raise ExperimentError(
-                f"variant {variant.name!r} sets {key!r}, which the sweeper injects per run "
-                f"({injected[dotted]}); remove it from the variant, or stop the injection with "
-                f"ab.inject.{injected[dotted]}=null"
+                f"{where} sets {key!r}, which the sweeper injects per run ({injected[dotted]}); remove it, or "
+                f"stop the injection with ab.inject.{injected[dotted]}=null"
             )
         else:
             own[key] = value
-    overrides += _value_overrides(own, layout, f"variant {variant.name!r}")
-    return overrides, prefix
+    return own, prefix
 
 
 def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> list[str]:
@@ -170,8 +185,12 @@ def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> l
     return result
 
 
-def _injected(experiment: ABExperiment, variant: ABVariant, run_name: str, seed: int, keys: InjectionKeys) -> list[str]:
+def _injected(
+    experiment: ABExperiment, variant: ABVariant, task: ABVariant | None, run_name: str, seed: int, keys: InjectionKeys
+) -> list[str]:
     tags = [f"variant:{variant.name}", *experiment.wandb_tags, *variant.tags]
+    if task is not None:
+        tags += [f"task:{task.name}", *task.tags]
     values: dict[str, Any] = {
         "run_name": run_name,
         "seed": seed,
@@ -203,35 +222,56 @@ def _injected(experiment: ABExperiment, variant: ABVariant, run_name: str, seed:
 def plan_experiment(
     experiment: ABExperiment, settings: PlanSettings, layout: AppLayout | None = None
 ) -> list[PlannedRun]:
-    """Every job of the experiment, variant by variant, run 1..N."""
+    """Every job of the experiment, variant by variant (task by task in a suite of tasks), run 1..N."""
     if experiment.runs_per_variant > SEED_BLOCK:
         raise ExperimentError(f"runs_per_variant must be at most {SEED_BLOCK}, got {experiment.runs_per_variant}")
     runs: list[PlannedRun] = []
     prefixes: dict[str, str] = {}
     offsets = seed_offsets([v.name for v in experiment.variants], settings)
     for variant in experiment.variants:
-        shared, prefix = variant_overrides(experiment, variant, settings, layout)
-        if prefix in prefixes:
-            raise ExperimentError(
-                f"variants {prefixes[prefix]!r} and {variant.name!r} both name their runs {prefix!r}_run_<i>; "
-                "give them different `run` values"
-            )
-        prefixes[prefix] = variant.name
-        for index in range(1, experiment.runs_per_variant + 1):
-            seed = run_seed(index, offsets[variant.name], settings)
-            run_name = f"{prefix}_run_{index}"
-            injected = _injected(experiment, variant, run_name, seed, settings.inject)
-            runs.append(
-                PlannedRun(
-                    variant=variant.name,
-                    index=index,
-                    seed=seed if settings.inject.seed else None,
-                    run_name=run_name,
-                    job_dir=job_dir_name(variant.name, index),
-                    overrides=tuple(shared + injected),
+        for task in experiment.tasks or [None]:
+            shared, prefix = variant_overrides(experiment, variant, settings, layout, task)
+            if task is None:
+                if prefix in prefixes:
+                    raise ExperimentError(
+                        f"variants {prefixes[prefix]!r} and {variant.name!r} both name their runs {prefix!r}_run_<i>; "
+                        "give them different `run` values"
+                    )
+                prefixes[prefix] = variant.name
+            else:
+                prefix = f"{prefix}_{task.name}"
+            for index in range(1, experiment.runs_per_variant + 1):
+                seed = run_seed(index, offsets[variant.name], settings)
+                run_name = f"{prefix}_run_{index}"
+                injected = _injected(experiment, variant, task, run_name, seed, settings.inject)
+                runs.append(
+                    PlannedRun(
+                        variant=variant.name,
+                        index=index,
+                        seed=seed if settings.inject.seed else None,
+                        run_name=run_name,
+                        job_dir=job_dir_name(variant.name, index, task.name if task else None),
+                        overrides=tuple(shared + injected),
+                        task=task.name if task else None,
+                    )
                 )
-            )
+    _check_unique_names(runs)
     return runs
+
+
+def _check_unique_names(runs: Sequence[PlannedRun]) -> None:
+    """Run names and directories must be unique (`a_b` + task `c` and `a` + task `b_c` would collide)."""
+    for attribute, what in (("run_name", "run name"), ("job_dir", "job directory")):
+        seen: dict[str, PlannedRun] = {}
+        for run in runs:
+            value = getattr(run, attribute)
+            if value in seen:
+                other = seen[value]
+                raise ExperimentError(
+                    f"variant {other.variant!r} task {other.task!r} and variant {run.variant!r} task {run.task!r} "
+                    f"get the same {what} {value!r}; rename a variant or a task (or give the variants `run` values)"
+                )
+            seen[value] = run
 
 
 def definition_fingerprint(
@@ -244,7 +284,11 @@ def definition_fingerprint(
         "base_seed": settings.base_seed,
         "paired_seeds": settings.paired_seeds,
         "inject": settings.inject.targets(),
-        "variants": {v.name: variant_overrides(experiment, v, settings, layout)[0] for v in experiment.variants},
+        "variants": {
+            v.name if t is None else f"{v.name} on {t.name}": variant_overrides(experiment, v, settings, layout, t)[0]
+            for v in experiment.variants
+            for t in experiment.tasks or [None]
+        },
     }
 
 
@@ -291,27 +335,50 @@ def format_look_schedule(experiment: ABExperiment) -> list[str]:
     return lines
 
 
+def format_suite(experiment: ABExperiment) -> list[str]:
+    """What a suite's analysis will do: where the tasks come from and how scores are normalized."""
+    if not experiment.is_suite:
+        return []
+    metric = experiment.analysis.metric or ""
+    if experiment.tasks:
+        source = f"tasks {', '.join(t.name for t in experiment.tasks)} (one per run, .add_task)"
+    else:
+        source = f"every logged key matching {metric!r} is a task (found after the runs)"
+    normalize = experiment.analysis.normalize
+    how = (
+        "by the declared (low, high) per task"
+        if normalize
+        else "relative to the control's mean on each task (declare (low, high) with .set_metric(normalize=...))"
+    )
+    return [f"Suite: {source}; scores normalized {how}; aggregate: IQM and mean over tasks x runs"]
+
+
 def format_plan(experiment: ABExperiment, runs: Sequence[PlannedRun], notes: Sequence[str] = ()) -> str:
     """The human-readable plan a dry run prints and saves as plan.txt; `notes` say where injection went."""
+    tasks = f"{len(experiment.tasks)} tasks x " if experiment.tasks else ""
     lines = [
-        f"Experiment {experiment.name!r}: {len(experiment.variants)} variants x "
+        f"Experiment {experiment.name!r}: {len(experiment.variants)} variants x {tasks}"
         f"{experiment.runs_per_variant} runs = {len(runs)} jobs",
         *(f"Injection: {note}" for note in notes),
+        *format_suite(experiment),
     ]
     if experiment.base_defaults:
         lines.append(f"Base config defaults: {', '.join(experiment.base_defaults)}")
     if experiment.sequential is not None:
         lines += ["", *format_look_schedule(experiment)]
-    header = f"{'variant':<20} {'run':>4} {'seed':>11}  {'run name':<28} directory"
+    task_column = f"{'task':<16} " if experiment.tasks else ""
+    header = f"{'variant':<20} {task_column}{'run':>4} {'seed':>11}  {'run name':<28} directory"
     lines += ["", header, "-" * len(header)]
     for run in runs:
         seed = "-" if run.seed is None else run.seed
-        lines.append(f"{run.variant:<20} {run.index:>4} {seed:>11}  {run.run_name:<28} {run.job_dir}")
-    lines += ["", "Overrides per variant (first run shown; later runs differ only in run name and seed):"]
-    shown: set[str] = set()
+        task = f"{run.task:<16} " if experiment.tasks else ""
+        lines.append(f"{run.variant:<20} {task}{run.index:>4} {seed:>11}  {run.run_name:<28} {run.job_dir}")
+    per = "variant and task" if experiment.tasks else "variant"
+    lines += ["", f"Overrides per {per} (first run shown; later runs differ only in run name and seed):"]
+    shown: set[tuple[str, str | None]] = set()
     for run in runs:
-        if run.variant not in shown:
-            shown.add(run.variant)
-            lines.append(f"  {run.variant}:")
+        if (run.variant, run.task) not in shown:
+            shown.add((run.variant, run.task))
+            lines.append(f"  {run.variant}:" if run.task is None else f"  {run.variant} on {run.task}:")
             lines += [f"    {override}" for override in run.overrides]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from metta_ab.ledger import COMPLETED, FAILED, RunRecord, write_text_atomic
 from metta_ab.sequential_report import look_rows, sequential_verdict_sentence
 from metta_ab.sources import RunMetrics, returned_values
 from metta_ab.stats import Comparison
+from metta_ab.suite_report import aggregate_rows, per_task_rows, suite_header
 
 SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
 
@@ -280,18 +281,18 @@ def summary_text(results: ExperimentResults) -> str:
     sources = _source_counts(results)
     if sources:
         lines.append("Numbers from:   " + ", ".join(f"{name} ({n} run{'s' * (n != 1)})" for name, n in sources.items()))
-    lines += ["", "Per variant:", *_variant_rows(results)]
+    suite = results.suite
+    if suite is not None:  # the aggregate verdict first, then the aggregate and every task
+        lines += suite_header(suite)
+        lines += ["", *_verdict_lines(results), "", *aggregate_rows(suite), "", *per_task_rows(suite)]
+    per_run = " (each run's mean normalized score across tasks)" if suite is not None else ""
+    lines += ["", f"Per variant{per_run}:", *_variant_rows(results)]
     if analysis is not None and analysis.comparisons:
-        lines += ["", f"Comparisons with the control ({analysis.control}):", *_comparison_rows(results), ""]
+        lines += ["", f"Comparisons with the control ({analysis.control}){per_run}:", *_comparison_rows(results), ""]
         if results.sequential is not None:
             lines += [*look_rows(results.sequential), ""]
-        lines.append("Verdict:")
-        judged = f"steps to {s.metric} {s.threshold:g}" if s.curve_summary == "threshold" else s.metric or ""
-        for c in analysis.comparisons:
-            if results.sequential is not None:
-                lines.append("  " + sequential_verdict_sentence(c, results.sequential, judged))
-            else:
-                lines.append("  " + verdict_sentence(c, judged))
+        if suite is None:
+            lines += _verdict_lines(results)
     lines += _returned_rows(results)
     failures = [r for r in results.records if r.status == FAILED]
     if failures:
@@ -305,6 +306,25 @@ def summary_text(results: ExperimentResults) -> str:
     if notes:
         lines += ["", "Warnings:", *[f"  - {note}" for note in dict.fromkeys(notes)]]
     return "\n".join(lines) + "\n"
+
+
+def _verdict_lines(results: ExperimentResults) -> list[str]:
+    analysis, s = results.analysis, results.settings
+    if analysis is None or not analysis.comparisons:
+        return []
+    if results.suite is not None:
+        judged = f"{s.metric}, the mean normalized score across tasks"
+    elif s.curve_summary == "threshold":
+        judged = f"steps to {s.metric} {s.threshold:g}"
+    else:
+        judged = s.metric or ""
+    lines = ["Verdict:" if results.suite is None else "Verdict (aggregate over tasks):"]
+    for c in analysis.comparisons:
+        if results.sequential is not None:
+            lines.append("  " + sequential_verdict_sentence(c, results.sequential, judged))
+        else:
+            lines.append("  " + verdict_sentence(c, judged))
+    return lines
 
 
 def summary_dict(results: ExperimentResults) -> dict[str, Any]:
@@ -341,6 +361,7 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "non_finite_scores": list(results.non_finite),  # runs scored inf / NaN: value and how it was treated
         "injection": list(results.injection),
         "sequential": results.sequential.to_dict() if results.sequential is not None else None,
+        **(results.suite.to_dict() if results.suite is not None else {}),  # tasks.<task>, aggregate
         "looks": list(results.looks),  # every analysis the sweeper wrote: runs per variant at each
         "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],
     }

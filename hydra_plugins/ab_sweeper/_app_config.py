@@ -185,13 +185,17 @@ class AppConfig:
     def validate(
         self, experiment: ABExperiment, layout: AppLayout, runs: Sequence[PlannedRun], inject: InjectionKeys
     ) -> None:
-        """Compose each variant's first job once; on failure, name the key and suggest the right one."""
-        first_runs: dict[str, PlannedRun] = {}
+        """Compose each variant's first job once (and each task's); on failure, name the key and suggest the
+        right one."""
+        first_runs: dict[tuple[str, str], PlannedRun] = {}
         for run in runs:
-            first_runs.setdefault(run.variant, run)
-        for variant in experiment.variants:
-            where = f"variant {variant.name!r}"
-            overrides = list(first_runs[variant.name].overrides)
+            first_runs.setdefault(("variant", run.variant), run)
+            if run.task is not None:
+                first_runs.setdefault(("task", run.task), run)
+        arms = {("variant", v.name): v for v in experiment.variants} | {("task", t.name): t for t in experiment.tasks}
+        for (kind, name), run in first_runs.items():
+            where = f"{kind} {name!r}"
+            overrides = list(run.overrides)
             try:
                 self.compose(overrides)
             except Exception as error:
@@ -199,7 +203,7 @@ class AppConfig:
                     dotted: (key, scope)
                     for scope, values in (
                         (f"experiment {experiment.name!r} base config", experiment.base_values),
-                        (where, variant.overrides),
+                        (where, arms[kind, name].overrides),
                     )
                     for key in values
                     for dotted, adds in [normalize_key(key)]

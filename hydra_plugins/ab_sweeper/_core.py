@@ -51,6 +51,7 @@ from metta_ab.plan import (
     plan_experiment,
     variant_overrides,
 )
+from metta_ab.suite_analysis import check_suite
 
 log = logging.getLogger(STATUS_LOGGER)
 
@@ -102,7 +103,9 @@ class ABSweep:
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
         try:
-            check_sequential(self.experiment, self.settings.analysis, f"ab.experiment={self.settings.experiment}")
+            where = f"ab.experiment={self.settings.experiment}"
+            check_sequential(self.experiment, self.settings.analysis, where)
+            check_suite(self.experiment, self.settings.analysis, where)
         except ExperimentError as error:
             raise ABConfigError(str(error)) from None
         self.experiment_dir, self.dir_setting = locate(config, self.settings.output_dir, self.experiment)
@@ -215,7 +218,10 @@ class ABSweep:
     def _ledger(self, runs: Sequence[PlannedRun], previous: Ledger | None, fingerprint: dict[str, Any]) -> Ledger:
         """New records for planned runs; runs an earlier sweep completed are kept and not run again."""
         old = previous.runs if previous else {}
-        records = [old.get(r.job_dir) or RunRecord(r.variant, r.index, r.seed, r.run_name, r.job_dir) for r in runs]
+        records = [
+            old.get(r.job_dir) or RunRecord(r.variant, r.index, r.seed, r.run_name, r.job_dir, task=r.task)
+            for r in runs
+        ]
         if previous is not None:  # a killed sweeper's ledger lags: the jobs' own status records are the truth
             unfinished = [self.experiment_dir / r.job_dir for r in records if r.status != COMPLETED]
             # Workers of a killed sweeper (joblib, submitit, SLURM) may still be finishing a run: let them.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,16 +132,22 @@ def analyze(
     )
 
 
+def holm_adjust(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """One Holm family over these comparisons (a suite's tasks x treatments, say): each gets its adjusted p
+    (and TOST p) and the verdict decided from it."""
+    p_adj = holm([c.p_value for c in comparisons])
+    eq_adj = holm([c.equivalence_p for c in comparisons])
+    return [
+        c.redecide(float(p), float(e), family_size=len(comparisons))
+        for c, p, e in zip(comparisons, p_adj, eq_adj, strict=True)
+    ]
+
+
 def _holm_family(comparisons: list[Comparison], control: str) -> tuple[list[Comparison], list[str]]:
     """With 2+ comparisons: Holm-adjusted p-values (and TOST p-values), verdicts re-decided, winner's curse."""
     if len(comparisons) < 2:
         return comparisons, []
-    p_adj = holm([c.p_value for c in comparisons])
-    eq_adj = holm([c.equivalence_p for c in comparisons])
-    adjusted = [
-        c.redecide(float(p), float(e), family_size=len(comparisons))
-        for c, p, e in zip(comparisons, p_adj, eq_adj, strict=True)
-    ]
+    adjusted = holm_adjust(comparisons)
     note = (
         f"{len(comparisons)} treatments were compared with {control}: p-values are Holm-adjusted, and the "
         "best-looking variant's gain is overstated (winner's curse). Confirm it with a new run with fresh "

@@ -1,0 +1,207 @@
+"""From recorded runs to a suite's verdict: a score per (variant, task, run), the single-task analysis of every
+task (one Holm family over tasks x treatments), and the aggregate over tasks (`metta_ab.stats.suite`).
+
+Tasks come from `.add_task(...)` (each run trains on one; its metric is the template with its task filled
+in, or the plain metric) or, without tasks, from a metric template: every logged name matching
+`eval/{task}/reward` is a task, in every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metta_ab import stats
+from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings, ExperimentError
+from metta_ab.ledger import COMPLETED, RunRecord
+from metta_ab.sources import RunMetrics
+from metta_ab.stats.family import holm_adjust
+from metta_ab.stats.suite import SuiteAnalysis, analyze_suite
+
+
+def check_suite(experiment: ABExperiment, settings: AnalysisSettings, where: str) -> None:
+    """A suite is judged on a declared metric, per task, with scores that can be normalized."""
+    if not (experiment.tasks or TASK_FIELD in (settings.metric or experiment.analysis.metric or "")):
+        return
+    resolved = experiment.analysis.over(settings).resolved()
+    if resolved.metric is None:
+        raise ExperimentError(
+            f"{where}: a suite of tasks is judged on a declared metric: add .set_metric('<name>') (with tasks "
+            "trained separately) or a template such as .set_metric('eval/{task}/reward')"
+        )
+    if resolved.curve_summary == "threshold":
+        raise ExperimentError(
+            f"{where}: time to a threshold (censored times) cannot be normalized across tasks; use curve_summary "
+            "'final' or 'auc' for a suite"
+        )
+    if experiment.sequential is not None:
+        raise ExperimentError(
+            f"{where}: sequential suites are not supported; use a fixed design (.set_runs_per_variant) for a suite"
+        )
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """`eval/{task}/reward` -> a regex whose group `task` is the task's name."""
+    before, _, after = template.partition(TASK_FIELD)
+    return re.compile(re.escape(before) + r"(?P<task>.+?)" + re.escape(after) + r"\Z")
+
+
+def metric_for(template: str, task: str) -> str:
+    return template.replace(TASK_FIELD, task)
+
+
+def discover_tasks(template: str, metrics: Mapping[str, RunMetrics]) -> list[str]:
+    """Every task the template matches in any run's numbers, in the order first seen."""
+    pattern = template_pattern(template)
+    tasks: dict[str, None] = {}
+    for found in metrics.values():
+        for name in found.names:
+            match = pattern.match(name)
+            if match:
+                tasks.setdefault(match["task"])
+    return list(tasks)
+
+
+@dataclass
+class SuiteResults:
+    """A suite's analysis: per task the single-task analysis, and the aggregate over tasks."""
+
+    tasks: list[str]
+    source: str  # where the tasks came from, for the report
+    scores: dict[str, dict[str, np.ndarray]]  # task -> variant -> per-run scores (NaN: missing)
+    per_task: dict[str, stats.Analysis]
+    aggregate: SuiteAnalysis
+    missing: dict[str, list[str]]  # task -> job dirs of completed runs that reported no score for it
+
+    def to_dict(self) -> dict[str, Any]:
+        aggregate = self.aggregate.to_dict()
+        return {
+            "tasks_source": self.source,
+            "tasks": {
+                task: {
+                    **self.per_task[task].to_dict(),
+                    "values": {
+                        v: [float(x) if np.isfinite(x) else None for x in s] for v, s in self.scores[task].items()
+                    },
+                }
+                for task in self.tasks
+            },
+            "aggregate": {
+                **aggregate["aggregate"],
+                "settings": aggregate["settings"],
+                "normalization": aggregate["normalization"],
+                "profiles": aggregate["profiles"],
+                "missing": aggregate["missing"],
+                "warnings": aggregate["warnings"],
+            },
+            "missing_task_scores": self.missing,
+        }
+
+
+def suite_scores(
+    experiment: ABExperiment,
+    records: Sequence[RunRecord],
+    metrics: Mapping[str, RunMetrics],
+    settings: AnalysisSettings,
+    score_run: Any,
+) -> tuple[list[str], str, dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
+    """The tasks, where they came from, the scores task -> variant -> runs, and the completed runs missing a task."""
+    metric = settings.metric
+    assert metric is not None
+    runs = experiment.runs_per_variant
+    if experiment.tasks:
+        tasks = [t.name for t in experiment.tasks]
+        source = "tasks trained separately (.add_task)"
+    else:
+        tasks = discover_tasks(metric, metrics)
+        source = f"the logged names matching {metric!r}"
+    scores = {task: {v.name: np.full(runs, np.nan) for v in experiment.variants} for task in tasks}
+    missing: dict[str, list[str]] = {}
+    for record in records:
+        found = metrics.get(record.job_dir)
+        if record.status != COMPLETED or found is None or not 1 <= record.run_index <= runs:
+            continue
+        for task in [record.task] if experiment.tasks else tasks:
+            if task not in scores:
+                continue
+            name = metric_for(metric, task) if TASK_FIELD in metric else metric
+            if not found.has(name):
+                missing.setdefault(task, []).append(record.job_dir)
+                continue
+            scores[task][record.variant][record.run_index - 1] = score_run(
+                found, settings.over(AnalysisSettings(metric=name))
+            )
+    return tasks, source, scores, missing
+
+
+def analyze_suite_scores(
+    tasks: list[str],
+    source: str,
+    scores: dict[str, dict[str, np.ndarray]],
+    missing: dict[str, list[str]],
+    settings: AnalysisSettings,
+    control: str,
+    paired: bool,
+) -> SuiteResults:
+    """Per task the single-task analysis (Holm over tasks x treatments), and the aggregate over tasks."""
+    common = {
+        "control": control,
+        "paired": paired,
+        "direction": settings.direction,
+        "alpha": settings.alpha,
+        "ci_level": settings.ci_level,
+        "n_resamples": settings.n_resamples,
+        "seed": settings.seed,
+    }
+    per_task = {task: stats.analyze(scores[task], min_effect=settings.min_effect, **common) for task in tasks}
+    flat = [(task, c) for task in tasks for c in per_task[task].comparisons]
+    if len(flat) >= 2:
+        adjusted = iter(holm_adjust([c for _, c in flat]))
+        per_task = {
+            task: dataclasses.replace(a, comparisons=tuple(next(adjusted) for _ in a.comparisons))
+            for task, a in per_task.items()
+        }
+    by_variant = {v: {task: scores[task][v] for task in tasks} for v in next(iter(scores.values()))}
+    normalize = {k: tuple(v) for k, v in settings.normalize.items()} if settings.normalize else None
+    try:
+        aggregate = analyze_suite(by_variant, normalize=normalize, target=settings.target, **common)
+    except ValueError as error:
+        raise ExperimentError(f"the suite cannot be aggregated: {error}") from None
+    return SuiteResults(tasks, source, scores, per_task, aggregate, missing)
+
+
+def aggregate_analysis(suite: SuiteResults) -> stats.Analysis:
+    """The aggregate verdict in the single-metric shape the report and plots know: per variant the runs'
+    mean normalized scores, per treatment the comparison of those run means."""
+    agg = suite.aggregate
+    variants = {
+        v: stats.describe(np.asarray(means, float), ci_level=agg.ci_level, n_resamples=agg.n_resamples, seed=agg.seed)
+        for v, means in agg.run_means.items()
+    }
+    return stats.Analysis(
+        control=agg.control,
+        paired=agg.paired,
+        direction="max",
+        alpha=agg.alpha,
+        ci_level=agg.ci_level,
+        n_resamples=agg.n_resamples,
+        seed=agg.seed,
+        min_effect=None,
+        variants=variants,
+        comparisons=tuple(c.run_comparison for c in agg.comparisons),
+        warnings=tuple(agg.warnings),
+    )
+
+
+def no_tasks_message(metric: str, experiment_dir: Path, names: Sequence[str]) -> str:
+    shown = ", ".join(names[:12]) or "none"
+    return (
+        f"No logged name in {experiment_dir} matches the metric template {metric!r} (names seen: {shown}); "
+        "write the template so that {task} stands for the part that names the task"
+    )
