@@ -536,6 +536,8 @@ class TrainResult:
             "episode_length": float(last.episode_length),
             # Mean evaluation reward over the whole curve: a sample-efficiency summary.
             "reward_auc": float(np.mean([e.reward for e in self.evaluations])),
+            # Success per map: the maps are a suite (examples/map_suite.py judges a variant on each).
+            **{f"success/{name}": float(v) for name, v in last.task_success.items()},
         }
 
 
