@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from metta_ab import stats
-from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
+from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings, ExperimentError
 from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, LEDGER_FILE, Ledger, RunRecord, read_json, read_status
 from metta_ab.loading import load_experiment
 from metta_ab.looks import Looks, SequentialOutcome, design_for, runs_needed
@@ -188,10 +188,10 @@ def analyze_runs(
     settings.validate("analysis settings", [v.name for v in experiment.variants])
     settings = settings.resolved()
     warnings: list[str] = []
-    template = experiment.is_suite and "{task}" in (settings.metric or "")
+    template = TASK_FIELD in (settings.metric or "")  # a suite's metric: every match is a task
     metrics = collect_metrics(experiment, records, experiment_dir, None if template else settings.metric)
     warnings += source_warnings(metrics)
-    if experiment.is_suite:
+    if template or experiment.tasks:
         return _suite_results(experiment, list(records), experiment_dir, settings, metrics, warnings)
     if settings.metric is None:
         picked = _pick_metric(metrics, records)

@@ -441,7 +441,8 @@ class ABExperiment:
 
     @property
     def is_suite(self) -> bool:
-        """Scores per task: tasks trained separately (.add_task) or a metric template naming `{task}`."""
+        """Scores per task: tasks trained separately (.add_task) or a metric template naming `{task}` (the
+        analysis also treats a template given later, e.g. `metta-ab analyze --metric`, as one)."""
         return bool(self.tasks) or TASK_FIELD in (self.analysis.metric or "")
 
     def _validate_base_config(self) -> None:

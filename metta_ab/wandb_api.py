@@ -15,9 +15,10 @@ from typing import Any, Protocol
 from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError
 from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, FAILED, Ledger, RunRecord, json_safe, write_json_atomic
 from metta_ab.loading import save_experiment
+from metta_ab.plan import job_dir_name
 from metta_ab.sources import METRICS_FILE
 
-VARIANT_TAG = "variant:"
+VARIANT_TAG, TASK_TAG = "variant:", "task:"
 _RUN_INDEX = re.compile(r"_run_(\d+)\Z")
 
 
@@ -44,8 +45,9 @@ def fetch_group(path: str, group: str, api: Api | None = None) -> list[ApiRun]:
     return list(api.runs(path, filters={"group": group}))
 
 
-def _variant(run: ApiRun) -> str | None:
-    return next((t[len(VARIANT_TAG) :] for t in run.tags if t.startswith(VARIANT_TAG)), None)
+def _tagged(run: ApiRun, prefix: str) -> str | None:
+    """The `<prefix><name>` tag's name (variant:<name>, task:<name>), which the ab sweeper adds."""
+    return next((t[len(prefix) :] for t in run.tags if t.startswith(prefix)), None)
 
 
 def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -59,30 +61,36 @@ def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
 
 
 def write_experiment_dir(runs: list[ApiRun], group: str, experiment_dir: Path) -> ABExperiment:
-    """Lay the runs out as a sweep would: experiment_config.yaml, ledger.json, one job dir per run."""
+    """Lay the runs out as a sweep would: experiment_config.yaml, ledger.json, one job dir per run. Runs tagged
+    `task:<name>` (a suite trained one task per run) keep their task."""
     by_variant: dict[str, list[ApiRun]] = {}
     for run in runs:
-        variant = _variant(run)
+        variant = _tagged(run, VARIANT_TAG)
         if variant is not None:
             by_variant.setdefault(variant, []).append(run)
+    tasks = list(dict.fromkeys(t for r in runs if _tagged(r, VARIANT_TAG) and (t := _tagged(r, TASK_TAG)) is not None))
+    by_arm: dict[tuple[str, str | None], list[ApiRun]] = {}
+    for variant, variant_runs in by_variant.items():
+        for run in variant_runs:
+            by_arm.setdefault((variant, _tagged(run, TASK_TAG) if len(tasks) >= 2 else None), []).append(run)
     if len(by_variant) < 2:
         raise ExperimentError(
             f"W&B group {group!r}: found {len(by_variant)} variant(s) among {len(runs)} run(s); runs are matched "
             f"to variants by their '{VARIANT_TAG}<name>' tag, which the ab sweeper adds"
         )
-    runs_per_variant = max(len(v) for v in by_variant.values())
     experiment = ABExperiment(
         name=group,
         description=f"imported from W&B group {group}",
         variants=[ABVariant(name) for name in by_variant],
-        runs_per_variant=runs_per_variant,
+        tasks=[ABVariant(name) for name in tasks] if len(tasks) >= 2 else [],
+        runs_per_variant=max(len(v) for v in by_arm.values()),
     ).validate()
     records = []
-    for variant, variant_runs in by_variant.items():
-        ordered = sorted(variant_runs, key=lambda r: _index(r.name, 10**9))
+    for (variant, task), arm_runs in by_arm.items():
+        ordered = sorted(arm_runs, key=lambda r: _index(r.name, 10**9))
         for position, run in enumerate(ordered, start=1):
             index = _index(run.name, position)
-            job_dir = f"{variant}_run_{index}"
+            job_dir = job_dir_name(variant, index, task)
             finished = run.state == "finished"
             values = {k: v for k, v in dict(run.summary).items() if not k.startswith("_")}
             record = RunRecord(
@@ -95,6 +103,7 @@ def write_experiment_dir(runs: list[ApiRun], group: str, experiment_dir: Path) -
                 attempts=1,
                 error=None if finished else f"W&B run state: {run.state}",
                 return_value=json_safe(values),
+                task=task,
             )
             records.append(record)
             write_json_atomic(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from metta_ab.analysis import analyze_directory
-from metta_ab.experiment import ExperimentError
+from metta_ab.experiment import AnalysisSettings, ExperimentError
 from metta_ab.wandb_api import fetch_group, write_experiment_dir
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "wandb_api_group.json").read_text())
@@ -66,3 +66,22 @@ def test_cli_needs_a_group_with_wandb(tmp_path):
     metta_ab = Path(sys.executable).parent / "metta-ab"
     result = subprocess.run([str(metta_ab), "analyze", "--wandb", "team/proj"], capture_output=True, text=True)
     assert result.returncode == 2 and "--wandb needs --group GROUP" in result.stderr
+
+
+def test_a_suite_trained_one_task_per_run_keeps_its_tasks(tmp_path):
+    """The group's runs, each given a task:<name> tag as a sweep of `.add_task(...)` does, and a second task
+    where lr_0.1 is no better: the suite is analyzed per task and in aggregate from the W&B data."""
+    runs = []
+    for i, data in enumerate(RECORDED["runs"]):
+        runs.append(RecordedRun({**data, "tags": [*data["tags"], "task:maze"]}))
+        flat = {**data["summary"], "eval/reward": 1.0 + 0.01 * (i * 3 % 7)}
+        other = {**data, "name": data["name"].replace("_run_", "_lava_run_"), "summary": flat, "history": []}
+        runs.append(RecordedRun({**other, "tags": [*data["tags"], "task:lava"]}))
+    exp_dir = tmp_path / "lr_experiment"
+    experiment = write_experiment_dir(runs, RECORDED["group"], exp_dir)
+    assert [t.name for t in experiment.tasks] == ["maze", "lava"]
+    assert (exp_dir / "lr_0.1_lava_run_2").is_dir() and (exp_dir / "lr_0.1_maze_run_2").is_dir()
+    results = analyze_directory(exp_dir, AnalysisSettings(metric="eval/reward"))
+    assert results.suite is not None and results.suite.tasks == ["maze", "lava"]
+    verdicts = {t: a.comparisons[0].verdict for t, a in results.suite.per_task.items()}
+    assert verdicts["maze"] == "better" and verdicts["lava"] == "inconclusive"
