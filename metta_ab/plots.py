@@ -90,7 +90,8 @@ def _scores(results: ExperimentResults, path: Path) -> None:
     rng = np.random.default_rng(0)
     for i, values in enumerate(data, start=1):
         ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=22, alpha=0.8, zorder=3)
-    ax.set_ylabel(f"{results.settings.metric} per run")
+    per_run = "mean normalized score across tasks" if results.suite is not None else results.settings.metric
+    ax.set_ylabel(f"{per_run} per run")
     ax.set_title(f"{results.experiment.name}: every seed's score")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -119,9 +120,8 @@ def _differences(results: ExperimentResults, path: Path) -> None:
             ax.axvline(x, color="gray", linestyle="--", linewidth=0.8)
     ax.set_yticks(range(len(comparisons)), [c.treatment for c in comparisons])
     ax.set_ylim(-0.7, len(comparisons) - 0.3)
-    ax.set_xlabel(
-        f"difference in {results.settings.metric} vs {analysis.control} ({round(analysis.ci_level * 100)}% CI)"
-    )
+    measured = "the mean normalized score" if results.suite is not None else results.settings.metric
+    ax.set_xlabel(f"difference in {measured} vs {analysis.control} ({round(analysis.ci_level * 100)}% CI)")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -179,4 +179,8 @@ def write_plots(results: ExperimentResults) -> list[Path]:
     elif analysis is not None and analysis.comparisons:  # times have no CI of a difference: the KM plot instead
         _differences(results, out / DIFFERENCES_PNG)
         written.append(out / DIFFERENCES_PNG)
+    if results.suite is not None:
+        from metta_ab.suite_plots import write_suite_plots
+
+        written += write_suite_plots(_pyplot(), results.suite, results.experiment.name, results.metric or "", out)
     return written

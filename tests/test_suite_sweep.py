@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from sweeper_cli import APPS, job_dirs, run_sweep, status, write_experiment
+import pytest
+from sweeper_cli import APPS, EXAMPLE_APP, job_dirs, run_sweep, status, write_experiment
 
 SUITE_APP = APPS / "suite" / "app.py"
 
@@ -131,3 +132,25 @@ def test_suite_mistakes_are_refused_before_launching(tmp_path):
     result = run_sweep(SUITE_APP, "ab.experiment=suite.py", cwd=tmp_path)
     assert result.returncode == 1 and "variant 'base' and task 'maze' both set 'policy__skill'" in result.stderr
     assert job_dirs(result.experiment_dir("suite_tasks")) == []
+
+
+def test_the_example_map_suite_is_judged_per_map_and_in_aggregate(tmp_path):
+    """examples/map_suite.py on the example app: every map is a task, read from what each run returns."""
+    experiment = EXAMPLE_APP.parent / "map_suite.py"
+    result = run_sweep(
+        EXAMPLE_APP,
+        f"ab.experiment={experiment}",
+        "trainer.total_timesteps=60000",
+        "hydra/launcher=joblib",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.output
+    exp_dir = result.experiment_dir("map_suite")
+    data = summary(exp_dir)
+    assert list(data["tasks"]) == ["open_5x5", "open_7x7", "wall_7x7", "two_rooms_9x9", "four_rooms_11x11",
+                                   "maze_11x11", "rooms_15x15", "maze_15x15"]  # fmt: skip
+    assert data["aggregate"]["normalization"]["method"] == "declared"
+    gap = data["aggregate"]["variants"]["tabular"]["optimality_gap"]
+    assert gap == pytest.approx(1 - data["aggregate"]["variants"]["tabular"]["mean"])  # success <= target 1
+    for png in ("performance_profiles.png", "aggregates.png", "task_scores.png"):
+        assert (exp_dir / png).stat().st_size > 10_000
