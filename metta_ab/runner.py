@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from metta_ab.experiment import ABExperiment
-from metta_ab.ledger import COMPLETED, LEDGER_FILE, read_json
+from metta_ab.ledger import COMPLETED, LEDGER_FILE, PLANNED, read_json
 from metta_ab.loading import load_experiment, save_experiment
 from metta_ab.overrides import format_value
 
@@ -90,7 +90,8 @@ def run_sweep_process(command: list[str], *, quiet: bool) -> subprocess.Complete
 
 def _run_dict(run: dict[str, Any], experiment_dir: Path) -> dict[str, Any]:
     value = run.get("return_value")
-    success = run.get("status") == COMPLETED if "status" in run else None
+    # None: not run (a dry run's plan; a sequential experiment that stopped before this run's look)
+    success = run.get("status") == COMPLETED if run.get("status", PLANNED) != PLANNED else None
     return {
         "run_name": run["run_name"],
         "variant": run["variant"],
@@ -122,7 +123,8 @@ def run_ab_test(
 
     Each run dict has run_name, variant, run_index, seed, success, error, duration, attempts, metrics
     (the values the run returned) and run_dir. Failed runs are reported there, not raised; bad input
-    raises before anything runs. A dry run returns the planned runs with success None.
+    raises before anything runs. A dry run returns the planned runs with success None, and so does a
+    sequential experiment for the runs its early stop left out.
     """
     experiment_file = None
     if isinstance(experiment, str | Path):

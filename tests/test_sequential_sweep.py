@@ -16,6 +16,8 @@ import pytest
 from scipy import stats as sps
 from sweeper_cli import METTA_LIKE, PYTHON, job_dirs, run_sweep, status, write_experiment
 
+from metta_ab.loading import load_experiment
+from metta_ab.runner import run_ab_test
 from metta_ab.stats.sequential import run_sequential, sequential_design
 
 DESIGN = sequential_design(15, 5)  # the default spending, alpha .05: looks at 5, 10, 15 runs per variant
@@ -224,3 +226,11 @@ def test_a_grown_fixed_design_records_both_looks_and_warns(tmp_path):
     assert "grew to 6 runs per variant after an analysis at 3" in warning and ".set_sequential(" in warning
     assert "do not account for the earlier look(s)" in (exp_dir / "summary.txt").read_text()
     assert data["sequential"] is None
+
+
+def test_run_ab_test_tells_runs_an_early_stop_left_out_from_failed_ones(tmp_path):
+    a, b = scores_where(lambda a, b: len(replay(a, b)) == 1, large_effect)
+    experiment = load_experiment(write(tmp_path, a, b))
+    results = run_ab_test(experiment, app=METTA_LIKE, output_dir=tmp_path / "out", quiet=True)
+    for runs in results.values():
+        assert [r["success"] for r in runs] == [True] * 5 + [None] * 10
