@@ -154,3 +154,16 @@ def test_the_example_map_suite_is_judged_per_map_and_in_aggregate(tmp_path):
     assert gap == pytest.approx(1 - data["aggregate"]["variants"]["tabular"]["mean"])  # success <= target 1
     for png in ("performance_profiles.png", "aggregates.png", "task_scores.png"):
         assert (exp_dir / png).stat().st_size > 10_000
+
+
+def test_the_command_line_declares_the_normalization_and_the_plan_says_so(tmp_path):
+    write_experiment(tmp_path / "suite.py", ONE_RUN.format(silent=[], extra=""))
+    bounds = "ab.analysis.normalize={maze:[0,2],memory:[0,1000],objects:[0,80]}"
+    plan = run_sweep(SUITE_APP, "ab.experiment=suite.py", "ab.dry_run=true", bounds, cwd=tmp_path)
+    assert plan.returncode == 0, plan.output
+    assert "scores normalized by the declared (low, high) per task" in plan.stdout
+    result = run_sweep(SUITE_APP, "ab.experiment=suite.py", bounds, "ab.analysis.target=0.9", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    settings = summary(result.experiment_dir("suite_one"))["aggregate"]
+    assert settings["normalization"]["per_task"]["objects"] == {"zero": 0.0, "one": 80.0}
+    assert settings["settings"]["target"] == 0.9

@@ -192,7 +192,9 @@ class ABSweep:
         return self.app.resolve_injection(overrides, self.settings.inject, explicit)
 
     def _plan_text(self, runs: Sequence[PlannedRun]) -> str:
-        return format_plan(self.experiment, runs, self.injection_notes)
+        """The plan as it will be analysed: the experiment's analysis settings with `ab.analysis.*` on top."""
+        analysis = self.experiment.analysis.over(self.settings.analysis)
+        return format_plan(dataclasses.replace(self.experiment, analysis=analysis), runs, self.injection_notes)
 
     def _previous_ledger(self, fingerprint: dict[str, Any]) -> Ledger | None:
         """Resume what this directory holds, refuse a changed definition, or (ab.resume=false) start over."""
