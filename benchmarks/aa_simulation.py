@@ -10,14 +10,20 @@ Rows:
              correlation is 0 or 0.7, N = 3, 5, 10
   3 variants two treatments against the control, paired (r = 0.7), Holm-adjusted: the family-wise rate
              (an experiment counts once when either comparison says "better" or "worse")
+  suite      3 and 10 tasks on scales spread over 1..1000 (normal, skewed and bimodal tasks in turn), through
+             ``metta_ab.stats.suite.analyze_suite`` with its default normalization (relative to the
+             control's per-task mean): the aggregate verdict, whose unit is the run (its mean normalized
+             score across tasks); paired (seed effect shared by the variants, r = 0.5) and unpaired, N = 5, 10
 
 It prints the rate of a "better"/"worse" verdict per row beside the rates of the robustness checks and of
 the "bootstrap CI excludes 0" rule the spec warns against, then the power to detect d = 1.
 
-    python benchmarks/aa_simulation.py [--experiments N] [--quick] [--workers W]
+    python benchmarks/aa_simulation.py [--experiments N] [--quick | --smoke] [--rows all|single|suite] [--workers W]
 
 Exit status 1 when the verdict's rate of any row is outside [0.02, 0.065] (checked with at least 1,000
-experiments per row; ``--quick`` is a smoke run of 200). The last line is the worst row's rate / alpha.
+experiments per row; ``--quick`` is a run of 200, ``--smoke`` one of 20 with 100 resamples that only shows
+the script still runs). ``--rows suite`` runs the suite rows alone. The last line is the worst row's rate /
+alpha.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as sps
 
 from metta_ab.stats import BETTER, WORSE, analyze
+from metta_ab.stats.suite import analyze_suite
 
 ALPHA = 0.05
 FPR_BAND = (0.02, 0.065)
@@ -43,6 +51,10 @@ SPEC_WELCH = {("normal", 5): 0.044, ("normal", 10): 0.052, ("lognormal", 5): 0.0
               ("bimodal", 10): 0.034}  # fmt: skip
 SPEC_BOOTSTRAP = {("normal", 5): 0.130, ("normal", 10): 0.084}
 SPEC_POWER = {5: 0.29}  # noncentral t, pooled test
+DESIGNS = ("unpaired", "paired", "3 variants", "suite")
+#: task kinds of a suite, in turn: normal (CV 0.3), skewed (lognormal, sigma 0.5), bimodal (20% collapse)
+SUITE_KINDS = ("normal", "lognormal", "bimodal")
+SUITE_CORRELATION = 0.5  # pair correlation of a paired suite's runs (the seed effect shared by variants)
 
 
 def draw(dist: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -60,14 +72,19 @@ def draw(dist: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Cell:
-    design: str  # "unpaired", "paired", "3 variants"
+    design: str  # "unpaired", "paired", "3 variants", "suite"
     dist: str
     n: int
     correlation: float = 0.0  # pair correlation of the paired designs
     shift_d: float = 0.0  # true difference in SDs (0 = A/A)
+    tasks: int = 0  # tasks of a suite
+    paired: bool = False  # a suite's design
 
     @property
     def label(self) -> str:
+        if self.design == "suite":
+            design = f"paired, r = {self.correlation:g}" if self.paired else "unpaired"
+            return f"suite, {self.tasks} tasks, {design}"
         if self.design == "unpaired":
             return f"unpaired, {self.dist}"
         holm = ", Holm" if self.design == "3 variants" else ""
@@ -87,18 +104,49 @@ def experiment(cell: Cell, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {f"v{i}": s for i, s in enumerate(scores)}
 
 
+def suite_experiment(cell: Cell, rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+    """One suite's scores: variant -> task -> per-seed scores. Task j is on scale 1000 ** (j / (T - 1)) and of
+    kind ``SUITE_KINDS[j % 3]``; paired, seed i's effect on a task is shared by every variant."""
+    n, tasks, r = cell.n, cell.tasks, cell.correlation if cell.paired else 0.0
+    scales = np.geomspace(1.0, 1000.0, tasks)
+    shared = rng.normal(0.0, 1.0, (2, n, tasks))  # the seed effects: score, and collapse for bimodal tasks
+    out = {}
+    for v in range(2):
+        z = math.sqrt(r) * shared + math.sqrt(1 - r) * rng.normal(0.0, 1.0, (2, n, tasks))
+        scores = np.empty((n, tasks))
+        for j in range(tasks):
+            kind = SUITE_KINDS[j % len(SUITE_KINDS)]
+            if kind == "normal":
+                x = 1.0 + 0.3 * z[0, :, j]
+            elif kind == "lognormal":
+                x = np.exp(0.5 * z[0, :, j])
+            else:  # collapsed (near 0) when the seed's collapse draw is in its lowest 20%
+                x = np.where(sps.norm.cdf(z[1, :, j]) < 0.2, 0.05 * z[0, :, j], 1.0 + 0.1 * z[0, :, j])
+            scores[:, j] = scales[j] * x
+        out[f"v{v}"] = {f"task{j}": scores[:, j] for j in range(tasks)}
+    return out
+
+
 def run_block(cell: Cell, start: int, stop: int, n_resamples: int) -> np.ndarray:
     """Counts over experiments start..stop-1 (each seeded by its index) of: any verdict better/worse,
     any permutation p < alpha, any rank p < alpha, any bootstrap CI excluding 0, verdict "better"."""
     counts = np.zeros(5, dtype=np.int64)
-    key = [("unpaired", "paired", "3 variants").index(cell.design), DISTRIBUTIONS.index(cell.dist), cell.n]
+    key = [DESIGNS.index(cell.design), DISTRIBUTIONS.index(cell.dist), cell.n]
     key += [int(cell.correlation * 1000), int(cell.shift_d * 1000)]
+    if cell.design == "suite":
+        key += [cell.tasks, int(cell.paired)]
     for i in range(start, stop):
         rng = np.random.default_rng([*key, i])
-        result = analyze(
-            experiment(cell, rng), paired=cell.design != "unpaired", alpha=ALPHA, n_resamples=n_resamples, seed=i
-        )
-        comps = result.comparisons
+        if cell.design == "suite":
+            suite = analyze_suite(
+                suite_experiment(cell, rng), paired=cell.paired, alpha=ALPHA, n_resamples=n_resamples, seed=i
+            )
+            comps = [c.run_comparison for c in suite.comparisons]
+        else:
+            result = analyze(
+                experiment(cell, rng), paired=cell.design != "unpaired", alpha=ALPHA, n_resamples=n_resamples, seed=i
+            )
+            comps = result.comparisons
         counts += [
             any(c.verdict in (BETTER, WORSE) for c in comps),
             any(c.permutation_p < ALPHA for c in comps),
@@ -118,45 +166,68 @@ def simulate(cell: Cell, experiments: int, n_resamples: int, pool: ProcessPoolEx
     return np.sum(parts, axis=0) / experiments
 
 
-def aa_cells() -> list[Cell]:
+def suite_cells() -> list[Cell]:
+    return [
+        Cell("suite", "normal", n, SUITE_CORRELATION if paired else 0.0, tasks=tasks, paired=paired)
+        for tasks in (3, 10)
+        for paired in (True, False)
+        for n in (5, 10)
+    ]
+
+
+def aa_cells(rows: str = "all") -> list[Cell]:
     cells = [Cell("unpaired", dist, n) for dist in DISTRIBUTIONS for n in (5, 10)]
     cells += [Cell("paired", "normal", n, r) for r in (0.0, 0.7) for n in (3, 5, 10)]
     cells += [Cell("3 variants", "normal", n, 0.7) for n in (3, 5, 10)]
-    return cells
+    if rows == "single":
+        return cells
+    return suite_cells() if rows == "suite" else cells + suite_cells()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=2000, help="experiments per row (default 2000)")
-    parser.add_argument("--quick", action="store_true", help="200 experiments per row (CI smoke run)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="200 experiments per row")
+    size.add_argument("--smoke", action="store_true", help="20 experiments per row, 100 resamples (still runs?)")
+    parser.add_argument(
+        "--rows", choices=("all", "single", "suite"), default="all", help="single-metric rows, suite rows, or all"
+    )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument(
         "--n-resamples", type=int, default=1000, help="bootstrap resamples per comparison (default 1000)"
     )
     args = parser.parse_args(argv)
-    experiments = 200 if args.quick else args.experiments
+    experiments = 20 if args.smoke else 200 if args.quick else args.experiments
+    n_resamples = 100 if args.smoke else args.n_resamples
     started = time.perf_counter()
 
     power_cells = [Cell("unpaired", "normal", n, shift_d=1.0) for n in (5, 10)]
     power_cells += [Cell("paired", "normal", n, 0.7, shift_d=1.0) for n in (5, 10)]
+    if args.rows == "suite":
+        power_cells = []
     pool = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
     try:
-        aa = {cell: simulate(cell, experiments, args.n_resamples, pool) for cell in aa_cells()}
-        power = {cell: simulate(cell, experiments, args.n_resamples, pool) for cell in power_cells}
+        aa = {cell: simulate(cell, experiments, n_resamples, pool) for cell in aa_cells(args.rows)}
+        power = {cell: simulate(cell, experiments, n_resamples, pool) for cell in power_cells}
     finally:
         if pool is not None:
             pool.shutdown()
 
     se = math.sqrt(ALPHA * (1 - ALPHA) / experiments)
-    print(f"A/A simulation: {experiments} experiments per row through metta_ab.stats.analyze, alpha = {ALPHA},")
+    print(
+        f"A/A simulation: {experiments} experiments per row through metta_ab.stats.analyze (suite rows: "
+        f"analyze_suite), alpha = {ALPHA},"
+    )
     print("no true difference. 'verdict' = the analysis' own verdict (what summary.txt says); 'permutation' =")
     print("exact/10,000-shuffle permutation test of the mean difference; 'rank' = Mann-Whitney (unpaired) or")
-    print(f"Wilcoxon (paired). Bootstrap CIs use {args.n_resamples} resamples (the verdict never uses them).")
+    print(f"Wilcoxon (paired). Bootstrap CIs use {n_resamples} resamples (the verdict never uses them).")
     print(f"Binomial SE of a rate near .05: {se:.3f}. With 3 variants a row counts an experiment once when")
-    print("either comparison rejects (family-wise rate).")
+    print("either comparison rejects (family-wise rate). Suite rows: the run-unit comparison of the runs' mean")
+    print("normalized scores across tasks (tasks on scales 1..1000), the aggregate verdict.")
     print()
     header = (
-        f"{'design, scores':<28} {'N':>3}  {'verdict':>7}  {'permutation':>11}  {'rank':>6}  "
+        f"{'design, scores':<36} {'N':>3}  {'verdict':>7}  {'permutation':>11}  {'rank':>6}  "
         f"{'boot CI excl 0':>14}  {'spec Welch':>10}  {'spec boot':>9}"
     )
     print(header)
@@ -165,16 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         spec_w = SPEC_WELCH.get((cell.dist, cell.n)) if cell.design == "unpaired" else None
         spec_b = SPEC_BOOTSTRAP.get((cell.dist, cell.n)) if cell.design == "unpaired" else None
         print(
-            f"{cell.label:<28} {cell.n:>3}  {rates[0]:>7.3f}  {rates[1]:>11.3f}  {rates[2]:>6.3f}  "
+            f"{cell.label:<36} {cell.n:>3}  {rates[0]:>7.3f}  {rates[1]:>11.3f}  {rates[2]:>6.3f}  "
             f"{rates[3]:>14.3f}  {'' if spec_w is None else f'{spec_w:.3f}':>10}  "
             f"{'' if spec_b is None else f'{spec_b:.3f}':>9}"
         )
-    print()
-    print("Power to call a true d = 1 difference 'better' (normal scores, treatment shifted by one SD):")
-    print(f"{'design':<28} {'N':>3}  {'verdict better':>14}  {'spec (pooled t)':>15}")
+    if power:
+        print()
+        print("Power to call a true d = 1 difference 'better' (normal scores, treatment shifted by one SD):")
+        print(f"{'design':<36} {'N':>3}  {'verdict better':>14}  {'spec (pooled t)':>15}")
     for cell, rates in power.items():
         spec = SPEC_POWER.get(cell.n) if cell.design == "unpaired" else None
-        print(f"{cell.label:<28} {cell.n:>3}  {rates[4]:>14.3f}  {'' if spec is None else f'{spec:.2f}':>15}")
+        print(f"{cell.label:<36} {cell.n:>3}  {rates[4]:>14.3f}  {'' if spec is None else f'{spec:.2f}':>15}")
     print()
     status = 0
     outside = [(cell, rates[0]) for cell, rates in aa.items() if not FPR_BAND[0] <= rates[0] <= FPR_BAND[1]]

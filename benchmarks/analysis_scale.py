@@ -13,7 +13,9 @@ columns step/reward/success_rate/episode_length; compact JSON). Then, in this pr
     report     metta_ab.report.write_report(results, plots=False), then plots=True
 
 plus a breakdown (imports, collecting the metrics, the statistics, matplotlib's import). `--full` adds
-20 x 100 runs. The last line is (analyze + report with plots) / baseline; target: under 5 s.
+20 x 100 runs. A suite case times `metta_ab.stats.suite.analyze_suite` alone on synthetic scores, 10 tasks
+(scales 1..1000) x 20 variants x 20 paired runs, 10,000 resamples (CPU seconds; target: a few). The last line
+is (analyze + report with plots) / baseline; target: under 5 s.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from metta_ab.ledger import LEDGER_FILE, STATUS_FILE, Ledger, RunRecord, write_s
 from metta_ab.plan import PlanSettings, definition_fingerprint, format_plan, plan_experiment
 
 TARGET_SECONDS = 5.0
+SUITE_TARGET_CPU_SECONDS = 5.0
 EXPERIMENT = "analysis_scale"
 
 
@@ -162,6 +165,27 @@ def measure(root: Path, variants: int, runs: int, points: int) -> tuple[str, flo
     return f"{variants} x {runs} runs, {points}-point curves", size / 1e6, clock
 
 
+def measure_suite(tasks: int, variants: int, runs: int, n_resamples: int = 10_000, seed: int = 0):
+    """CPU and wall seconds of ``analyze_suite`` on a synthetic suite (scales 1..1000, paired seeds)."""
+    from metta_ab.stats.suite import analyze_suite
+
+    rng = np.random.default_rng(seed)
+    scales = np.geomspace(1.0, 1000.0, tasks)
+    seed_effect = rng.normal(0.0, 1.0, (runs, tasks))
+    scores = {
+        f"v{i:02d}": {
+            f"task{j}": scales[j] * (1.0 + 0.01 * i + 0.2 * seed_effect[:, j] + 0.2 * rng.normal(0.0, 1.0, runs))
+            for j in range(tasks)
+        }
+        for i in range(variants)
+    }
+    clock = Stopwatch()
+    result = clock("suite", analyze_suite, scores, paired=True, n_resamples=n_resamples, seed=seed)
+    if len(result.comparisons) != variants - 1 or len(result.variants) != variants:
+        raise SystemExit("analyze_suite did not analyze every variant")
+    return f"suite: {tasks} tasks x {variants} variants x {runs} runs, {n_resamples} resamples", clock
+
+
 def _row(clock: Stopwatch, label: str, *keys: str) -> list[str]:
     wall = sum(clock.wall[k] for k in keys)
     return ["", label, f"{wall:.2f}", f"{sum(clock.cpu[k] for k in keys):.2f}", f"{wall / clock.wall['read']:.1f}"]
@@ -181,6 +205,7 @@ def main() -> None:
     with scratch_dir(options.keep, "analysis") as work:
         for i, (variants, runs, points) in enumerate(sizes):
             results.append(measure(work / f"size-{i}", variants, runs, points))
+    suite_label, suite_clock = measure_suite(*((3, 3, 5) if options.smoke else (10, 20, 20)))
     rows = []
     for size, megabytes, clock in results:
         line = functools.partial(_row, clock)
@@ -198,8 +223,12 @@ def main() -> None:
             line("analyze + report with plots", "analyze", "matplotlib", "plots"),
             line("same, with the imports", "import", "analyze", "matplotlib", "plots"),
         ]
+    cpu = suite_clock.cpu["suite"]
+    met = "met" if cpu < SUITE_TARGET_CPU_SECONDS else "MISSED"
+    rows.append([suite_label, "analyze_suite (alone)", f"{suite_clock.wall['suite']:.2f}", f"{cpu:.2f}", ""])
     print()
     print(table(rows, ["experiment", "step", "wall (s)", "CPU (s)", "x baseline"]))
+    print(f"{suite_label}: analyze_suite {cpu:.2f} CPU s (target < {SUITE_TARGET_CPU_SECONDS:.0f} s, {met})")
     size, _, clock = results[0]
     wall = clock.wall
     no_plots = wall["analyze"] + wall["report"]

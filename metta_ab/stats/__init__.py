@@ -9,6 +9,8 @@
   sequential.py    group-sequential looks: alpha-spending boundaries for the t-tests, each look's decision
   bootstrap.py     the vectorized resampling both description and comparison use
   family.py        ``analyze``: all variants, every treatment against the control, Holm across them
+  suite.py         ``analyze_suite``: scores per task, normalized; IQM, P(improvement), performance profiles with
+                   stratified bootstrap CIs; the aggregate verdict from the runs' mean normalized scores
 
 All functions are pure: they take numpy arrays (NaN marks a failed run; index ``i`` is run/seed ``i``), draw
 random numbers only from a generator seeded by their ``seed`` argument, and return frozen dataclasses whose
@@ -42,6 +44,7 @@ from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.family import Analysis, analyze
 from metta_ab.stats.power import DEFAULT_POWER, minimum_detectable_d, power_at, power_runs_needed
 from metta_ab.stats.significance import failure_rate_test, holm, tost
+from metta_ab.stats.suite import SuiteAnalysis, analyze_suite
 from metta_ab.stats.survival import compare_times, describe_times, detectable_hazard_ratio, kaplan_meier
 
 __all__ = [
@@ -53,11 +56,13 @@ __all__ = [
     "WORSE",
     "Analysis",
     "Comparison",
+    "SuiteAnalysis",
     "VariantStats",
     "_pooled_sd",
     "_resampled_prob_improvement",
     "_sorted_row_quantities",
     "analyze",
+    "analyze_suite",
     "compare",
     "compare_times",
     "decide",
