@@ -286,9 +286,12 @@ def summary_text(results: ExperimentResults) -> str:
         lines += suite_header(suite)
         lines += ["", *_verdict_lines(results), "", *aggregate_rows(suite), "", *per_task_rows(suite)]
     per_run = " (each run's mean normalized score across tasks)" if suite is not None else ""
+    tested = per_run
+    if suite is not None and suite.aggregate.normalization.method == "control_mean":  # see stats.suite
+        tested = " (run means across tasks, normalized by both variants' per-task means: the test's scale)"
     lines += ["", f"Per variant{per_run}:", *_variant_rows(results)]
     if analysis is not None and analysis.comparisons:
-        lines += ["", f"Comparisons with the control ({analysis.control}){per_run}:", *_comparison_rows(results), ""]
+        lines += ["", f"Comparisons with the control ({analysis.control}){tested}:", *_comparison_rows(results), ""]
         if results.sequential is not None:
             lines += [*look_rows(results.sequential), ""]
         if suite is None:

@@ -434,9 +434,9 @@ def test_missing_runs_are_listed_not_dropped() -> None:
         "b": {"t1": [1.0, 2.0], "t2": [2.0, 2.0, 2.0], "t3": [1.0, 2.0, 3.0]},
     }
     result = S.analyze_suite(scores, normalize={"t1": (0, 4), "t2": (0, 4), "t3": (0, 4)}, n_resamples=20)
-    assert result.missing == {"t1": (("b", 2),), "t2": (("a", 1),), "t3": (("a", 0), ("a", 1), ("a", 2))}
-    assert result.to_dict()["missing"]["t3"] == [["a", 0], ["a", 1], ["a", 2]]
-    assert any("task score(s) missing" in w and "b run 2" in w for w in result.warnings)
+    assert result.missing == {"t1": (("b", 3),), "t2": (("a", 2),), "t3": (("a", 1), ("a", 2), ("a", 3))}
+    assert result.to_dict()["missing"]["t3"] == [["a", 1], ["a", 2], ["a", 3]]
+    assert any("task score(s) missing" in w and "b run 3" in w for w in result.warnings)
     assert result.variants["a"].n_tasks == 2 and result.variants["b"].n_scores == 8
 
 

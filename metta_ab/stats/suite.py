@@ -105,10 +105,11 @@ def _suite_matrices(
 
 
 def missing_runs(matrices: Mapping[str, np.ndarray], tasks: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
-    """Task -> the (variant, run index) without a score on it; only tasks missing from some run appear."""
+    """Task -> the (variant, run index) without a score on it, run indices 1-based as in run names (`a_run_1`);
+    only tasks missing from some run appear."""
     out: dict[str, list[tuple[str, int]]] = {}
     for j, task in enumerate(tasks):
-        gaps = [(v, int(i)) for v, m in matrices.items() for i in np.flatnonzero(np.isnan(m[:, j]))]
+        gaps = [(v, int(i) + 1) for v, m in matrices.items() for i in np.flatnonzero(np.isnan(m[:, j]))]
         if gaps:
             out[task] = gaps
     return out
@@ -592,7 +593,7 @@ class SuiteAnalysis:
     comparisons: tuple[SuiteComparison, ...]
     normalized: Mapping[str, np.ndarray] = field(compare=False)  # variant -> (runs, tasks), NaN = no score
     run_means: Mapping[str, tuple[float, ...]]  # variant -> each run's mean normalized score across its tasks
-    missing: Mapping[str, tuple[tuple[str, int], ...]]  # task -> (variant, run index) without a score
+    missing: Mapping[str, tuple[tuple[str, int], ...]]  # task -> (variant, 1-based run index) without a score
     warnings: tuple[str, ...] = field(default=())
 
     def comparison(self, treatment: str) -> SuiteComparison:
