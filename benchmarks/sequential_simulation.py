@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adastop-alpha", type=float, default=0.02, help="AdaStop's nominal alpha (0.02)")
     parser.add_argument("--adastop-b", type=int, default=2000, help="AdaStop's permutations B (2000)")
     parser.add_argument("--schedules", default=",".join(f"{n}/{k}" for n, k in SCHEDULES), help="N/k,...")
+    parser.add_argument("--effects", default=",".join(f"{d:g}" for d in EFFECTS), help="true differences d,...")
     args = parser.parse_args(argv)
     experiments = 40 if args.smoke else args.experiments
     schedules = [tuple(int(x) for x in s.split("/")) for s in args.schedules.split(",")]
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         for n, k in schedules
         for design, r in DESIGNS
         for dist in DISTS
-        for d in EFFECTS
+        for d in (float(x) for x in args.effects.split(","))
         if not args.smoke or (dist == "normal" and d in (0.0, 1.5))
     ]
     rows_order = list(rows)

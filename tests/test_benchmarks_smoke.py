@@ -26,6 +26,7 @@ RATIO_LINE = re.compile(r"^ratio (\d+(?:\.\d+)?): \S")
         "planning_scale.py",
         "analysis_scale.py",
         "sequential_simulation.py",
+        "aa_simulation.py",
     ],
 )
 def test_benchmark_smoke_run_ends_with_its_ratio(script: str, tmp_path: Path) -> None:
