@@ -234,3 +234,42 @@ def test_run_ab_test_tells_runs_an_early_stop_left_out_from_failed_ones(tmp_path
     results = run_ab_test(experiment, app=METTA_LIKE, output_dir=tmp_path / "out", quiet=True)
     for runs in results.values():
         assert [r["success"] for r in runs] == [True] * 5 + [None] * 10
+
+
+THREE = """
+experiment = (
+    create_experiment("seq3", "three variants")
+    .add_variant(name="A", known_scores={a})
+    .add_variant(name="B", known_scores={b})
+    .add_variant(name="C", known_scores={c})
+    .set_sequential(max_runs_per_variant=15, runs_per_look=5)
+    .set_metric("score")
+    .build()
+)
+"""
+
+
+def test_a_decided_treatment_gets_no_more_runs_while_the_others_go_on(tmp_path):
+    """B is decided at look 1 (Holm over B and C); A and C go on to the last look."""
+
+    def make(rng):
+        a = rng.normal(0, 1, 15)
+        return a, a + 3 + rng.normal(0, 0.5, 15), rng.normal(0, 1, 15)
+
+    for seed in range(2000):
+        a, b, c = (np.round(x, 4) for x in make(np.random.default_rng(seed)))
+        history = run_sequential({"A": a, "B": b, "C": c}, DESIGN)
+        first = {x.treatment: x.decision for x in history[0].comparisons}
+        if first == {"B": "better", "C": "continue"} and len(history) == 3:
+            break
+    write_experiment(tmp_path / "seq3.py", THREE.format(a=a.tolist(), b=b.tolist(), c=c.tolist()))
+    result = run_sweep(METTA_LIKE, "ab.experiment=seq3.py", "hydra/launcher=joblib", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    exp_dir = result.experiment_dir("seq3")
+    runs = {v: len([d for d in job_dirs(exp_dir) if d.startswith(f"{v}_")]) for v in "ABC"}
+    assert runs == {"A": 15, "B": 5, "C": 15}
+    seq = summary(exp_dir)["sequential"]
+    assert seq["runs_used"] == runs and seq["runs_saved"] == 10
+    assert seq["looks"][1]["open_variants"] == ["A", "C"]
+    decided = {c["treatment"]: c["verdict"] for c in summary(exp_dir)["comparisons"]}
+    assert decided["B"] == "better" and decided["C"] == [c.decision for c in history[-1].comparisons][1]
