@@ -304,13 +304,8 @@ def _suite_results(
     warnings: list[str],
 ) -> ExperimentResults:
     """A suite of tasks: scores per (variant, task, run), per-task analyses and the aggregate verdict."""
-    from metta_ab.suite_analysis import (
-        aggregate_analysis,
-        analyze_suite_scores,
-        check_suite,
-        no_tasks_message,
-        suite_scores,
-    )
+    from metta_ab.design_checks import check_suite
+    from metta_ab.suite_analysis import aggregate_analysis, analyze_suite_scores, no_tasks_message, suite_scores
 
     check_suite(experiment, settings, f"experiment {experiment.name!r}")
     assert settings.metric is not None

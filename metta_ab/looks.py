@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metta_ab.experiment import ABExperiment, AnalysisSettings, ExperimentError
+from metta_ab.experiment import ABExperiment, AnalysisSettings
 from metta_ab.ledger import COMPLETED, RunRecord, read_json, write_json_atomic
 
 if TYPE_CHECKING:  # scipy: only the sequential parts need it
@@ -33,23 +33,6 @@ def design_for(experiment: ABExperiment, alpha: float) -> SequentialDesign:
     seq = experiment.sequential
     assert seq is not None and seq.max_runs_per_variant is not None and seq.runs_per_look is not None
     return sequential_design(seq.max_runs_per_variant, seq.runs_per_look, alpha, seq.spending or DEFAULT_SPENDING)
-
-
-def check_sequential(experiment: ABExperiment, settings: AnalysisSettings, where: str) -> None:
-    """A sequential experiment decides on a metric declared before any run, with the t statistic."""
-    if experiment.sequential is None:
-        return
-    resolved = experiment.analysis.over(settings).resolved()
-    if resolved.metric is None:
-        raise ExperimentError(
-            f"{where}: a sequential experiment decides at every look, so its metric must be declared before any "
-            "run: add .set_metric('<name>', direction='max') (or ab.analysis.metric=<name>)"
-        )
-    if resolved.curve_summary == "threshold":
-        raise ExperimentError(
-            f"{where}: a sequential experiment decides with the t statistic; time to a threshold (censored times, "
-            "the log-rank test) is not supported: use curve_summary 'final' or 'auc', or a fixed design"
-        )
 
 
 def decision_rule(experiment: ABExperiment, settings: AnalysisSettings, paired: bool) -> dict[str, Any]:

@@ -25,27 +25,6 @@ from metta_ab.stats.family import holm_adjust
 from metta_ab.stats.suite import SuiteAnalysis, analyze_suite
 
 
-def check_suite(experiment: ABExperiment, settings: AnalysisSettings, where: str) -> None:
-    """A suite is judged on a declared metric, per task, with scores that can be normalized."""
-    if not (experiment.tasks or TASK_FIELD in (settings.metric or experiment.analysis.metric or "")):
-        return
-    resolved = experiment.analysis.over(settings).resolved()
-    if resolved.metric is None:
-        raise ExperimentError(
-            f"{where}: a suite of tasks is judged on a declared metric: add .set_metric('<name>') (with tasks "
-            "trained separately) or a template such as .set_metric('eval/{task}/reward')"
-        )
-    if resolved.curve_summary == "threshold":
-        raise ExperimentError(
-            f"{where}: time to a threshold (censored times) cannot be normalized across tasks; use curve_summary "
-            "'final' or 'auc' for a suite"
-        )
-    if experiment.sequential is not None:
-        raise ExperimentError(
-            f"{where}: sequential suites are not supported; use a fixed design (.set_runs_per_variant) for a suite"
-        )
-
-
 def template_pattern(template: str) -> re.Pattern[str]:
     """`eval/{task}/reward` -> a regex whose group `task` is the task's name."""
     before, _, after = template.partition(TASK_FIELD)

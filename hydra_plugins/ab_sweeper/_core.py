@@ -25,6 +25,7 @@ from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask
+from metta_ab.design_checks import check_sequential, check_suite
 from metta_ab.experiment import ABExperiment, ExperimentError, SequentialSettings
 from metta_ab.ledger import (
     COMPLETED,
@@ -39,7 +40,7 @@ from metta_ab.ledger import (
     write_text_atomic,
 )
 from metta_ab.loading import save_experiment
-from metta_ab.looks import Looks, check_sequential, completed_per_variant, decision_rule, design_for, runs_needed
+from metta_ab.looks import Looks, completed_per_variant, decision_rule, design_for, runs_needed
 from metta_ab.overrides import format_value
 from metta_ab.plan import (
     InjectionKeys,
@@ -51,7 +52,6 @@ from metta_ab.plan import (
     plan_experiment,
     variant_overrides,
 )
-from metta_ab.suite_analysis import check_suite
 
 log = logging.getLogger(STATUS_LOGGER)
 
