@@ -317,7 +317,7 @@ def assert_wandb_runs_match_plan(exp_dir: Path) -> None:
         assert wandb_run.config["seed"] == run["seed"] == run["run_index"] - 1
 
 
-_TIMING_KEYS = {"duration", "median_duration"}
+_TIMING_KEYS = {"duration", "median_duration", "time"}  # time: when each analysis (summary.json looks) ran
 
 
 def comparable_summary(exp_dir: Path) -> tuple[Any, list[str]]:
