@@ -94,3 +94,12 @@ def _pad(t: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         np.concatenate([t, np.full(n - t.size, np.nan)]),
         np.concatenate([c, np.full(n - c.size, np.nan)]),
     )
+
+
+_SETTING_FIELDS = ("control", "paired", "direction", "alpha", "ci_level", "n_resamples", "seed")
+
+
+def _settings_dict(analysis: Any, **extra: Any) -> dict[str, Any]:
+    """The settings block of an analysis' to_dict (single-metric or suite): what it was computed with."""
+    family = "holm" if len(analysis.comparisons) >= 2 else "none"
+    return _jsonable({**{k: getattr(analysis, k) for k in _SETTING_FIELDS}, **extra, "multiple_comparisons": family})

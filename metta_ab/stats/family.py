@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from metta_ab.stats._common import _direction, _jsonable
+from metta_ab.stats._common import _direction, _settings_dict
 from metta_ab.stats.compare import Comparison, compare
 from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.significance import holm
@@ -40,19 +40,7 @@ class Analysis:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "settings": _jsonable(
-                {
-                    "control": self.control,
-                    "paired": self.paired,
-                    "direction": self.direction,
-                    "alpha": self.alpha,
-                    "ci_level": self.ci_level,
-                    "n_resamples": self.n_resamples,
-                    "seed": self.seed,
-                    "min_effect": self.min_effect,
-                    "multiple_comparisons": "holm" if len(self.comparisons) >= 2 else "none",
-                }
-            ),
+            "settings": _settings_dict(self, min_effect=self.min_effect),
             "variants": {name: {"name": name, **v.to_dict()} for name, v in self.variants.items()},
             "comparisons": [c.to_dict() for c in self.comparisons],
             "warnings": list(self.warnings),

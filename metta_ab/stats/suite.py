@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from metta_ab.stats._common import _NAN_CI, _as_1d, _check_level, _direction, _f, _jsonable
+from metta_ab.stats._common import _NAN_CI, _as_1d, _check_level, _direction, _f, _jsonable, _settings_dict
 from metta_ab.stats.bootstrap import (
     _BOOTSTRAP_CHUNK_ELEMENTS,
     _counts,
@@ -605,19 +605,8 @@ class SuiteAnalysis:
     def to_dict(self) -> dict[str, Any]:
         taus = next(iter(self.profiles.values())).taus if self.profiles else ()
         return {
-            "settings": _jsonable(
-                {
-                    "control": self.control,
-                    "paired": self.paired,
-                    "direction": self.direction,
-                    "alpha": self.alpha,
-                    "ci_level": self.ci_level,
-                    "n_resamples": self.n_resamples,
-                    "seed": self.seed,
-                    "target": self.target,
-                    "multiple_comparisons": "holm" if len(self.comparisons) >= 2 else "none",
-                    "bootstrap": "stratified (runs resampled within each task), percentile CIs",
-                }
+            "settings": _settings_dict(
+                self, target=self.target, bootstrap="stratified (runs resampled within each task), percentile CIs"
             ),
             "tasks": list(self.tasks),
             "normalization": self.normalization.to_dict(),
