@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"GOAL MISSED at {row.label}: {'; '.join(notes)}")
     print(f"d = 1.5 goals met in {len(goals) - len(missed)} of {len(goals)} rows")
     print(f"elapsed: {time.perf_counter() - started:.1f} s ({args.workers} worker(s))")
+    if not aa:  # --effects without 0: no error rate to report
+        print("ratio 0.00: no A/A rows were run (add 0 to --effects)")
+        return 0
     worst = max(aa.items(), key=lambda item: abs(item[1][0] - ALPHA))
     met = not outside
     print(
