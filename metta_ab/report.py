@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Sequence
 from typing import Any
 
 from metta_ab.analysis import ExperimentResults
@@ -19,32 +18,9 @@ from metta_ab.sequential_report import look_rows, sequential_verdict_sentence
 from metta_ab.sources import RunMetrics, returned_values
 from metta_ab.stats import Comparison
 from metta_ab.suite_report import aggregate_rows, per_task_rows, suite_header
+from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation
 
 SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
-
-
-def _num(value: float | None, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}g}"
-
-
-def _ci(ci: Sequence[float] | None, digits: int = 3) -> str:
-    if not ci or any(v is None or math.isnan(v) for v in ci):
-        return "[-]"
-    return f"[{ci[0]:.{digits}g}, {ci[1]:.{digits}g}]"
-
-
-def _p(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return "-"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _p_relation(p: float | None) -> str:
-    """'=0.012' or '<0.001', to follow a 'p' in a sentence."""
-    text = _p(p)
-    return text if text.startswith("<") else f"={text}"
 
 
 def _summary_description(results: ExperimentResults) -> str:
@@ -90,9 +66,9 @@ def time_verdict_sentence(c: Comparison, metric: str) -> str:
     """The sentence of a log-rank comparison of times to a threshold (fewer steps is better)."""
     tt = c.time_to_threshold or {}
     level = round(c.ci_level * 100)
-    p_text = f"log-rank p{_p_relation(c.p_value)}"
+    p_text = f"log-rank p{fmt_p_relation(c.p_value)}"
     if c.family_size >= 2 and _finite(c.p_adjusted):
-        p_text += f", Holm-adjusted p{_p_relation(c.p_adjusted)}"
+        p_text += f", Holm-adjusted p{fmt_p_relation(c.p_adjusted)}"
     evidence = (
         f"{c.treatment} {_median_text(tt['treatment'])} vs {c.control} {_median_text(tt['control'])} steps "
         f"(Kaplan-Meier, {level}% CI), {p_text}"
@@ -123,15 +99,15 @@ def verdict_sentence(c: Comparison, metric: str) -> str:
     test = TEST_NAMES.get(c.test, c.test)
     if c.test == "welch" and c.p_method.endswith("permutation"):
         test = f"Welch t, {c.p_method}"  # p from the permutation distribution of Welch's t
-    p_text = f"{test} p{_p_relation(c.p_value)}"
+    p_text = f"{test} p{fmt_p_relation(c.p_value)}"
     if c.family_size >= 2 and _finite(c.p_adjusted):
-        p_text += f", Holm-adjusted p{_p_relation(c.p_adjusted)}"
+        p_text += f", Holm-adjusted p{fmt_p_relation(c.p_adjusted)}"
     if _finite(*c.difference_ci):
-        interval = f"{level}% CI {_ci(c.difference_ci)}"
+        interval = f"{level}% CI {fmt_ci(c.difference_ci)}"
     elif c.test == "permutation":
         interval = "no t confidence interval (no variance)"
     else:
-        interval = f"{level}% CI {_ci(c.difference_ci)}"
+        interval = f"{level}% CI {fmt_ci(c.difference_ci)}"
     evidence = f"difference {c.difference:+.3g}, {interval}, {p_text}"
     if c.verdict in ("better", "worse"):
         head = f"{c.treatment} is {c.verdict} than {c.control} on {metric} by {amount}: {evidence}."
@@ -191,8 +167,8 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
         if stats_ is None:
             values = ["-"] * 4 + ["[-]"] * 2
         else:
-            values = [_num(stats_.mean), _num(stats_.sd, 3), _num(stats_.median), _num(stats_.iqm)]
-            values += [_ci(stats_.mean_ci), _ci(stats_.iqm_ci)]
+            values = [fmt_num(stats_.mean), fmt_num(stats_.sd, 3), fmt_num(stats_.median), fmt_num(stats_.iqm)]
+            values += [fmt_ci(stats_.mean_ci), fmt_ci(stats_.iqm_ci)]
         lines.append(
             f"{variant.name:<22} {counts['completed']:>5}/{counts['planned']:<3} {counts['failed']:>6}  "
             f"{values[0]:>9} {values[4]:<20} "
@@ -202,7 +178,9 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
         censored = results.censored.get(variant.name)
         if scores is not None and len(scores):
             marks = ["+" if censored is not None and censored[i] else "" for i in range(len(scores))]
-            lines.append(f"{'':<22} per seed: " + " ".join(_num(v, 4) + m for v, m in zip(scores, marks, strict=True)))
+            lines.append(
+                f"{'':<22} per seed: " + " ".join(fmt_num(v, 4) + m for v, m in zip(scores, marks, strict=True))
+            )
         summary = stats_.time_to_threshold if stats_ is not None else None
         if summary:
             lines.append(f"{'':<22} time to threshold: {_median_text(summary)} steps (Kaplan-Meier; + = censored)")
@@ -219,9 +197,9 @@ def _comparison_rows(results: ExperimentResults) -> list[str]:
     lines = [header, "-" * len(header)]
     for c in analysis.comparisons:
         lines.append(
-            f"{c.treatment:<22} {c.difference:>+10.3g} {_ci(c.difference_ci):<22} {c.test:<8} {_p(c.p_value):>6} "
-            f"{_p(c.p_adjusted):>6} {_p(c.permutation_p):>6} {_p(c.rank_test_p):>6} {_num(c.hedges_g, 2):>6} "
-            f"{_num(c.prob_improvement, 2):>6}  {c.verdict:<12}"
+            f"{c.treatment:<22} {c.difference:>+10.3g} {fmt_ci(c.difference_ci):<22} {c.test:<8} "
+            f"{fmt_p(c.p_value):>6} {fmt_p(c.p_adjusted):>6} {fmt_p(c.permutation_p):>6} {fmt_p(c.rank_test_p):>6} "
+            f"{fmt_num(c.hedges_g, 2):>6} {fmt_num(c.prob_improvement, 2):>6}  {c.verdict:<12}"
         )
     return lines
 

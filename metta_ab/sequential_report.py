@@ -3,15 +3,10 @@ and a verdict sentence that quotes the look's boundary instead of a fixed-sample
 
 from __future__ import annotations
 
-import math
-
 from metta_ab.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
 from metta_ab.stats.sequential import LookComparison
-
-
-def _g(value: float, digits: int = 3) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
+from metta_ab.text_format import fmt_num
 
 
 def look_rows(outcome: SequentialOutcome) -> list[str]:
@@ -31,8 +26,8 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
             if c.decided_at is not None and c.decided_at < h.look:
                 continue  # decided at an earlier look: no more runs, nothing new to show
             lines.append(
-                f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {c.difference:>+10.3g} {_g(c.statistic):>7} "
-                f"{_g(c.p):>8} {_g(c.level):>13}  {c.decision}"
+                f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {c.difference:>+10.3g} "
+                f"{fmt_num(c.statistic, 3):>7} {fmt_num(c.p, 3):>8} {fmt_num(c.level, 3):>13}  {c.decision}"
             )
     used = ", ".join(f"{v} {n}" for v, n in outcome.runs_used.items())
     if outcome.stopped:
@@ -68,26 +63,26 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
     n = design.runs_at_look[at - 1]
     test = "paired t" if c.paired else "Welch t"
     where = f"at look {at} of {design.looks} ({n} runs per variant)"
-    evidence = f"{test} = {_g(look.statistic)}, p = {_g(look.p, 2)}"
+    evidence = f"{test} = {fmt_num(look.statistic, 3)}, p = {fmt_num(look.p, 2)}"
     level = round(c.ci_level * 100)
     early = "; the early stop overstates it" if at < design.looks else ""
     estimate = (
-        f" Difference {c.difference:+.3g} [{_g(c.difference_ci[0])}, {_g(c.difference_ci[1])}] over the runs used "
-        f"({level}% fixed-sample CI{early})."
+        f" Difference {c.difference:+.3g} [{fmt_num(c.difference_ci[0], 3)}, {fmt_num(c.difference_ci[1], 3)}] over "
+        f"the runs used ({level}% fixed-sample CI{early})."
     )
     if look.decision in (BETTER, WORSE):
         return (
             f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where}, {evidence} < "
-            f"{_g(look.level, 2)} (the look's boundary).{estimate}"
+            f"{fmt_num(look.level, 2)} (the look's boundary).{estimate}"
         )
     if look.decision == EQUIVALENT:
         return (
             f"{c.treatment} is equivalent to {c.control} on {metric} (within ±{c.min_effect:g}): shown {where}, "
-            f"TOST p = {_g(look.tost_p, 2)} < {_g(look.level, 2)}.{estimate}"
+            f"TOST p = {fmt_num(look.tost_p, 2)} < {fmt_num(look.level, 2)}.{estimate}"
         )
     if not outcome.stopped:
         return f"{c.treatment} vs {c.control} on {metric}: not decided yet after look {at} ({evidence})."
     return (
         f"Inconclusive: {c.treatment} vs {c.control} on {metric} after all {design.looks} looks ({n} runs per "
-        f"variant): {evidence}, not below the last boundary {_g(look.level, 2)}.{estimate}"
+        f"variant): {evidence}, not below the last boundary {fmt_num(look.level, 2)}.{estimate}"
     )

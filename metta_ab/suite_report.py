@@ -3,22 +3,8 @@ optimality gap, probability of improvement, with stratified bootstrap CIs), then
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
 from metta_ab.suite_analysis import SuiteResults
-
-
-def _g(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
-
-
-def _ci(ci: Sequence[float]) -> str:
-    return "[-]" if any(not math.isfinite(v) for v in ci) else f"[{ci[0]:.3g}, {ci[1]:.3g}]"
-
-
-def _p(p: float) -> str:
-    return "-" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+from metta_ab.text_format import fmt_ci, fmt_num, fmt_p
 
 
 def suite_header(suite: SuiteResults) -> list[str]:
@@ -46,16 +32,16 @@ def aggregate_rows(suite: SuiteResults) -> list[str]:
     ]
     for name, a in agg.variants.items():
         row = (
-            f"{name:<22} {_g(a.iqm):>7} {_ci(a.iqm_ci):<18} {_g(a.mean):>7} {_ci(a.mean_ci):<18} "
-            f"{_g(a.median):>7} {_ci(a.median_ci):<18}"
+            f"{name:<22} {fmt_num(a.iqm, 3):>7} {fmt_ci(a.iqm_ci):<18} {fmt_num(a.mean, 3):>7} {fmt_ci(a.mean_ci):<18} "
+            f"{fmt_num(a.median, 3):>7} {fmt_ci(a.median_ci):<18}"
         )
         if gap:
-            row += f" {_g(a.optimality_gap):>8} {_ci(a.optimality_gap_ci):<18}"
+            row += f" {fmt_num(a.optimality_gap, 3):>8} {fmt_ci(a.optimality_gap_ci):<18}"
         lines.append(row)
     lines += ["", f"{'treatment':<22} {'P(T>C) over tasks':>17} {'CI':<18}"]
     for c in agg.comparisons:
         prob = c.prob_improvement
-        lines.append(f"{c.treatment:<22} {_g(prob.probability):>17} {_ci(prob.ci):<18}")
+        lines.append(f"{c.treatment:<22} {fmt_num(prob.probability, 3):>17} {fmt_ci(prob.ci):<18}")
     return lines
 
 
@@ -67,7 +53,7 @@ def per_task_rows(suite: SuiteResults) -> list[str]:
     for task in suite.tasks:
         for c in suite.per_task[task].comparisons:
             lines.append(
-                f"{task:<18} {c.treatment:<20} {c.difference:>+10.3g} {_ci(c.difference_ci):<22} {c.test:<8} "
-                f"{_p(c.p_value):>6} {_p(c.p_adjusted):>6}  {c.verdict}"
+                f"{task:<18} {c.treatment:<20} {c.difference:>+10.3g} {fmt_ci(c.difference_ci):<22} {c.test:<8} "
+                f"{fmt_p(c.p_value):>6} {fmt_p(c.p_adjusted):>6}  {c.verdict}"
             )
     return lines

@@ -1,0 +1,30 @@
+"""How numbers read in summary.txt: one formatting for every part of the report (NaN and None as "-")."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def fmt_num(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def fmt_ci(ci: Sequence[float] | None, digits: int = 3) -> str:
+    if not ci or any(v is None or math.isnan(v) for v in ci):
+        return "[-]"
+    return f"[{ci[0]:.{digits}g}, {ci[1]:.{digits}g}]"
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None or math.isnan(p):
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_p_relation(p: float | None) -> str:
+    """'=0.012' or '<0.001', to follow a 'p' in a sentence."""
+    text = fmt_p(p)
+    return text if text.startswith("<") else f"={text}"
