@@ -21,6 +21,7 @@ from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings, Expe
 from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, LEDGER_FILE, Ledger, RunRecord, read_json, read_status
 from metta_ab.loading import load_experiment
 from metta_ab.looks import Looks, SequentialOutcome, design_for, runs_needed
+from metta_ab.plan import seeds_are_paired
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
 
 if TYPE_CHECKING:
@@ -161,15 +162,6 @@ def _pick_metric(metrics: dict[str, RunMetrics], records: Sequence[RunRecord]) -
     return None
 
 
-def _is_paired(records: Sequence[RunRecord]) -> bool:
-    """Paired when run i got the same seed in every variant (the plan's default); never when the sweeper
-    could not seed the runs (seed None: the app has no key for it)."""
-    seeds: dict[int, set[int | None]] = {}
-    for record in records:
-        seeds.setdefault(record.run_index, set()).add(record.seed)
-    return bool(seeds) and all(len(s) == 1 and None not in s for s in seeds.values())
-
-
 def _injection_notes(experiment_dir: Path) -> list[str]:
     """What the sweep recorded about injection targets the app lacks (see the plan's "Injection:" lines)."""
     ledger = read_json(experiment_dir / LEDGER_FILE)
@@ -259,7 +251,7 @@ def analyze_runs(
         analysis = stats.analyze(
             scores,
             control=settings.control or experiment.variants[0].name,
-            paired=_is_paired(records),
+            paired=seeds_are_paired((r.run_index, r.seed) for r in records),
             direction=settings.direction,
             alpha=settings.alpha,
             ci_level=settings.ci_level,
@@ -326,7 +318,8 @@ def _suite_results(
         shown = ", ".join(job_dirs[:5]) + (" ..." if len(job_dirs) > 5 else "")
         warnings.append(f"task {task!r}: {len(job_dirs)} completed run(s) reported no score for it: {shown}")
     control = settings.control or experiment.variants[0].name
-    suite = analyze_suite_scores(tasks, source, scores, missing, settings, control, _is_paired(records))
+    paired = seeds_are_paired((r.run_index, r.seed) for r in records)
+    suite = analyze_suite_scores(tasks, source, scores, missing, settings, control, paired)
     run_means = {v: np.asarray(m, float) for v, m in suite.aggregate.run_means.items()}
     analysis = aggregate_analysis(suite)
     return ExperimentResults(

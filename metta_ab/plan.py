@@ -8,7 +8,7 @@ are config groups, how base `defaults` resolve) comes in as an `AppLayout` from 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +107,16 @@ def seed_offsets(variant_names: Sequence[str], settings: PlanSettings) -> dict[s
         taken.add(block)
         offsets[name] = block * SEED_BLOCK
     return offsets
+
+
+def seeds_are_paired(index_and_seed: Iterable[tuple[int, int | None]]) -> bool:
+    """Paired when run i got the same seed in every variant (the plan's default); never when the sweeper
+    could not seed the runs (seed None: the app has no key for it). One rule for the sweep's sequential
+    decisions and the analysis."""
+    seeds: dict[int, set[int | None]] = {}
+    for index, seed in index_and_seed:
+        seeds.setdefault(index, set()).add(seed)
+    return bool(seeds) and all(len(s) == 1 and None not in s for s in seeds.values())
 
 
 def run_seed(index: int, offset: int, settings: PlanSettings) -> int:

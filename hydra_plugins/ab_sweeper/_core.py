@@ -50,6 +50,7 @@ from metta_ab.plan import (
     fingerprint_changes,
     format_plan,
     plan_experiment,
+    seeds_are_paired,
     variant_overrides,
 )
 
@@ -280,7 +281,7 @@ class ABSweep:
         """The looks decided so far; refused (before anything launches) when they were decided by other rules."""
         looks = Looks.load(self.experiment_dir)
         settings = self.experiment.analysis.over(self.settings.analysis).resolved()
-        paired = bool(runs) and all(r.seed is not None for r in runs) and self.settings.paired_seeds
+        paired = seeds_are_paired((r.index, r.seed) for r in runs)
         rule = decision_rule(self.experiment, settings, paired=paired)
         if looks.rule is not None and looks.rule != rule:
             changed = [f"{k} {looks.rule.get(k)!r} -> {v!r}" for k, v in rule.items() if looks.rule.get(k) != v]
