@@ -162,11 +162,13 @@ def _pick_metric(metrics: dict[str, RunMetrics], records: Sequence[RunRecord]) -
     return None
 
 
-def _injection_notes(experiment_dir: Path) -> list[str]:
-    """What the sweep recorded about injection targets the app lacks (see the plan's "Injection:" lines)."""
+def _injection_notes(experiment_dir: Path) -> tuple[list[str], list[str]]:
+    """What the sweep recorded about injection targets the app lacks (see the plan's "Injection:" lines), and
+    the ones among them that are warnings, as the report lists them."""
     ledger = read_json(experiment_dir / LEDGER_FILE)
     notes = ledger.get("injection_notes") if isinstance(ledger, dict) else None
-    return [str(n) for n in notes] if isinstance(notes, list) else []
+    notes = [str(n) for n in notes] if isinstance(notes, list) else []
+    return notes, [note.removeprefix("WARNING: ") for note in notes if note.startswith("WARNING: ")]
 
 
 def analyze_runs(
@@ -198,7 +200,7 @@ def analyze_runs(
     if sequential is not None:  # runs the looks never reached are not part of the experiment
         records = [r for r in records if r.run_index <= planned[r.variant]]
     else:
-        warnings += filter(None, [looks.growth_warning(experiment.runs_per_variant)])
+        warnings += looks.growth_warnings(experiment.runs_per_variant)
     scores = {v.name: np.full(planned[v.name], np.nan) for v in experiment.variants}
     threshold = settings.curve_summary == "threshold"
     censored = {v.name: np.zeros(planned[v.name], bool) for v in experiment.variants} if threshold else {}
@@ -268,8 +270,8 @@ def analyze_runs(
             + ", ".join(source.name for source in SOURCES)
             + " (a .set_metric(name, reader=fn) reader function can read anything else)."
         )
-    injection = _injection_notes(experiment_dir)
-    warnings += [note.removeprefix("WARNING: ") for note in injection if note.startswith("WARNING: ")]
+    injection, injection_warnings = _injection_notes(experiment_dir)
+    warnings += injection_warnings
     return ExperimentResults(
         experiment,
         experiment_dir,
@@ -303,9 +305,9 @@ def _suite_results(
     assert settings.metric is not None
     tasks, source, scores, missing = suite_scores(experiment, records, metrics, settings, score_run)
     looks = Looks.load(experiment_dir)
-    warnings += filter(None, [looks.growth_warning(experiment.runs_per_variant)])
-    injection = _injection_notes(experiment_dir)
-    warnings += [note.removeprefix("WARNING: ") for note in injection if note.startswith("WARNING: ")]
+    warnings += looks.growth_warnings(experiment.runs_per_variant)
+    injection, injection_warnings = _injection_notes(experiment_dir)
+    warnings += injection_warnings
     common = {"injection": injection, "looks": looks.entries}
     if not tasks:
         names = list(dict.fromkeys(n for found in metrics.values() for n in found.names))

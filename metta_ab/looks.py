@@ -89,18 +89,19 @@ class Looks:
     def record_decision(self, decision: LookDecision, completed: Mapping[str, int]) -> None:
         self._add(decision.runs_per_variant, completed, decision=decision.to_dict())
 
-    def growth_warning(self, runs_per_variant: int) -> str | None:
-        """For a fixed design analysed after runs_per_variant grew past an earlier analysis with results."""
+    def growth_warnings(self, runs_per_variant: int) -> list[str]:
+        """For a fixed design analysed after runs_per_variant grew past an earlier analysis with results: the
+        warning (else none)."""
         earlier = [e for e in self.entries if e["runs_per_variant"] < runs_per_variant and any(e["completed"].values())]
         if not earlier:
-            return None
+            return []
         sizes = ", ".join(str(n) for n in dict.fromkeys(e["runs_per_variant"] for e in earlier))
-        return (
+        return [
             f"This design grew to {runs_per_variant} runs per variant after an analysis at {sizes}: its p-values "
             "do not account for the earlier look(s), so a difference is called more often than alpha says "
             "(two looks at alpha 0.05 call one in about 8% of A/A experiments). To add seeds until the answer is "
             "clear, plan the looks: .set_sequential(max_runs_per_variant=N, runs_per_look=k)"
-        )
+        ]
 
 
 def runs_needed(design: SequentialDesign, history: Sequence[LookDecision], variants: Sequence[str]) -> dict[str, int]:
