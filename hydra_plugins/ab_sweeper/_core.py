@@ -123,7 +123,6 @@ class ABSweep:
         )
         self.app = AppConfig(hydra_context.config_loader, config)
         self.launcher_errors: list[str] = []  # in full, for when no run could even start
-        self.progress_total: int | None = None  # runs the progress line counts (a sequential look: up to it)
 
     def _check_writable(self, parent: Path) -> None:
         if parent.exists() and not parent.is_dir():
@@ -314,8 +313,7 @@ class ABSweep:
                 "[ab] look %d of %d: runs 1-%d of %s",
                 look, design.looks, design.runs_at_look[look - 1], ", ".join(open_variants),
             )  # fmt: skip
-            self.progress_total = len(batch)
-            returns += self._launch_with_retries(batch, ledger)
+            returns += self._launch_with_retries(batch, ledger, progress_total=len(batch))
             failed = [r.job_dir for r in batch if ledger.runs[r.job_dir].status != COMPLETED]
             if failed:
                 log.warning("[ab] look %d is not decided: %d run(s) failed; rerun to retry them", look, len(failed))
@@ -338,13 +336,17 @@ class ABSweep:
             )
         return returns
 
-    def _launch_with_retries(self, runs: Sequence[PlannedRun], ledger: Ledger) -> list[Any]:
+    def _launch_with_retries(
+        self, runs: Sequence[PlannedRun], ledger: Ledger, progress_total: int | None = None
+    ) -> list[Any]:
         """Launch every pending run in ONE launch() call per round, so parallel launchers stay busy.
 
         Each run may use `max_retries + 1` attempts in this sweep; a run that never started (the launcher
         gave up after another job crashed) has used none and is simply launched again. SIGINT and SIGTERM
-        stop the sweep cleanly: the ledger and the summary of what completed are written.
+        stop the sweep cleanly: the ledger and the summary of what completed are written. The progress line
+        counts `progress_total` runs (a sequential look: the runs up to it), else every run of the ledger.
         """
+        total = progress_total or len(ledger.runs)
         budget = {r.job_dir: ledger.runs[r.job_dir].attempts + self.settings.max_retries + 1 for r in runs}
         returns: list[Any] = []
         job_index = 0
@@ -361,7 +363,7 @@ class ABSweep:
                     break
                 if job_index:
                     log.info("[ab] relaunching %d run(s) that failed or never ran", len(pending))
-                statuses = self._launch_round(pending, ledger, job_index, returns)
+                statuses = self._launch_round(pending, ledger, job_index, returns, total)
                 job_index += len(pending)
                 if all(status is None for status in statuses.values()):
                     break  # the launcher started nothing: relaunching would loop forever
@@ -372,14 +374,13 @@ class ABSweep:
         return returns
 
     def _launch_round(
-        self, pending: Sequence[PlannedRun], ledger: Ledger, job_index: int, returns: list[Any]
+        self, pending: Sequence[PlannedRun], ledger: Ledger, job_index: int, returns: list[Any], total: int
     ) -> dict[str, dict[str, Any] | None]:
         for run in pending:
             move_attempt_aside(self.experiment_dir / run.job_dir)
         launch_error, interrupted = None, False
         job_dirs = [self.experiment_dir / r.job_dir for r in pending]
         done_before = len(ledger.by_status(COMPLETED))
-        total = self.progress_total or len(ledger.runs)
         watcher = ProgressWatcher(
             job_dirs, total=total, done_before=done_before, interval=self.settings.progress_interval
         )
