@@ -303,7 +303,7 @@ def _suite_results(
 
     check_suite(experiment, settings, f"experiment {experiment.name!r}")
     assert settings.metric is not None
-    tasks, source, scores, missing = suite_scores(experiment, records, metrics, settings, score_run)
+    tasks, source, scores, missing = suite_scores(experiment, records, metrics, settings)
     looks = Looks.load(experiment_dir)
     warnings += looks.growth_warnings(experiment.runs_per_variant)
     injection, injection_warnings = _injection_notes(experiment_dir)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from metta_ab import stats
+from metta_ab.analysis import score_run
 from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings, ExperimentError
 from metta_ab.ledger import COMPLETED, RunRecord
 from metta_ab.sources import RunMetrics
@@ -88,7 +89,6 @@ def suite_scores(
     records: Sequence[RunRecord],
     metrics: Mapping[str, RunMetrics],
     settings: AnalysisSettings,
-    score_run: Any,
 ) -> tuple[list[str], str, dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
     """The tasks, where they came from, the scores task -> variant -> runs, and the completed runs missing a task."""
     metric = settings.metric
