@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from sweeper_cli import APPS, EXAMPLE_APP, job_dirs, run_sweep, status, write_experiment
 
 SUITE_APP = APPS / "suite" / "app.py"
@@ -90,7 +91,7 @@ experiment = (
     .add_variant(name="base", policy__skill=0.0)
     .add_variant(name="better", policy__skill=0.5)
     .add_task("maze", task="maze")
-    .add_task("memory", task="memory", tags=["long"])
+    .add_task("memory", task="memory", arena="big", tags=["long"])  # arena: a config group of the app
     .set_runs_per_variant(4)
     .set_metric("eval/{task}/reward")
     .build()
@@ -113,6 +114,10 @@ def test_one_task_per_run_runs_variants_x_tasks_x_runs(tmp_path):
     assert run["task"] == "memory" and run["run_name"] == "better_memory_run_1"
     assert any("task:memory" in o and "long" in o for o in run["overrides"])  # W&B tags
     assert len({r["run_name"] for r in plan}) == len(plan)
+    assert "arena=big" in run["overrides"]  # a task's group choice selects the option, as a variant's does
+    assert yaml.safe_load((exp_dir / "better_memory_run_1" / ".hydra" / "config.yaml").read_text())["arena"] == {
+        "size": 50
+    }
     data = summary(exp_dir)
     per_task, aggregate = verdicts(data)
     assert per_task == {("maze", "better"): "better", ("memory", "better"): "better"}

@@ -64,7 +64,7 @@ class AppConfig:
                 provider="metta_ab",
             )
         keys = {normalize_key(k)[0] for k in experiment.base_values}
-        keys |= {normalize_key(k)[0] for v in experiment.variants for k in v.overrides}
+        keys |= {normalize_key(k)[0] for v in (*experiment.variants, *experiment.tasks) for k in v.overrides}
         groups = frozenset(k for k in keys if self._is_group(k.replace(".", "/")))
         base = [*group_overrides, *([f"+{BASE_GROUP}={node_name}"] if node_name else []), *task_overrides]
         return AppLayout(
@@ -78,7 +78,7 @@ class AppConfig:
         """Keys the experiment gives a dict and the app holds a dict at: the value replaces the app's dict."""
         wanted = {
             dotted
-            for values in (experiment.base_values, *(v.overrides for v in experiment.variants))
+            for values in (experiment.base_values, *(v.overrides for v in (*experiment.variants, *experiment.tasks)))
             for key, value in values.items()
             for dotted, adds in [normalize_key(key)]
             if isinstance(value, Mapping) and not adds and dotted not in groups
