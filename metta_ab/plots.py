@@ -169,7 +169,8 @@ def _time_to_threshold(results: ExperimentResults, path: Path) -> bool:
 def write_plots(results: ExperimentResults) -> list[Path]:
     out = results.experiment_dir
     written = []
-    if _learning_curves(results, out / CURVES_PNG):
+    # a suite's runs learn different tasks on different scales: one curve per variant would mix them
+    if results.suite is None and _learning_curves(results, out / CURVES_PNG):
         written.append(out / CURVES_PNG)
     _scores(results, out / SCORES_PNG)
     written.append(out / SCORES_PNG)

@@ -172,3 +172,19 @@ def test_the_command_line_declares_the_normalization_and_the_plan_says_so(tmp_pa
     settings = summary(result.experiment_dir("suite_one"))["aggregate"]
     assert settings["normalization"]["per_task"]["objects"] == {"zero": 0.0, "one": 80.0}
     assert settings["settings"]["target"] == 0.9
+
+
+def test_a_plain_metric_of_one_task_per_run_is_each_runs_own_tasks_score(tmp_path):
+    """`reward` is logged under one name by every task (as Jumanji's episode return is): each run's score is
+    its own task's, and no learning-curve plot mixes the tasks' scales."""
+    write_experiment(
+        tmp_path / "suite.py", PER_TASK.replace('.set_metric("eval/{task}/reward")', '.set_metric("reward")')
+    )
+    result = run_sweep(SUITE_APP, "ab.experiment=suite.py", "noise=0.05", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    exp_dir = result.experiment_dir("suite_tasks")
+    data = summary(exp_dir)
+    assert verdicts(data) == ({("maze", "better"): "better", ("memory", "better"): "better"}, {"better": "better"})
+    memory = data["tasks"]["memory"]["values"]["base"]
+    assert all(400 < v < 600 for v in memory)  # the memory runs' own scale, from their metrics.json curves
+    assert (exp_dir / "task_scores.png").is_file() and not (exp_dir / "learning_curves.png").exists()
