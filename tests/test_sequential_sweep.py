@@ -139,7 +139,7 @@ def test_killed_between_looks_resumes_at_the_next_look(tmp_path):
 
     again = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "sleep=0.3", cwd=tmp_path)
     assert again.returncode == 0, again.output
-    assert "look 2 of 3" in again.output and "look 1 of 3" not in again.output
+    assert "look 2 of 3: runs 6-10 of A, B" in again.output and "look 1 of 3" not in again.output
     assert {d: status(exp_dir / d)["started_at"] for d in look_1} == look_1  # look 1's runs were not redone
     entries = looks(exp_dir)
     assert entries[0] == first[0]  # look 1 was not decided again

@@ -310,8 +310,9 @@ class ABSweep:
             batch = [r for r in runs if r.index <= needed[r.variant]]
             open_variants = [v for v in names if needed[v] == design.runs_at_look[look - 1]]
             log.info(
-                "[ab] look %d of %d: runs 1-%d of %s",
-                look, design.looks, design.runs_at_look[look - 1], ", ".join(open_variants),
+                "[ab] look %d of %d: runs %d-%d of %s",
+                look, design.looks, design.runs_at_look[look - 1] - design.runs_per_look + 1,
+                design.runs_at_look[look - 1], ", ".join(open_variants),
             )  # fmt: skip
             returns += self._launch_with_retries(batch, ledger, progress_total=len(batch))
             failed = [r.job_dir for r in batch if ledger.runs[r.job_dir].status != COMPLETED]
