@@ -303,6 +303,7 @@ def _suite_results(
 
     check_suite(experiment, settings, f"experiment {experiment.name!r}")
     assert settings.metric is not None
+    read_problems = list(warnings)  # so far only what reading the runs' metric sources said
     tasks, source, scores, missing = suite_scores(experiment, records, metrics, settings)
     looks = Looks.load(experiment_dir)
     warnings += looks.growth_warnings(experiment.runs_per_variant)
@@ -321,7 +322,11 @@ def _suite_results(
         warnings.append(f"task {task!r}: {len(job_dirs)} completed run(s) reported no score for it: {shown}")
     control = settings.control or experiment.variants[0].name
     paired = seeds_are_paired((r.run_index, r.seed) for r in records)
-    suite = analyze_suite_scores(tasks, source, scores, missing, settings, control, paired)
+    try:
+        suite = analyze_suite_scores(tasks, source, scores, missing, settings, control, paired)
+    except ExperimentError as error:  # e.g. no control score on a task: say why the runs have none
+        said = "; ".join(read_problems)
+        raise ExperimentError(f"{error}; what reading the runs said: {said}" if said else str(error)) from None
     run_means = {v: np.asarray(m, float) for v, m in suite.aggregate.run_means.items()}
     analysis = aggregate_analysis(suite)
     return ExperimentResults(

@@ -188,3 +188,16 @@ def test_a_plain_metric_of_one_task_per_run_is_each_runs_own_tasks_score(tmp_pat
     memory = data["tasks"]["memory"]["values"]["base"]
     assert all(400 < v < 600 for v in memory)  # the memory runs' own scale, from their metrics.json curves
     assert (exp_dir / "task_scores.png").is_file() and not (exp_dir / "learning_curves.png").exists()
+
+
+def test_a_suite_whose_runs_have_no_score_says_why(tmp_path):
+    """The reader fails on every run: the error names the normalization it could not do and the reader's error."""
+    reader = "def read_score(job_dir):\n    raise KeyError('port')\n\n"
+    body = PER_TASK.replace('.set_metric("eval/{task}/reward")', '.set_metric("score", reader=read_score)')
+    write_experiment(tmp_path / "suite.py", reader + body)
+    result = run_sweep(SUITE_APP, "ab.experiment=suite.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "task 'maze': the control 'base' has no score" in result.stderr
+    assert "what reading the runs said: the metric reader read_score" in result.stderr
+    assert "raised KeyError: 'port'" in result.stderr
+    assert len(job_dirs(result.experiment_dir("suite_tasks"))) == 16  # the runs are kept
