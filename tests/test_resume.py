@@ -87,6 +87,12 @@ def test_resume_false_moves_the_old_directory_aside(tmp_path):
     assert "moved to" in result.stdout
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """A shell script's background job (as CI may run this suite) inherits SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler: give the sweep the Ctrl-C a terminal user has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(tmp_path, *overrides):
     env = {**os.environ, "WANDB_MODE": "offline"}
     return subprocess.Popen(
@@ -96,6 +102,7 @@ def _start(tmp_path, *overrides):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )
 
 
