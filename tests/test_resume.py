@@ -106,11 +106,16 @@ def _start(tmp_path, *overrides):
     )
 
 
+def _completed(exp_dir) -> dict[str, float]:
+    """Start time of each completed run; a job directory may not have its status file yet."""
+    records = {d: status(exp_dir / d) for d in job_dirs(exp_dir) if (exp_dir / d / "ab_status.json").exists()}
+    return {d: r["started_at"] for d, r in records.items() if r.get("status") == "completed"}
+
+
 def _wait_for_completed(exp_dir, count, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = [d for d in job_dirs(exp_dir) if (exp_dir / d / "ab_status.json").exists()]
-        if sum(status(exp_dir / d).get("status") == "completed" for d in done) >= count:
+        if len(_completed(exp_dir)) >= count:
             return
         time.sleep(0.05)
     raise AssertionError(f"fewer than {count} runs completed in {timeout}s")
@@ -129,8 +134,7 @@ def test_sweeper_killed_with_sigkill_resumes_to_the_same_results(tmp_path, launc
     _wait_for_completed(exp_dir, 2)
     proc.kill()
     proc.wait()
-    completed_before = {d for d in job_dirs(exp_dir) if status(exp_dir / d)["status"] == "completed"}
-    started_before = {d: status(exp_dir / d)["started_at"] for d in completed_before}
+    started_before = _completed(exp_dir)  # joblib's workers may outlive their sweeper for a moment
 
     again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "sleep=0.4", *launcher, cwd=tmp_path)
     assert again.returncode == 0, again.output

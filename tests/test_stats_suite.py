@@ -474,17 +474,20 @@ def _aggregates(result: S.SuiteAnalysis) -> list[float]:
     return out
 
 
-suite_values = st.lists(st.floats(-100, 100, allow_nan=False), min_size=12, max_size=12)
+# Scores on a grid of 1/64 and transforms by powers of two and integers are exact in floating point, so
+# the invariances hold to the last bit: a score exactly on a profile threshold stays on it.
+suite_values = st.lists(st.integers(-800, 800).map(lambda k: k / 8), min_size=12, max_size=12)
+power_of_two = st.integers(-4, 10).map(lambda k: 2.0**k)
 
 
 def _suite(values: list[float]) -> dict:
     v = np.array(values).reshape(2, 2, 3)  # variant, task, run
-    return {f"v{i}": {f"t{j}": v[i, j] + 0.001 * np.arange(3) for j in range(2)} for i in range(2)}
+    return {f"v{i}": {f"t{j}": v[i, j] + np.arange(3) / 64 for j in range(2)} for i in range(2)}
 
 
 @settings(max_examples=40, deadline=None)
-@given(suite_values, st.floats(0.01, 1000), st.floats(-1000, 1000))
-def test_declared_normalization_is_affine_invariant(values: list[float], a: float, b: float) -> None:
+@given(suite_values, power_of_two, st.integers(-1000, 1000))
+def test_declared_normalization_is_affine_invariant(values: list[float], a: float, b: int) -> None:
     """x -> a x + b on one task for every variant, with its (low, high) moved alike: nothing changes."""
     scores = _suite(values)
     bounds = {"t0": (-100.0, 100.0), "t1": (-150.0, 120.0)}
@@ -498,7 +501,7 @@ def test_declared_normalization_is_affine_invariant(values: list[float], a: floa
 
 
 @settings(max_examples=40, deadline=None)
-@given(suite_values, st.floats(0.01, 1000))
+@given(suite_values, power_of_two)
 def test_control_mean_normalization_is_scale_invariant(values: list[float], a: float) -> None:
     scores = _suite(values)
     means = [np.mean(scores["v0"][t]) for t in ("t0", "t1")]
