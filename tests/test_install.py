@@ -25,7 +25,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # its venvs pin their own Hydra
 
 # What researchers' Python 3.11 environments plausibly hold. tensorboardX 2.5.1 is why protobuf stays at 3.20.1
 # there (recent wandb needs protobuf>=5: installing it would break tensorboardX).

@@ -15,6 +15,8 @@ from scipy import stats as sps
 
 from metta_ab import stats as S
 
+pytestmark = pytest.mark.hydra_independent
+
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
 
 # ---- the spec's worked example -------------------------------------------------------------------------

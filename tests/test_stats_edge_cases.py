@@ -16,6 +16,8 @@ from scipy import stats as sps
 from metta_ab import stats as S
 from metta_ab.report import verdict_sentence
 
+pytestmark = pytest.mark.hydra_independent
+
 
 def brute_permutation_p(t: list[int], c: list[int]) -> float:
     """Two-sided exact permutation p of the mean difference over every split (scipy's definition:

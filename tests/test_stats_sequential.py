@@ -14,6 +14,8 @@ from scipy import stats as sps
 
 from metta_ab.stats import sequential as SQ
 
+pytestmark = pytest.mark.hydra_independent
+
 
 def joint_continue_probability(bounds, fractions) -> float:
     """P(|Z_j| < c_j for every look) by scipy's multivariate normal CDF (Genz), corr = sqrt(t_i / t_j)."""

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from metta_ab.stats import compare, holm
 from metta_ab.stats import suite as S
 
+pytestmark = pytest.mark.hydra_independent
+
 RNG = np.random.default_rng(20210)
 TASKS = ("maze", "memory", "objects")
 # variant -> task -> runs; very different scales per task, one missing run

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from metta_ab import stats as S
 
+pytestmark = pytest.mark.hydra_independent
+
 
 def logrank_by_hand(t: np.ndarray, t_cens: np.ndarray, c: np.ndarray, c_cens: np.ndarray) -> tuple[float, float]:
     """Z = (O - E) / sqrt(V) of the first group over the distinct event times (hypergeometric variance)."""
