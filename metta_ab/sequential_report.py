@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from metta_ab.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
-from metta_ab.stats.sequential import LookComparison
+from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison
 from metta_ab.text_format import fmt_num
 
 
@@ -29,6 +29,12 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
                 f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {c.difference:>+10.3g} "
                 f"{fmt_num(c.statistic, 3):>7} {fmt_num(c.p, 3):>8} {fmt_num(c.level, 3):>13}  {c.decision}"
             )
+    methods = {c.p_method for h in outcome.history for c in h.comparisons} - {T_DISTRIBUTION}
+    if methods:
+        lines.append(
+            f"p: Welch's t read off its permutation distribution ({' or '.join(sorted(methods))}), as the fixed "
+            "design does where that distribution can reach the boundary."
+        )
     used = ", ".join(f"{v} {n}" for v, n in outcome.runs_used.items())
     if outcome.stopped:
         total = design.max_runs_per_variant * len(outcome.runs_used)
@@ -63,7 +69,8 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
     n = design.runs_at_look[at - 1]
     test = "paired t" if c.paired else "Welch t"
     where = f"at look {at} of {design.looks} ({n} runs per variant)"
-    evidence = f"{test} = {fmt_num(look.statistic, 3)}, p = {fmt_num(look.p, 2)}"
+    method = "" if look.p_method == T_DISTRIBUTION else f" ({look.p_method})"
+    evidence = f"{test} = {fmt_num(look.statistic, 3)}, p = {fmt_num(look.p, 2)}{method}"
     level = round(c.ci_level * 100)
     early = "; the early stop overstates it" if at < design.looks else ""
     estimate = (

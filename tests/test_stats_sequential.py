@@ -101,6 +101,36 @@ def test_decide_look_matches_the_vectorized_rule() -> None:
         assert SQ.runs_used(history, ["c", "t"]) == {"c": 5 * len(history), "t": 5 * len(history)}
 
 
+def _welch(x, y, axis=-1):
+    return sps.ttest_ind(x, y, axis=axis, equal_var=False).statistic
+
+
+def test_unpaired_look_p_is_welchs_t_by_permutation_where_it_can_reach_the_level() -> None:
+    """Independent seeds: at 5 vs 5 runs the p of every look is scipy's exact permutation p of Welch's t (252
+    relabellings), also on skewed scores; at 2 vs 2 (6 relabellings, none below the level) it is Welch's t
+    distribution p; resumed decisions keep the method."""
+    design = SQ.sequential_design(10, 5, 0.05)
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        c, t = rng.lognormal(size=10), rng.lognormal(size=10) + rng.uniform(0, 3)
+        history = SQ.run_sequential({"c": c, "t": t}, design, paired=False)
+        first = history[0].comparisons[0]
+        exact = sps.permutation_test((t[:5], c[:5]), _welch, permutation_type="independent", n_resamples=np.inf)
+        assert first.p == pytest.approx(exact.pvalue, rel=1e-9)
+        assert first.p_method == "exact permutation"
+        assert first.statistic == pytest.approx(_welch(t[:5], c[:5]))
+    small = SQ.sequential_design(4, 2, 0.05)
+    c, t = np.array([1.0, 2.0, 3.0, 4.0]), np.array([5.0, 7.0, 8.0, 9.0])
+    history = SQ.run_sequential({"c": c, "t": t}, small, paired=False)
+    assert history[0].comparisons[0].p_method == "t distribution"
+    assert history[0].comparisons[0].p == pytest.approx(sps.ttest_ind(t[:2], c[:2], equal_var=False).pvalue)
+    saved = SQ.LookDecision.from_dict(history[0].to_dict())
+    assert saved.to_dict() == history[0].to_dict()
+    old_file = history[0].to_dict()  # looks.json written before the method was recorded
+    del old_file["comparisons"][0]["p_method"]
+    assert SQ.LookDecision.from_dict(old_file).comparisons[0].p_method == "t distribution"
+
+
 def test_direction_min_and_worse() -> None:
     design = SQ.sequential_design(10, 5, 0.05)
     c, t = np.arange(10.0), np.arange(10.0) + 5 + np.linspace(0, 0.1, 10)

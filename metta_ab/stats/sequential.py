@@ -25,7 +25,11 @@ The method here (chosen by ``benchmarks/sequential_simulation.py`` for 3-30 seed
    seeds) is below the nominal level p_j = 2 (1 - Phi(c_j)). Its t-scale boundary is the t quantile at p_j for
    the look's degrees of freedom. With 5 seeds at the first look this keeps the overall rate near alpha
    (simulated: ``benchmarks/sequential_simulation.py``), where plugging the normal boundary into a t
-   statistic would not.
+   statistic would not. Independent seeds: Welch's p is read off the permutation distribution of Welch's t
+   (the studentized permutation test [ChungRomano13], as the fixed design does) whenever that distribution
+   can reach the look's level. On skewed scores the t distribution's p is conservative (A/A .025 at
+   alpha .05) and stops late; the permutation p holds the rate at alpha (.053) and stops as early as AdaStop's
+   permutation test [AdaStop23].
 4. **More than two variants**: each treatment against the control, family-wise rate at alpha by the
    group-sequential Holm procedure (the graphical approach of [MaurerBretz13] with equal weights): every open
    comparison is tested with the boundaries of level alpha / (m - r), r the comparisons rejected so far; a
@@ -51,6 +55,8 @@ References:
   [MaurerBretz13] Maurer, Bretz 2013, "Multiple testing in group sequential trials using graphical approaches",
     Statistics in Biopharmaceutical Research 5.
   [Schuirmann87] Schuirmann 1987, two one-sided tests (TOST) for equivalence.
+  [ChungRomano13] Chung, Romano 2013, "Exact and asymptotically robust permutation tests", Annals of
+    Statistics 41.
   [AdaStop23] Mathieu et al. 2023, "AdaStop: adaptive statistical testing for sound comparisons of Deep RL
     agents" (the group-sequential permutation test this is benchmarked against).
 """
@@ -61,7 +67,7 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -70,11 +76,13 @@ from scipy import stats as sps
 
 from metta_ab.stats._common import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE, _as_1d, _direction, _jsonable
 from metta_ab.stats.compare import _t_test, _units
-from metta_ab.stats.significance import tost
+from metta_ab.stats.significance import min_permutation_p, tost, welch_permutation_p
 
 #: The default spending function (chosen by benchmarks/sequential_simulation.py).
 DEFAULT_SPENDING = "hsd:0"
 CONTINUE = "continue"
+_PERMUTATION_SEED = 20231
+T_DISTRIBUTION = "t distribution"
 #: Why an experiment stopped.
 STOP_DECIDED, STOP_FUTILITY, STOP_MAX_RUNS = "decided", "futility", "max runs"
 #: Grid points of the numerical integration per look (error of the spent alpha below 1e-7).
@@ -282,11 +290,12 @@ class LookComparison:
     difference: float  # treatment - control (paired: mean of the differences)
     statistic: float  # t (paired or Welch)
     df: float
-    p: float  # two-sided p of the t-test at this look
+    p: float  # two-sided p of the look's test (paired t; Welch's t, by permutation where it can reach the level)
     level: float  # the nominal level it was held to (Holm-updated; NaN once decided earlier)
     tost_p: float
     decision: str  # better / worse / equivalent / continue / inconclusive (last look)
     decided_at: int | None  # the look of the decision, None while open
+    p_method: str = T_DISTRIBUTION  # how p was computed: t distribution, exact permutation, permutation
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(self.__dict__)
@@ -325,6 +334,7 @@ class LookDecision:
                 **{k: c[k] for k in ("treatment", "decision", "decided_at")},
                 **{k: int(c[k]) for k in ("n_treatment", "n_control")},
                 **{k: num(c[k]) for k in ("difference", "statistic", "df", "p", "level", "tost_p")},
+                p_method=c.get("p_method", T_DISTRIBUTION),  # looks.json written before p_method existed
             )
             for c in data["comparisons"]
         )
@@ -334,15 +344,39 @@ class LookDecision:
         )  # fmt: skip
 
 
-def _test(t: np.ndarray, c: np.ndarray, paired: bool, min_effect: float | None) -> tuple[float, ...]:
+class _LookTest(NamedTuple):
+    """A comparison's test at one look (the fields of LookComparison that do not depend on the others)."""
+
+    n_treatment: int
+    n_control: int
+    difference: float
+    statistic: float
+    df: float
+    p: float
+    tost_p: float
+    p_method: str
+
+
+def _test(t: np.ndarray, c: np.ndarray, paired: bool, min_effect: float | None, strictest_level: float) -> _LookTest:
+    """One comparison at one look, on the runs scored so far.
+
+    Unpaired, p is read off the permutation distribution of Welch's t (as the fixed design does) whenever
+    that distribution can reach the look's strictest level: on skewed scores it is exact in level where
+    Welch's t distribution is conservative, and so stops earlier. Seeded: a look is decided the same way
+    every time.
+    """
     units = _units(t, c, paired)
     tf, cf = units.t_finite, units.c_finite
     if min(tf.size, cf.size) < 2:
-        return (tf.size, cf.size, math.nan, math.nan, math.nan, math.nan, math.nan)
+        return _LookTest(int(tf.size), int(cf.size), math.nan, math.nan, math.nan, math.nan, math.nan, T_DISTRIBUTION)
     res = _t_test(tf, cf, paired, 0.95)
+    p, method = res["p"], T_DISTRIBUTION
+    if not paired and math.isfinite(p) and min_permutation_p(tf.size, cf.size) <= strictest_level:
+        p, exact = welch_permutation_p(tf, cf, np.random.default_rng(_PERMUTATION_SEED))
+        method = "exact permutation" if exact else "permutation"
     diff = float(np.mean(tf - cf)) if paired else float(np.mean(tf) - np.mean(cf))
     tp = tost(tf, cf, min_effect, paired=paired) if min_effect else math.nan
-    return (tf.size, cf.size, diff, res["statistic"], res["df"], res["p"], tp)
+    return _LookTest(int(tf.size), int(cf.size), diff, res["statistic"], res["df"], p, tp, method)
 
 
 def decide_look(
@@ -380,9 +414,12 @@ def decide_look(
     previous = {c.treatment: c for c in history[-1].comparisons} if history else {}
     # p-values of every comparison at every look so far (earlier looks from the history)
     p_hist = {v: [next(c.p for c in h.comparisons if c.treatment == v) for h in history] for v in treatments}
-    tests = {v: _test(_as_1d(scores[v])[:n_look], c_all, paired, min_effect) for v in treatments}
+    strictest = sequential_design(
+        design.max_runs_per_variant, design.runs_per_look, design.alpha / m, design.spending
+    ).nominal_p[look - 1]
+    tests = {v: _test(_as_1d(scores[v])[:n_look], c_all, paired, min_effect, strictest) for v in treatments}
     for v in treatments:
-        p_hist[v].append(tests[v][5])
+        p_hist[v].append(tests[v].p)
     decision = {v: previous[v].decision if v in previous else CONTINUE for v in treatments}
     decided_at = {v: previous[v].decided_at if v in previous else None for v in treatments}
     levels = {v: math.nan for v in treatments}
@@ -403,24 +440,22 @@ def decide_look(
                 continue
             levels[v] = nominal(look - 1, rejected)
             if any(math.isfinite(p) and p < nominal(j, rejected) for j, p in enumerate(p_hist[v])):
-                d = tests[v][2]
-                decision[v] = BETTER if sign * d > 0 else WORSE
+                decision[v] = BETTER if sign * tests[v].difference > 0 else WORSE
                 decided_at[v] = look
                 newly = True
         if not newly:
             break
     last = look == design.looks
     for v in treatments:
-        tp = tests[v][6]
+        tp = tests[v].tost_p
         if decision[v] == CONTINUE and math.isfinite(tp) and tp < levels[v]:
             decision[v], decided_at[v] = EQUIVALENT, look
         elif decision[v] == CONTINUE and last:
             decision[v] = INCONCLUSIVE
     comps = []
     for v in treatments:
-        n_t, n_c, diff, statistic, df, p, tp = tests[v]
         comps.append(
-            LookComparison(v, int(n_t), int(n_c), diff, statistic, df, p, levels[v], tp, decision[v], decided_at[v])
+            LookComparison(v, level=levels[v], decision=decision[v], decided_at=decided_at[v], **tests[v]._asdict())
         )
     open_t = [v for v in treatments if decision[v] == CONTINUE]
     if open_t:
