@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import scipy
@@ -97,6 +97,17 @@ def _pad(t: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _SETTING_FIELDS = ("control", "paired", "direction", "alpha", "ci_level", "n_resamples", "seed")
+
+
+_C = TypeVar("_C")
+
+
+def _find_comparison(comparisons: tuple[_C, ...], treatment: str) -> _C:
+    """The comparison of ``treatment`` with the control (KeyError if there is none)."""
+    found = next((c for c in comparisons if c.treatment == treatment), None)
+    if found is None:
+        raise KeyError(treatment)
+    return found
 
 
 def _settings_dict(analysis: Any, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from metta_ab.stats._common import _direction, _settings_dict
+from metta_ab.stats._common import _direction, _find_comparison, _settings_dict
 from metta_ab.stats.compare import Comparison, compare
 from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.significance import holm
@@ -33,10 +33,7 @@ class Analysis:
     warnings: tuple[str, ...] = field(default=())
 
     def comparison(self, treatment: str) -> Comparison:
-        for comp in self.comparisons:
-            if comp.treatment == treatment:
-                return comp
-        raise KeyError(treatment)
+        return _find_comparison(self.comparisons, treatment)
 
     def to_dict(self) -> dict[str, Any]:
         return {

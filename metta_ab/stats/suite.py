@@ -41,7 +41,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from metta_ab.stats._common import _NAN_CI, _as_1d, _check_level, _direction, _f, _jsonable, _settings_dict
+from metta_ab.stats._common import (
+    _NAN_CI,
+    _as_1d,
+    _check_level,
+    _direction,
+    _f,
+    _find_comparison,
+    _jsonable,
+    _settings_dict,
+)
 from metta_ab.stats.bootstrap import (
     _BOOTSTRAP_CHUNK_ELEMENTS,
     _counts,
@@ -597,10 +606,7 @@ class SuiteAnalysis:
     warnings: tuple[str, ...] = field(default=())
 
     def comparison(self, treatment: str) -> SuiteComparison:
-        for comp in self.comparisons:
-            if comp.treatment == treatment:
-                return comp
-        raise KeyError(treatment)
+        return _find_comparison(self.comparisons, treatment)
 
     def to_dict(self) -> dict[str, Any]:
         taus = next(iter(self.profiles.values())).taus if self.profiles else ()
