@@ -6,7 +6,14 @@ from __future__ import annotations
 from metta_ab.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
 from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison
+from metta_ab.stats.significance import PERMUTATION_RESAMPLES
 from metta_ab.text_format import fmt_num
+
+_P_SOURCES = {
+    T_DISTRIBUTION: "from the t distribution",
+    "exact permutation": "from every relabelling of the runs",
+    "permutation": f"from {PERMUTATION_RESAMPLES:,} random relabellings",
+}
 
 
 def look_rows(outcome: SequentialOutcome) -> list[str]:
@@ -29,12 +36,10 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
                 f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {c.difference:>+10.3g} "
                 f"{fmt_num(c.statistic, 3):>7} {fmt_num(c.p, 3):>8} {fmt_num(c.level, 3):>13}  {c.decision}"
             )
-    methods = {c.p_method for h in outcome.history for c in h.comparisons} - {T_DISTRIBUTION}
-    if methods:
-        lines.append(
-            f"p: Welch's t read off its permutation distribution ({' or '.join(sorted(methods))}), as the fixed "
-            "design does where that distribution can reach the boundary."
-        )
+    methods = {h.look: c.p_method for h in outcome.history for c in h.comparisons if c.decided_at in (None, h.look)}
+    if set(methods.values()) - {T_DISTRIBUTION}:
+        by_look = ", ".join(f"look {look} {_P_SOURCES[m]}" for look, m in methods.items())
+        lines.append(f"p of Welch's t: {by_look} (the studentized permutation test, as in a fixed design).")
     used = ", ".join(f"{v} {n}" for v, n in outcome.runs_used.items())
     if outcome.stopped:
         total = design.max_runs_per_variant * len(outcome.runs_used)
