@@ -93,6 +93,36 @@ def test_a_large_effect_stops_at_the_first_look(tmp_path):
     assert len(looks(exp_dir)) == 1
 
 
+def test_independent_seeds_decide_on_welchs_t_by_permutation(tmp_path):
+    """`ab.paired_seeds=false`: skewed scores, each look's p is the exact permutation p of Welch's t (scipy's),
+    and the report says so."""
+
+    def skewed_shift(rng):
+        return rng.lognormal(0, 1, 15), rng.lognormal(0, 1, 15) + 2.5
+
+    def stops_at_look_2(a, b):
+        return len(run_sequential({"A": a, "B": b}, DESIGN, paired=False)) == 2
+
+    a, b = scores_where(stops_at_look_2, skewed_shift)
+    write(tmp_path, a, b)
+    result = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "ab.paired_seeds=false", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    exp_dir = result.experiment_dir("seq")
+    assert len(job_dirs(exp_dir)) == 20
+    first, second = (h["comparisons"][0] for h in summary(exp_dir)["sequential"]["looks"])
+    exact = sps.permutation_test(
+        (b[:5], a[:5]),
+        lambda x, y, axis: sps.ttest_ind(x, y, axis=axis, equal_var=False).statistic,
+        permutation_type="independent",
+        n_resamples=np.inf,
+    )
+    assert first["p"] == pytest.approx(exact.pvalue) and first["p_method"] == "exact permutation"
+    assert second["p_method"] == "permutation" and second["decision"] == "better"
+    text = (exp_dir / "summary.txt").read_text()
+    assert "p of Welch's t: look 1 from every relabelling of the runs, look 2 from 10,000 random" in text
+    assert "Welch t = " in text and "(permutation) < " in text
+
+
 def test_an_aa_experiment_calls_no_difference_where_testing_each_look_would(tmp_path):
     """Same distribution in both variants, and a look-1 p-value below .05 (a per-look test would have called
     it): the design's boundary holds, and every look runs."""
