@@ -28,7 +28,7 @@ The method here (chosen by ``benchmarks/sequential_simulation.py`` for 3-30 seed
    statistic would not. Independent seeds: Welch's p is read off the permutation distribution of Welch's t
    (the studentized permutation test [ChungRomano13], as the fixed design does) whenever that distribution
    can reach the look's level. On skewed scores the t distribution's p is conservative (A/A .025 at
-   alpha .05) and stops late; the permutation p holds the rate at alpha (.053) and stops as early as AdaStop's
+   alpha .05) and stops late; the permutation p holds the rate at alpha (.051-.053) and stops as early as AdaStop's
    permutation test [AdaStop23].
 4. **More than two variants**: each treatment against the control, family-wise rate at alpha by the
    group-sequential Holm procedure (the graphical approach of [MaurerBretz13] with equal weights): every open
