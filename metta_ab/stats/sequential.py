@@ -27,9 +27,9 @@ The method here (chosen by ``benchmarks/sequential_simulation.py`` for 3-30 seed
    (simulated: ``benchmarks/sequential_simulation.py``), where plugging the normal boundary into a t
    statistic would not. Independent seeds: Welch's p is read off the permutation distribution of Welch's t
    (the studentized permutation test [ChungRomano13], as the fixed design does) whenever that distribution
-   can reach the look's level. On skewed scores the t distribution's p is conservative (A/A .025 at
-   alpha .05) and stops late; the permutation p holds the rate at alpha (.051-.053) and stops as early as AdaStop's
-   permutation test [AdaStop23].
+   can reach the look's level. On skewed scores the t distribution's p is conservative (A/A .025 at alpha
+   .05) and stops late; the permutation p holds the rate at alpha (.051-.053) and stops as early as
+   AdaStop's permutation test [AdaStop23].
 4. **More than two variants**: each treatment against the control, family-wise rate at alpha by the
    group-sequential Holm procedure (the graphical approach of [MaurerBretz13] with equal weights): every open
    comparison is tested with the boundaries of level alpha / (m - r), r the comparisons rejected so far; a
@@ -81,8 +81,9 @@ from metta_ab.stats.significance import min_permutation_p, tost, welch_permutati
 #: The default spending function (chosen by benchmarks/sequential_simulation.py).
 DEFAULT_SPENDING = "hsd:0"
 CONTINUE = "continue"
-_PERMUTATION_SEED = 20231
+#: How a look's p was computed when it was not by permutation.
 T_DISTRIBUTION = "t distribution"
+_PERMUTATION_SEED = 20231  # a look's random relabellings: the same scores always give the same decision
 #: Why an experiment stopped.
 STOP_DECIDED, STOP_FUTILITY, STOP_MAX_RUNS = "decided", "futility", "max runs"
 #: Grid points of the numerical integration per look (error of the spent alpha below 1e-7).
@@ -414,20 +415,19 @@ def decide_look(
     previous = {c.treatment: c for c in history[-1].comparisons} if history else {}
     # p-values of every comparison at every look so far (earlier looks from the history)
     p_hist = {v: [next(c.p for c in h.comparisons if c.treatment == v) for h in history] for v in treatments}
-    strictest = sequential_design(
-        design.max_runs_per_variant, design.runs_per_look, design.alpha / m, design.spending
-    ).nominal_p[look - 1]
+
+    def nominal(j: int, rejected: int) -> float:
+        return sequential_design(
+            design.max_runs_per_variant, design.runs_per_look, design.alpha / (m - rejected), design.spending
+        ).nominal_p[j]
+
+    strictest = nominal(look - 1, 0)  # before Holm frees any alpha
     tests = {v: _test(_as_1d(scores[v])[:n_look], c_all, paired, min_effect, strictest) for v in treatments}
     for v in treatments:
         p_hist[v].append(tests[v].p)
     decision = {v: previous[v].decision if v in previous else CONTINUE for v in treatments}
     decided_at = {v: previous[v].decided_at if v in previous else None for v in treatments}
     levels = {v: math.nan for v in treatments}
-
-    def nominal(j: int, rejected: int) -> float:
-        return sequential_design(
-            design.max_runs_per_variant, design.runs_per_look, design.alpha / (m - rejected), design.spending
-        ).nominal_p[j]
 
     # Holm step-down: a rejection frees its share of alpha for the others, at every look so far
     while True:
