@@ -189,7 +189,8 @@ class RunRecord:
             self.return_value = status.get("return_value")
             return
         self.status = FAILED
-        if status.get("status") == RUNNING and interrupted:
+        stopped_by_ctrl_c = str(status.get("error") or "").startswith("KeyboardInterrupt")  # the run caught it
+        if interrupted and (status.get("status") == RUNNING or stopped_by_ctrl_c):
             self.error, self.traceback = "interrupted (the sweep was stopped while it ran)", None
         elif status.get("status") == RUNNING:
             reason = "the job's process died without finishing (killed, out of memory, or os._exit)"

@@ -145,34 +145,52 @@ def test_sweeper_killed_with_sigkill_resumes_to_the_same_results(tmp_path, launc
     assert results == {d: status(ref_dir / d)["return_value"] for d in job_dirs(ref_dir)}
 
 
+HANGS = ("fail_mode=a_run_2", "fail_kind=hang")  # a_run_2's first attempt runs until it is stopped
+
+
+def _start_hanging(tmp_path):
+    """A sweep that is certainly still running: it waits in a_run_2 (the rerun's a_run_2 does not hang)."""
+    proc = _start(tmp_path, *HANGS)
+    exp_dir = tmp_path / "ab_test_results" / "resume"
+    deadline = time.monotonic() + 60
+    while not ((exp_dir / "a_run_2" / "ab_status.json").exists() and status(exp_dir / "a_run_2")["status"]):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError(f"a_run_2 never started: {proc.communicate()}")
+        time.sleep(0.05)
+    return proc, exp_dir
+
+
 def test_ctrl_c_leaves_a_resumable_directory(tmp_path):
     write(tmp_path)
-    proc = _start(tmp_path, "sleep=0.5")
-    exp_dir = tmp_path / "ab_test_results" / "resume"
-    _wait_for_completed(exp_dir, 1)
+    proc, exp_dir = _start_hanging(tmp_path)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
     assert "interrupted:" in stderr and "Run the same command again to resume" in stderr
     records = ledger(exp_dir)
-    assert any("interrupted" in (r["error"] or "") for r in records.values())
+    assert "interrupted" in records["a_run_2"]["error"]
     assert (exp_dir / "summary.txt").is_file()
 
-    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "sleep=0.5", cwd=tmp_path)
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *HANGS, cwd=tmp_path)
     assert again.returncode == 0, again.output
     assert all(r["status"] == "completed" for r in ledger(exp_dir).values())
 
 
 def test_second_sweep_on_the_same_directory_is_refused(tmp_path):
     write(tmp_path)
-    proc = _start(tmp_path, "sleep=0.5")
-    exp_dir = tmp_path / "ab_test_results" / "resume"
-    _wait_for_completed(exp_dir, 1)
-    second = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "sleep=0.5", cwd=tmp_path)
-    proc.communicate(timeout=60)
+    proc, _ = _start_hanging(tmp_path)
+    try:
+        second = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *HANGS, cwd=tmp_path)
+        assert proc.poll() is None  # the first sweep still holds the directory
+    finally:
+        proc.kill()
+        proc.communicate()
     assert second.returncode == 1
     assert "another sweep (pid" in second.stderr and "is running on this experiment" in second.stderr
-    assert proc.returncode == 0
 
 
 def test_worker_killed_by_sigkill_is_retried(tmp_path):
