@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,57 @@ def test_experiment_without_multirun_flag_is_stopped_before_the_task(tmp_path):
     assert task_calls(tmp_path) == []
     assert not (tmp_path / "outputs").exists()  # Hydra's single-run output dir
     assert not (tmp_path / "ab_test_results").exists()
+
+
+WHITELISTED = APPS / "whitelisted" / "app.py"
+HYDRA_VERSION = tuple(int(part) for part in version("hydra-core").split(".")[:2])
+needs_hydra_14 = pytest.mark.skipif(
+    HYDRA_VERSION < (1, 4), reason="Hydra 1.3 has no execution whitelist (@hydra.main(execution_whitelist=))"
+)
+WHITELIST_EXPERIMENT = """
+experiment = (
+    create_experiment("wl", "an app with an execution whitelist")
+    .add_variant(name="low", model__lr=0.1)
+    .add_variant(name="high", model__lr=0.2)
+    .set_runs_per_variant(2)
+    .set_metric("score", direction="max")
+    .build()
+)
+"""
+
+
+@needs_hydra_14
+@pytest.mark.parametrize(
+    "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib"]
+)
+def test_an_app_with_an_execution_whitelist_is_swept_unchanged(tmp_path, launcher):
+    """Hydra 1.4 refuses a `hydra.callbacks` target the app's whitelist does not name, before any job: the
+    sweeper then leaves its callback out instead of failing at start."""
+    write_experiment(tmp_path / "exp.py", WHITELIST_EXPERIMENT)
+    result = run_sweep(WHITELISTED, *AB, *launcher, cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    assert "is not in the Hydra execution whitelist" not in result.output
+    summary = json.loads((tmp_path / "ab_test_results" / "wl" / "summary.json").read_text())
+    assert summary["variants"]["high"]["completed"] == 2
+    assert sorted((tmp_path / "task_calls.txt").read_text().split()) == ["0.1", "0.1", "0.2", "0.2"]
+
+
+@needs_hydra_14
+@pytest.mark.parametrize("trusted", [False, True], ids=["callback not trusted", "callback trusted"])
+def test_forgotten_multirun_flag_with_an_execution_whitelist_is_named(tmp_path, trusted):
+    """With the callback trusted, the app is stopped before its task; without it, the app runs once (Hydra
+    offers no other hook) and the command says, at its end, why the experiment did not run."""
+    write_experiment(tmp_path / "exp.py", WHITELIST_EXPERIMENT)
+    env = {"TRUST_AB_CALLBACK": "1"} if trusted else {}
+    result = run_app(WHITELISTED, "hydra/sweeper=ab", *AB, cwd=tmp_path, env=env)
+    assert not (tmp_path / "ab_test_results").exists()
+    if trusted:
+        assert result.returncode == 2 and "multirun mode: add -m" in result.stderr, result.output
+        assert not (tmp_path / "task_calls.txt").exists()
+    else:
+        assert result.returncode == 0, result.output
+        assert "metta-ab: ab.experiment=exp.py was not run: Hydra uses a sweeper only in multirun mode" in result.stderr
+        assert "Add -m (python <app> -m hydra/sweeper=ab ab.experiment=exp.py ...)" in result.stderr
 
 
 # --- 4. misspelt settings -----------------------------------------------------------------------------

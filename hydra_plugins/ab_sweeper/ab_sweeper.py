@@ -14,6 +14,12 @@ from hydra.experimental.callback import Callback
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict, read_write
 
+_composed = {"option": False}  # whether `hydra/sweeper=ab` was composed in this process
+
+
+def option_composed() -> bool:
+    return _composed["option"]
+
 
 class ABUsageError(CompactHydraException):
     """The ab sweeper was asked for something it cannot do; the message names the fix."""
@@ -28,6 +34,7 @@ class ABSweeper(BasicSweeper):
     def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
         self._ab_sweep: Any = None
+        _composed["option"] = True
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         if _experiment(config) is None:
@@ -73,12 +80,11 @@ class ABCallback(Callback):
     sweeper, so an experiment would be silently ignored and the app run once: stop that before the app
     starts (Hydra turns exceptions raised in callbacks into warnings, so this exits). With `-m`, settle the
     experiment directory before any other callback sees the sweep dir. Hydra instantiates it whenever the
-    option is composed, which `usage_hint` checks."""
-
-    composed = False
+    option is composed (and the app's execution whitelist allows it: `config._callbacks`), which `usage_hint`
+    is told."""
 
     def __init__(self) -> None:
-        ABCallback.composed = True
+        _composed["option"] = True
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         experiment = _experiment(config)

@@ -7,10 +7,13 @@ of truth for the settings and their defaults; the node is made from it once, at 
 wrong type or a misspelt `ab.max_retires=2` is an error naming the setting).
 """
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.errors import HydraDeprecationError, InstantiationException
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from metta_ab.experiment import AnalysisSettings, SequentialSettings
@@ -55,14 +58,29 @@ def _option_node() -> dict[str, Any]:
     off under `ab:` so that a misspelt setting reaches the sweeper, which names the one meant."""
     settings = OmegaConf.create(asdict(ABSettings()))
     OmegaConf.set_struct(settings, False)
-    return {
-        "hydra": {
-            "sweeper": asdict(ABSweeperConf()),
-            # stops `ab.experiment=` without -m; settles the experiment directory before other callbacks run
-            "callbacks": {"ab_sweeper": {"_target_": "hydra_plugins.ab_sweeper.ab_sweeper.ABCallback"}},
-        },
-        "ab": settings,
-    }
+    return {"hydra": {"sweeper": asdict(ABSweeperConf()), **_callbacks()}, "ab": settings}
+
+
+CALLBACK_TARGET = "hydra_plugins.ab_sweeper.ab_sweeper.ABCallback"
+
+
+def _callbacks() -> dict[str, Any]:
+    """The ab callback (it stops `ab.experiment=` without -m, and settles the experiment directory before
+    the app's callbacks run), if Hydra will instantiate it here.
+
+    Hydra 1.4 lets an app name what config may instantiate (`@hydra.main(execution_whitelist=...)`) and
+    refuses any other `hydra.callbacks` target before the sweep starts; 1.5 will refuse every target when
+    the app names none. The sweep does not need the callback (it settles the directory itself), so it is
+    left out where it would be refused: the app then only misses the early error for a forgotten -m.
+    The probe resolves the target without constructing it, under the policy of this call site (the app's
+    `hydra.main`, around Hydra's plugin scan that imports this module)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Hydra 1.4 warns about every target when the app names none
+            instantiate({"_target_": CALLBACK_TARGET, "_partial_": True})
+    except (InstantiationException, HydraDeprecationError):
+        return {}
+    return {"callbacks": {"ab_sweeper": {"_target_": CALLBACK_TARGET}}}
 
 
 def _register() -> None:
