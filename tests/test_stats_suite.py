@@ -1,4 +1,5 @@
-"""Tests of metta_ab.stats.suite: every number against a brute-force reference computed here, on small arrays.
+"""Tests of metta_ab.stats.suite, suite_normalization and suite_aggregates: every number against a brute-force
+reference computed here, on small arrays.
 
 The references follow rliable's definitions (``rliable/metrics.py``, ``library.py``) written out the slow way:
 IQM by sorting and cutting a quarter at each end, P(X > Y) by a double loop over run pairs, the profile by
@@ -18,6 +19,8 @@ from hypothesis import strategies as st
 
 from metta_ab.stats import compare, holm
 from metta_ab.stats import suite as S
+from metta_ab.stats import suite_aggregates as A
+from metta_ab.stats import suite_normalization as N
 
 pytestmark = pytest.mark.hydra_independent
 
@@ -94,7 +97,7 @@ def slow_bootstrap(cols: list[np.ndarray], n_resamples: int, seed: int, statisti
     ``default_rng(seed)``), then per resample each task's runs picked one by one and the statistic applied."""
     rng = np.random.default_rng(seed)
     out = []
-    for idx in S._stratified_indices(rng, [c.size for c in cols], n_resamples):
+    for idx in A._stratified_indices(rng, [c.size for c in cols], n_resamples):
         for row in range(idx[0].shape[0]):
             resample = [[float(c[i]) for i in ind[row]] for c, ind in zip(cols, idx, strict=True)]
             out.append(statistic(resample))
@@ -110,7 +113,7 @@ def finite_cols(m: np.ndarray) -> list[np.ndarray]:
 
 def test_declared_normalization_by_hand() -> None:
     _, tasks, raw = S._suite_matrices(SCORES)
-    norm, warnings = S.normalize_suite(raw, tasks, control="control", normalize=BOUNDS)
+    norm, warnings = N.normalize_suite(raw, tasks, control="control", normalize=BOUNDS)
     z = norm.apply(raw["fast"], tasks)
     for j, task in enumerate(tasks):
         low, high = BOUNDS[task]
@@ -122,7 +125,7 @@ def test_declared_normalization_by_hand() -> None:
 
 def test_declared_normalization_lower_is_better() -> None:
     _, tasks, raw = S._suite_matrices(SCORES)
-    norm, _ = S.normalize_suite(raw, tasks, direction="min", normalize=BOUNDS)
+    norm, _ = N.normalize_suite(raw, tasks, direction="min", normalize=BOUNDS)
     z = norm.apply(raw["control"], tasks)
     low, high = BOUNDS["memory"]
     assert z[0, 1] == pytest.approx((high - 120.0) / (high - low))  # 1 at low (the best), 0 at high
@@ -132,7 +135,7 @@ def test_declared_normalization_lower_is_better() -> None:
 
 def test_control_mean_normalization_by_hand() -> None:
     _, tasks, raw = S._suite_matrices(SCORES)
-    norm, _ = S.normalize_suite(raw, tasks, control="control")
+    norm, _ = N.normalize_suite(raw, tasks, control="control")
     z = norm.apply(raw["slow"], tasks)
     for j, task in enumerate(tasks):
         m = sum(SCORES["control"][task]) / 5
@@ -149,7 +152,7 @@ def test_control_mean_normalization_by_hand() -> None:
 
 def test_control_mean_normalization_lower_is_better() -> None:
     _, tasks, raw = S._suite_matrices(SCORES)
-    norm, _ = S.normalize_suite(raw, tasks, control="control", direction="min")
+    norm, _ = N.normalize_suite(raw, tasks, control="control", direction="min")
     z = norm.apply(raw["fast"], tasks)
     m = sum(SCORES["control"]["maze"]) / 5
     assert z[0, 0] == pytest.approx(1 - (0.6 - m) / abs(m))
@@ -188,7 +191,7 @@ def test_noisy_control_mean_is_warned_about() -> None:
 @pytest.mark.parametrize("variant", ["control", "fast"])
 def test_aggregates_by_hand(variant: str) -> None:
     result = S.analyze_suite(SCORES, normalize=BOUNDS, target=0.8, n_resamples=50)
-    m = S.normalize_suite(S._suite_matrices(SCORES)[2], TASKS, normalize=BOUNDS)[0].apply(
+    m = N.normalize_suite(S._suite_matrices(SCORES)[2], TASKS, normalize=BOUNDS)[0].apply(
         matrix(SCORES[variant]), TASKS
     )
     agg = result.variants[variant]
@@ -201,7 +204,7 @@ def test_aggregates_by_hand(variant: str) -> None:
 
 def test_iqm_cuts_a_quarter_at_each_end() -> None:
     m = np.array([[0.0, 10.0], [1.0, 20.0], [2.0, 30.0], [3.0, 1000.0], [4.0, -1000.0]])  # 10 scores: cut 2 + 2
-    assert S.aggregate_scores(m, n_resamples=5).iqm == pytest.approx((1 + 2 + 3 + 4 + 10 + 20) / 6)
+    assert A.aggregate_scores(m, n_resamples=5).iqm == pytest.approx((1 + 2 + 3 + 4 + 10 + 20) / 6)
 
 
 def _iqm(resample: list[list[float]]) -> float:
@@ -220,7 +223,7 @@ def _median(resample: list[list[float]]) -> float:
 def test_stratified_bootstrap_cis_against_a_loop(seed: int) -> None:
     m = np.column_stack([RNG.normal(1, 0.3, 6), RNG.lognormal(0, 1, 6), RNG.normal(0.2, 0.1, 6)])
     m[2, 1] = np.nan  # a missing run: its task resamples the 5 others
-    agg = S.aggregate_scores(m, target=1.0, ci_level=0.9, n_resamples=400, seed=seed)
+    agg = A.aggregate_scores(m, target=1.0, ci_level=0.9, n_resamples=400, seed=seed)
     cols = finite_cols(m)
     assert [c.size for c in cols] == [6, 5, 6]
     for name, statistic in [
@@ -237,10 +240,10 @@ def test_bootstrap_is_stratified_by_task() -> None:
     """Two tasks each constant (0 and 1): resampling within tasks never mixes them, so every resample has the
     same mean and IQM (an unstratified bootstrap over the pooled 8 scores would not)."""
     m = np.column_stack([np.zeros(4), np.ones(4)])
-    agg = S.aggregate_scores(m, n_resamples=500)
+    agg = A.aggregate_scores(m, n_resamples=500)
     assert agg.mean_ci == pytest.approx((0.5, 0.5)) and agg.iqm_ci == pytest.approx((0.5, 0.5))
     # the draws: each task's own number of runs, indices within the task
-    draws = next(S._stratified_indices(np.random.default_rng(0), [3, 5], 1000))
+    draws = next(A._stratified_indices(np.random.default_rng(0), [3, 5], 1000))
     assert [d.shape for d in draws] == [(1000, 3), (1000, 5)]
     assert draws[0].max() == 2 and draws[1].max() == 4 and draws[0].min() == draws[1].min() == 0
     counts = np.bincount(draws[1].ravel(), minlength=5) / draws[1].size
@@ -251,22 +254,22 @@ def test_bootstrap_ci_covers_like_the_normal_theory_one() -> None:
     """Distributional check: one task of 400 normal runs; the percentile CI of the mean is close to
     mean +- 1.96 SD / sqrt(n)."""
     x = np.random.default_rng(3).normal(5.0, 2.0, 400)
-    agg = S.aggregate_scores(x[:, None], n_resamples=4000, seed=1)
+    agg = A.aggregate_scores(x[:, None], n_resamples=4000, seed=1)
     half = 1.96 * x.std(ddof=1) / math.sqrt(x.size)
     assert agg.mean_ci == pytest.approx((x.mean() - half, x.mean() + half), abs=0.03)
 
 
 def test_bootstrap_is_seeded() -> None:
     m = RNG.normal(size=(5, 3))
-    a, b = (S.aggregate_scores(m, n_resamples=300, seed=4) for _ in range(2))
+    a, b = (A.aggregate_scores(m, n_resamples=300, seed=4) for _ in range(2))
     assert a == b
-    assert S.aggregate_scores(m, n_resamples=300, seed=5).iqm_ci != a.iqm_ci
+    assert A.aggregate_scores(m, n_resamples=300, seed=5).iqm_ci != a.iqm_ci
 
 
 def test_bootstrap_over_several_chunks_matches_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(S, "_BOOTSTRAP_CHUNK_ELEMENTS", 60)  # 4 resamples of 15 scores per chunk
+    monkeypatch.setattr(A, "_BOOTSTRAP_CHUNK_ELEMENTS", 60)  # 4 resamples of 15 scores per chunk
     m = RNG.normal(size=(5, 3))
-    agg = S.aggregate_scores(m, n_resamples=50, seed=2)
+    agg = A.aggregate_scores(m, n_resamples=50, seed=2)
     expected = ref_percentile_ci(slow_bootstrap(finite_cols(m), 50, 2, _iqm), 0.95)
     assert agg.iqm_ci == pytest.approx(expected, abs=1e-12)
 
@@ -277,22 +280,22 @@ def test_bootstrap_over_several_chunks_matches_the_loop(monkeypatch: pytest.Monk
 def test_probability_of_improvement_by_double_loop() -> None:
     x = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, np.nan], [3.0, 7.0]])
     y = np.array([[3.0, 5.0], [0.0, 6.0], [2.0, 4.0]])
-    pi = S.probability_of_improvement(x, y, n_resamples=20)
+    pi = A.probability_of_improvement(x, y, n_resamples=20)
     per_task = [ref_prob(x[:, j], y[:, j]) for j in range(2)]
     assert pi.probability == pytest.approx(sum(per_task) / 2, abs=1e-12)
     assert list(pi.by_task.values()) == pytest.approx(per_task)
-    lower = S.probability_of_improvement(x, y, direction="min", n_resamples=20)
+    lower = A.probability_of_improvement(x, y, direction="min", n_resamples=20)
     assert lower.probability == pytest.approx(1 - pi.probability)
 
 
 def test_probability_of_improvement_ci_against_a_loop() -> None:
     x = RNG.normal(0.3, 1, (5, 3))
     y = RNG.normal(0, 1, (4, 3))
-    pi = S.probability_of_improvement(x, y, ci_level=0.9, n_resamples=300, seed=11)
+    pi = A.probability_of_improvement(x, y, ci_level=0.9, n_resamples=300, seed=11)
     rng = np.random.default_rng(11)
     sorted_cols = [c for j in range(3) for c in (np.sort(x[:, j]), np.sort(y[:, j]))]  # X then Y per task
     replicates = []
-    for idx in S._stratified_indices(rng, [5, 4] * 3, 300):
+    for idx in A._stratified_indices(rng, [5, 4] * 3, 300):
         for row in range(idx[0].shape[0]):
             probs = [
                 ref_prob(sorted_cols[2 * k][idx[2 * k][row]], sorted_cols[2 * k + 1][idx[2 * k + 1][row]])
@@ -303,7 +306,7 @@ def test_probability_of_improvement_ci_against_a_loop() -> None:
 
 
 def test_probability_of_improvement_by_task_name_skips_one_sided_tasks() -> None:
-    pi = S.probability_of_improvement({"a": [1, 2], "b": [3.0], "only_x": [9]}, {"b": [1, 5], "a": [2, 2]})
+    pi = A.probability_of_improvement({"a": [1, 2], "b": [3.0], "only_x": [9]}, {"b": [1, 5], "a": [2, 2]})
     assert pi.by_task == pytest.approx({"a": ref_prob([1, 2], [2, 2]), "b": ref_prob([3], [1, 5])})
     assert pi.probability == pytest.approx((0.25 + 0.5) / 2)
 
@@ -318,8 +321,8 @@ def test_probability_of_improvement_is_complementary(tasks: int, xs: list[int], 
     """P(X > Y) = 1 - P(Y > X) (ties 1/2), on integer scores with many ties."""
     x = np.resize(np.array(xs, float), (max(1, len(xs) // tasks), tasks))
     y = np.resize(np.array(ys, float), (max(1, len(ys) // tasks), tasks))
-    forward = S.probability_of_improvement(x, y, n_resamples=2).probability
-    backward = S.probability_of_improvement(y, x, n_resamples=2).probability
+    forward = A.probability_of_improvement(x, y, n_resamples=2).probability
+    backward = A.probability_of_improvement(y, x, n_resamples=2).probability
     assert forward == pytest.approx(1 - backward, abs=1e-12)
     assert forward == pytest.approx(np.mean([ref_prob(x[:, j], y[:, j]) for j in range(tasks)]), abs=1e-12)
 
@@ -330,7 +333,7 @@ def test_probability_of_improvement_is_complementary(tasks: int, xs: list[int], 
 def test_performance_profile_by_counting() -> None:
     m = np.array([[0.1, 0.5], [0.5, 0.9], [np.nan, 1.2], [0.7, 0.5]])
     taus = [0.0, 0.1, 0.5, 0.6, 1.2, 2.0]
-    profile = S.performance_profile(m, taus, n_resamples=20)
+    profile = A.performance_profile(m, taus, n_resamples=20)
     assert profile.fraction == pytest.approx(ref_profile(m, taus))  # strictly above tau
     assert profile.taus == tuple(taus)
 
@@ -338,7 +341,7 @@ def test_performance_profile_by_counting() -> None:
 def test_performance_profile_bands_against_a_loop() -> None:
     m = RNG.normal(1, 0.5, (6, 4))
     taus = np.linspace(0, 2, 9)
-    profile = S.performance_profile(m, taus, ci_level=0.8, n_resamples=200, seed=3)
+    profile = A.performance_profile(m, taus, ci_level=0.8, n_resamples=200, seed=3)
     replicates = np.array(
         slow_bootstrap(finite_cols(m), 200, 3, lambda r: ref_profile(np.array([v for t in r for v in t]), taus))
     )
@@ -351,7 +354,7 @@ def test_default_tau_grid_spans_every_variant() -> None:
     result = S.analyze_suite(SCORES, normalize=BOUNDS, n_resamples=20)
     pooled = np.concatenate([m[np.isfinite(m)] for m in result.normalized.values()])
     taus = next(iter(result.profiles.values())).taus
-    assert (taus[0], taus[-1], len(taus)) == pytest.approx((pooled.min(), pooled.max(), S.PROFILE_POINTS))
+    assert (taus[0], taus[-1], len(taus)) == pytest.approx((pooled.min(), pooled.max(), A.PROFILE_POINTS))
     for name, profile in result.profiles.items():
         assert profile.fraction == pytest.approx(ref_profile(result.normalized[name], taus))
 
@@ -454,7 +457,7 @@ def test_to_dict_shape_and_json() -> None:
     assert comp["treatment"] == "fast" and comp["verdict"] == comp["run_comparison"]["verdict"]
     assert set(comp) >= {"prob_improvement", "prob_improvement_ci", "prob_improvement_by_task", "run_comparison"}
     assert set(comp["run_comparison"]) >= {"p_value", "p_adjusted", "difference_ci", "test", "verdict"}
-    assert len(d["profiles"]["taus"]) == len(d["profiles"]["variants"]["slow"]["ci_low"]) == S.PROFILE_POINTS
+    assert len(d["profiles"]["taus"]) == len(d["profiles"]["variants"]["slow"]["ci_low"]) == A.PROFILE_POINTS
     assert d["settings"]["multiple_comparisons"] == "holm"
 
 
@@ -536,7 +539,7 @@ def test_lower_is_better_is_higher_is_better_of_the_negated_scores(values: list[
 @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=40), st.integers(1, 4))
 def test_iqm_lies_between_min_and_max(values: list[float], tasks: int) -> None:
     m = np.resize(np.array(values), (max(1, len(values) // tasks), tasks))
-    agg = S.aggregate_scores(m, n_resamples=20)
+    agg = A.aggregate_scores(m, n_resamples=20)
     assert m.min() - 1e-6 <= agg.iqm <= m.max() + 1e-6
     assert agg.iqm == pytest.approx(ref_iqm(m), rel=1e-9, abs=1e-6)
     assert m.min() - 1e-6 <= agg.iqm_ci[0] <= agg.iqm_ci[1] <= m.max() + 1e-6
@@ -554,7 +557,7 @@ def test_the_test_scale_is_reported_and_a_zero_pooled_mean_refused() -> None:
 
 def test_aggregate_counts_runs_tasks_and_scores() -> None:
     m = np.array([[1.0, np.nan], [np.nan, np.nan], [2.0, 3.0]])
-    agg = S.aggregate_scores(m, n_resamples=20)
+    agg = A.aggregate_scores(m, n_resamples=20)
     assert (agg.n_runs, agg.n_tasks, agg.n_scores) == (2, 2, 3)
-    empty = S.aggregate_scores(np.full((2, 2), np.nan), n_resamples=20)
+    empty = A.aggregate_scores(np.full((2, 2), np.nan), n_resamples=20)
     assert math.isnan(empty.iqm) and empty.iqm_ci == (pytest.approx(np.nan, nan_ok=True),) * 2

@@ -9,8 +9,11 @@
   sequential.py    group-sequential looks: alpha-spending boundaries for the t-tests, each look's decision
   bootstrap.py     the vectorized resampling both description and comparison use
   family.py        ``analyze``: all variants, every treatment against the control, Holm across them
-  suite.py         ``analyze_suite``: scores per task, normalized; IQM, P(improvement), performance profiles with
-                   stratified bootstrap CIs; the aggregate verdict from the runs' mean normalized scores
+  suite_normalization.py  a suite's scores per task on one scale: declared (low, high) or the control's mean
+  suite_aggregates.py     IQM, mean, median, optimality gap, P(improvement), performance profiles of
+                          normalized scores, with stratified bootstrap CIs
+  suite.py         ``analyze_suite``: all of a suite, and the aggregate verdict from the runs' mean normalized
+                   scores
 
 All functions are pure: they take numpy arrays (NaN marks a failed run; index ``i`` is run/seed ``i``), draw
 random numbers only from a generator seeded by their ``seed`` argument, and return frozen dataclasses whose

@@ -1,12 +1,11 @@
 """Suites: one score per (variant, task, run), judged per variant across tasks as rliable does [Agarwal21].
 
-  normalize_suite            per-task scores on one scale, higher always better: declared (low, high) per task,
+  suite_normalization        per-task scores on one scale, higher always better: declared (low, high) per task,
                              or relative to the control's per-task mean
-  aggregate_scores           IQM, mean, median, optimality gap of normalized scores, stratified bootstrap CIs
-  probability_of_improvement P(X > Y) per task (Mann-Whitney, ties 1/2), averaged over tasks, stratified CI
-  performance_profile        fraction of runs with a normalized score above tau, stratified bootstrap CI bands
-  run_means                  the test's unit: each run's (seed's) mean normalized score across tasks
-  analyze_suite              all of it, and the aggregate verdict: ``compare`` on the run means, Holm
+  suite_aggregates           IQM, mean, median, optimality gap, performance profiles and P(X > Y) averaged
+                             over tasks, with stratified bootstrap CIs
+  run_means (here)           the test's unit: each run's (seed's) mean normalized score across tasks
+  analyze_suite (here)       all of it, and the aggregate verdict: ``compare`` on the run means, Holm
 
 Definitions follow rliable's (``rliable/metrics.py``, ``library.py``): IQM is ``trim_mean(x, 0.25)`` of all
 task x run scores pooled; mean and median are of the per-task mean scores (every task counts once); the
@@ -32,42 +31,32 @@ References:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
 from metta_ab.stats._common import (
-    _NAN_CI,
     _as_1d,
     _check_level,
     _direction,
-    _f,
     _find_comparison,
     _jsonable,
     _settings_dict,
 )
-from metta_ab.stats.bootstrap import (
-    _BOOTSTRAP_CHUNK_ELEMENTS,
-    _counts,
-    _improvement_matrix,
-    _iqm_cut,
-    _percentile_ci,
-    _resampled_prob_improvement,
-)
 from metta_ab.stats.compare import Comparison, compare
 from metta_ab.stats.family import _holm_family
-
-#: Points of the default tau grid of a performance profile (from the lowest to the highest normalized score).
-PROFILE_POINTS = 101
-
-DECLARED = "declared"
-CONTROL_MEAN = "control_mean"
-
+from metta_ab.stats.suite_aggregates import (
+    PerformanceProfile,
+    ProbabilityOfImprovement,
+    SuiteAggregate,
+    check_resampling,
+    probability_of_improvement,
+    variant_aggregates,
+)
+from metta_ab.stats.suite_normalization import CONTROL_MEAN, SuiteNormalization, normalize_suite
 
 # ---- input -----------------------------------------------------------------------------------------------
 
@@ -122,406 +111,6 @@ def missing_runs(matrices: Mapping[str, np.ndarray], tasks: Sequence[str]) -> di
         if gaps:
             out[task] = gaps
     return out
-
-
-# ---- normalization ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SuiteNormalization:
-    """How raw scores became normalized ones: per task z = (x - zero) / (one - zero).
-
-    ``zero`` and ``one`` are the raw scores normalized to 0 and 1 on each task; for a lower-is-better metric
-    ``one < zero``, so that a higher normalized score is better on every task. ``method`` is "declared" or
-    "control_mean"; ``description`` is the sentence for the report.
-    """
-
-    method: str
-    description: str
-    direction: str
-    control: str | None
-    zero: Mapping[str, float]
-    one: Mapping[str, float]
-
-    def apply(self, raw: np.ndarray, tasks: Sequence[str]) -> np.ndarray:
-        """Normalize a (runs, tasks) matrix whose columns are ``tasks``."""
-        zero = np.array([self.zero[t] for t in tasks])
-        one = np.array([self.one[t] for t in tasks])
-        return (raw - zero) / (one - zero)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["per_task"] = {t: {"zero": self.zero[t], "one": self.one[t]} for t in self.zero}
-        del out["zero"], out["one"]
-        return _jsonable(out)
-
-
-def normalize_suite(
-    matrices: Mapping[str, np.ndarray],
-    tasks: Sequence[str],
-    *,
-    control: str | None = None,
-    direction: str = "max",
-    normalize: Mapping[str, tuple[float, float]] | None = None,
-) -> tuple[SuiteNormalization, list[str]]:
-    """The per-task normalization of a suite, and warnings about it.
-
-    Declared (``normalize`` = task -> (low, high), low < high, e.g. a random and an expert score): z = (x -
-    low) / (high - low) for "max", z = (high - x) / (high - low) for "min" (1 at the best end). Otherwise
-    relative to the control's per-task mean m: z = 1 + (x - m) / |m| for "max", 1 - (x - m) / |m| for
-    "min"; for "max" and m > 0 this is rliable's x / m. The |m| keeps the order of scores when m < 0 (negative
-    returns), where x / m would flip it; m = 0 (or a control without a score on a task) has no scale, and is
-    refused with the task named, since any substitute would weigh that task arbitrarily against the others.
-    Either way z is increasing in "better" with the same constants for every variant, so per task it keeps
-    every comparison's sign and P(X > Y).
-    """
-    d = _direction(direction)
-    warnings: list[str] = []
-    zero: dict[str, float] = {}
-    one: dict[str, float] = {}
-    if normalize is not None:
-        unknown = [str(t) for t in normalize if str(t) not in tasks]
-        absent = [t for t in tasks if t not in {str(k) for k in normalize}]
-        if unknown:
-            raise ValueError(f"normalize names task(s) {unknown} that have no scores; the tasks are {list(tasks)}")
-        if absent:
-            raise ValueError(f"normalize gives no (low, high) for task(s) {absent}; declare every task or none")
-        for task, bounds in normalize.items():
-            try:
-                low, high = (float(b) for b in bounds)
-            except (TypeError, ValueError):
-                raise ValueError(f"normalize[{task!r}] must be a pair (low, high), got {bounds!r}") from None
-            if not (math.isfinite(low) and math.isfinite(high) and low < high):
-                raise ValueError(f"normalize[{task!r}] = ({low!r}, {high!r}): need finite low < high")
-            zero[str(task)], one[str(task)] = (low, high) if d == "max" else (high, low)
-        best = "high" if d == "max" else "low"
-        formula = "(x - low) / (high - low)" if d == "max" else "(high - x) / (high - low)"
-        description = (
-            f"declared (low, high) per task: {formula}, 0 at {'low' if d == 'max' else 'high'} and 1 at {best} "
-            f"({'higher' if d == 'max' else 'lower'} scores are better)"
-        )
-        return SuiteNormalization(DECLARED, description, d, control, zero, one), warnings
-    if control is None or control not in matrices:
-        raise ValueError(f"normalization relative to the control needs a control among {list(matrices)}")
-    raw = matrices[control]
-    for j, task in enumerate(tasks):
-        col = raw[:, j][np.isfinite(raw[:, j])]
-        if col.size == 0:
-            raise ValueError(
-                f"task {task!r}: the control {control!r} has no score, so scores cannot be normalized relative to "
-                "its mean; declare normalize={task: (low, high), ...}"
-            )
-        m = float(np.mean(col))
-        if m == 0.0:
-            raise ValueError(
-                f"task {task!r}: the control {control!r} has mean score 0, which gives no scale to normalize by; "
-                "declare normalize={task: (low, high), ...} (e.g. random and expert scores)"
-            )
-        sd = float(np.std(col, ddof=1)) if col.size > 1 else 0.0
-        if sd > abs(m):
-            warnings.append(
-                f"task {task!r}: the control's mean {m:.4g} is small beside its runs' SD {sd:.4g}, so normalized "
-                "scores on this task are large and noisy and weigh heavily in the aggregate; declare normalize= "
-                "(low, high) per task to fix the scale"
-            )
-        # z = 1 + s (x - m) / |m| is (x - zero) / (one - zero) with zero = m - s |m| and one = m
-        zero[task] = m - (1.0 if d == "max" else -1.0) * abs(m)
-        one[task] = m
-    formula = "1 + (x - m) / |m| (= x / m when m > 0)" if d == "max" else "1 - (x - m) / |m| (lower is better)"
-    description = (
-        f"relative to the control {control!r}'s mean m on each task: {formula}; the control's mean is 1 on every task"
-    )
-    return SuiteNormalization(CONTROL_MEAN, description, d, control, zero, one), warnings
-
-
-# ---- stratified bootstrap ----------------------------------------------------------------------------------
-
-
-def _by_task(values: ArrayLike | Mapping[str, ArrayLike]) -> list[np.ndarray]:
-    """The finite scores of each task: from a (runs, tasks) matrix, or a mapping task -> per-run scores."""
-    if isinstance(values, Mapping):
-        cols = [_as_1d(v) for v in values.values()]
-    else:
-        arr = np.asarray(values, dtype=float)
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2:
-            raise ValueError(f"expected a (runs, tasks) matrix of scores, got shape {arr.shape}")
-        cols = list(arr.T)
-    return [c[np.isfinite(c)] for c in cols]
-
-
-def _stratified_indices(rng: np.random.Generator, sizes: Sequence[int], n_resamples: int) -> Iterator[list[np.ndarray]]:
-    """Stratified bootstrap draws: per chunk of resamples, per stratum (task) in order, a (rows, n) matrix of
-    run indices drawn with replacement, so each task keeps its number of runs [Agarwal21]."""
-    total = max(1, sum(sizes))
-    size = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // total)
-    for start in range(0, n_resamples, size):
-        rows = min(size, n_resamples - start)
-        yield [rng.integers(0, max(n, 1), size=(rows, n), dtype=np.int16 if n < 2**15 else np.int64) for n in sizes]
-
-
-def _check_resampling(ci_level: float, n_resamples: int) -> None:
-    _check_level("ci_level", ci_level)
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples!r}")
-
-
-def _default_taus(columns: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
-    """From the lowest to the highest normalized score of all variants (the profile goes from 1 to 0)."""
-    pooled = np.concatenate([c for cols in columns for c in cols] or [np.zeros(0)])
-    if pooled.size == 0:
-        return np.linspace(0.0, 1.0, PROFILE_POINTS)
-    lo, hi = float(pooled.min()), float(pooled.max())
-    return np.linspace(lo, hi if hi > lo else lo + 1.0, PROFILE_POINTS)
-
-
-@dataclass(frozen=True)
-class _Replicates:
-    point: dict[str, Any]
-    boot: dict[str, np.ndarray]
-
-
-def _aggregate_replicates(
-    cols: list[np.ndarray], taus: np.ndarray, target: float | None, n_resamples: int, seed: int
-) -> _Replicates:
-    """Point estimates and stratified bootstrap replicates of every aggregate and of the profile, from one draw.
-
-    The task x run scores are sorted once; a resample is a count per sorted score, so the sorted resample
-    is implicit in the running counts: the IQM takes each score's copies inside the middle half of positions,
-    the profile the copies above each tau's position. No per-resample sort, O(resamples x scores) per chunk.
-    """
-    present = [c for c in cols if c.size]
-    sizes = [c.size for c in present]
-    n = int(sum(sizes))
-    point: dict[str, Any] = {
-        "iqm": math.nan,
-        "mean": math.nan,
-        "median": math.nan,
-        "optimality_gap": math.nan,
-        "profile": np.full(taus.size, np.nan),
-    }
-    if n == 0:
-        nan = np.full(1, np.nan)
-        return _Replicates(point, {k: nan for k in ("iqm", "mean", "median", "optimality_gap")} | {"profile": None})
-    pooled = np.concatenate(present)
-    order = np.argsort(pooled, kind="stable")
-    sorted_vals = pooled[order]
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
-    offsets = np.cumsum([0, *sizes])
-    ranks = [rank[offsets[k] : offsets[k + 1]] for k in range(len(present))]
-    cut = _iqm_cut(n)
-    above = np.searchsorted(sorted_vals, taus, side="right")  # sorted positions at or below each tau
-    gap_terms = np.maximum(float(target) - sorted_vals, 0.0) if target is not None else None
-    task_means = np.array([c.mean() for c in present])
-    point.update(
-        iqm=float(sps.trim_mean(pooled, 0.25)),
-        mean=float(task_means.mean()),
-        median=float(np.median(task_means)),
-        profile=(n - above) / n,
-    )
-    if gap_terms is not None:
-        point["optimality_gap"] = float(gap_terms.mean())
-
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("iqm", "mean", "median", "optimality_gap", "profile")}
-    rng = np.random.default_rng(seed)
-    for idx in _stratified_indices(rng, sizes, n_resamples):
-        rows = idx[0].shape[0]
-        means = np.stack([c[i].mean(axis=1) for c, i in zip(present, idx, strict=True)], axis=1)
-        parts["mean"].append(means.mean(axis=1))
-        parts["median"].append(np.median(means, axis=1))
-        counts = _counts(np.concatenate([r[i] for r, i in zip(ranks, idx, strict=True)], axis=1), n)
-        cum = np.zeros((rows, n + 1))
-        np.cumsum(counts, axis=1, out=cum[:, 1:])
-        inside = np.clip(np.minimum(cum[:, 1:], n - cut) - np.maximum(cum[:, :-1], cut), 0.0, None)
-        parts["iqm"].append(inside @ sorted_vals / (n - 2 * cut))
-        parts["profile"].append((n - cum[:, above]) / n)
-        if gap_terms is not None:
-            parts["optimality_gap"].append(counts @ gap_terms / n)
-    boot = {k: np.concatenate(v) if v else np.full(1, np.nan) for k, v in parts.items()}
-    return _Replicates(point, boot)
-
-
-@dataclass(frozen=True)
-class SuiteAggregate:
-    """One variant's aggregates over tasks x runs of normalized scores, stratified bootstrap CIs [Agarwal21].
-
-    ``iqm`` pools every task x run score (``trim_mean(x, 0.25)``); ``mean`` and ``median`` are of the per-task
-    mean scores; ``optimality_gap`` is the mean of max(target - x, 0) (NaN without a ``target``). ``n_tasks``
-    counts the tasks with a score, ``n_scores`` the task x run scores, ``n_runs`` the runs with any score.
-    """
-
-    n_tasks: int
-    n_runs: int
-    n_scores: int
-    iqm: float
-    iqm_ci: tuple[float, float]
-    mean: float
-    mean_ci: tuple[float, float]
-    median: float
-    median_ci: tuple[float, float]
-    optimality_gap: float
-    optimality_gap_ci: tuple[float, float]
-    target: float | None
-    ci_level: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable({f.name: getattr(self, f.name) for f in fields(self)})
-
-
-@dataclass(frozen=True)
-class PerformanceProfile:
-    """Run-score distribution: the fraction of task x run scores above each tau, with percentile CI bands
-    from the stratified bootstrap [Agarwal21; Dolan02]."""
-
-    taus: tuple[float, ...]
-    fraction: tuple[float, ...]
-    ci_low: tuple[float, ...]
-    ci_high: tuple[float, ...]
-    ci_level: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable({f.name: getattr(self, f.name) for f in fields(self)})
-
-
-def _aggregate(cols: list[np.ndarray], n_runs: int, rep: _Replicates, target: float | None, ci_level: float):
-    def ci(key: str) -> tuple[float, float]:
-        return _percentile_ci(rep.boot[key], ci_level)
-
-    return SuiteAggregate(
-        n_tasks=sum(1 for c in cols if c.size),
-        n_runs=n_runs,
-        n_scores=int(sum(c.size for c in cols)),
-        iqm=_f(rep.point["iqm"]),
-        iqm_ci=ci("iqm"),
-        mean=_f(rep.point["mean"]),
-        mean_ci=ci("mean"),
-        median=_f(rep.point["median"]),
-        median_ci=ci("median"),
-        optimality_gap=_f(rep.point["optimality_gap"]),
-        optimality_gap_ci=ci("optimality_gap") if target is not None else _NAN_CI,
-        target=None if target is None else float(target),
-        ci_level=ci_level,
-    )
-
-
-def _profile(taus: np.ndarray, rep: _Replicates, ci_level: float) -> PerformanceProfile:
-    boot = rep.boot["profile"]
-    if boot is None:
-        lo = hi = np.full(taus.size, np.nan)
-    else:
-        tail = 50.0 * (1.0 - ci_level)
-        lo, hi = np.percentile(boot, [tail, 100.0 - tail], axis=0)
-    return PerformanceProfile(
-        taus=tuple(map(float, taus)),
-        fraction=tuple(map(float, rep.point["profile"])),
-        ci_low=tuple(map(float, lo)),
-        ci_high=tuple(map(float, hi)),
-        ci_level=ci_level,
-    )
-
-
-def aggregate_scores(
-    normalized: ArrayLike | Mapping[str, ArrayLike],
-    *,
-    target: float | None = None,
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> SuiteAggregate:
-    """IQM, mean, median and optimality gap of one variant's normalized scores with stratified bootstrap CIs.
-
-    ``normalized`` is a (runs, tasks) matrix or a mapping task -> per-run scores; NaN (no score) is left out
-    of its task. ``target`` is the optimality gap's gamma in normalized units (1 = the declared ``high``).
-    """
-    _check_resampling(ci_level, n_resamples)
-    cols = _by_task(normalized)
-    if isinstance(normalized, Mapping):
-        n_runs = max((c.size for c in cols), default=0)
-    else:
-        arr = np.asarray(normalized, dtype=float)
-        n_runs = int(np.isfinite(arr.reshape(arr.shape[0], -1)).any(axis=1).sum()) if arr.size else 0
-    rep = _aggregate_replicates(cols, np.zeros(0), target, n_resamples, seed)
-    return _aggregate(cols, n_runs, rep, target, ci_level)
-
-
-def performance_profile(
-    normalized: ArrayLike | Mapping[str, ArrayLike],
-    taus: ArrayLike | None = None,
-    *,
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> PerformanceProfile:
-    """Fraction of task x run scores strictly above each tau (rliable's score distribution), with stratified
-    bootstrap CI bands. ``taus`` default: ``PROFILE_POINTS`` from the lowest to the highest score."""
-    _check_resampling(ci_level, n_resamples)
-    cols = _by_task(normalized)
-    grid = _default_taus([cols]) if taus is None else np.atleast_1d(np.asarray(taus, dtype=float))
-    return _profile(grid, _aggregate_replicates(cols, grid, None, n_resamples, seed), ci_level)
-
-
-# ---- probability of improvement ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProbabilityOfImprovement:
-    """P(X > Y): per task the probability that a run of X scores above a run of Y (ties 1/2, = U / (n m)),
-    averaged over the tasks where both have a score, with a stratified bootstrap percentile CI [Agarwal21]."""
-
-    probability: float
-    ci: tuple[float, float]
-    by_task: Mapping[str, float]
-    ci_level: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return _jsonable({f.name: getattr(self, f.name) for f in fields(self)})
-
-
-def probability_of_improvement(
-    x: ArrayLike | Mapping[str, ArrayLike],
-    y: ArrayLike | Mapping[str, ArrayLike],
-    *,
-    direction: str = "max",
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> ProbabilityOfImprovement:
-    """Average probability of improvement of X over Y across tasks, with its stratified bootstrap CI.
-
-    ``x`` and ``y`` are (runs, tasks) matrices with the same tasks (columns), or mappings task -> per-run
-    scores (tasks matched by name; a task of only one side is left out). The bootstrap resamples the runs
-    of each task within each variant independently (rliable's StratifiedIndependentBootstrap): per chunk,
-    per task in order, X's indices then Y's. Any monotone per-task normalization leaves it unchanged.
-    """
-    _check_resampling(ci_level, n_resamples)
-    d = _direction(direction)
-    if isinstance(x, Mapping) and isinstance(y, Mapping):
-        names = [str(t) for t in x if t in y]
-        xs, ys = _by_task({t: x[t] for t in names}), _by_task({t: y[t] for t in names})
-    elif isinstance(x, Mapping) or isinstance(y, Mapping):
-        raise ValueError("x and y must both be matrices or both be mappings task -> scores")
-    else:
-        xs, ys = _by_task(x), _by_task(y)
-        if len(xs) != len(ys):
-            raise ValueError(f"x has {len(xs)} tasks and y {len(ys)}; columns must be the same tasks")
-        names = [str(j) for j in range(len(xs))]
-    by_task = {
-        t: float(_improvement_matrix(a, b, d).mean()) if a.size and b.size else math.nan
-        for t, a, b in zip(names, xs, ys, strict=True)
-    }
-    used = [(np.sort(a), np.sort(b)) for a, b in zip(xs, ys, strict=True) if a.size and b.size]
-    if not used:
-        return ProbabilityOfImprovement(math.nan, _NAN_CI, by_task, ci_level)
-    prob = float(np.mean([by_task[t] for t in names if math.isfinite(by_task[t])]))
-    sizes = [n for a, b in used for n in (a.size, b.size)]
-    rng = np.random.default_rng(seed)
-    parts = []
-    for idx in _stratified_indices(rng, sizes, n_resamples):
-        per_task = [_resampled_prob_improvement(idx[2 * k], idx[2 * k + 1], a, b, d) for k, (a, b) in enumerate(used)]
-        parts.append(np.mean(per_task, axis=0))
-    return ProbabilityOfImprovement(prob, _percentile_ci(np.concatenate(parts), ci_level), by_task, ci_level)
 
 
 # ---- the run as the unit of the test -----------------------------------------------------------------------
@@ -699,7 +288,7 @@ def analyze_suite(
     Runs without a score on some task are listed in ``missing`` and warned about, never silently dropped.
     """
     _check_level("alpha", alpha)
-    _check_resampling(ci_level, n_resamples)
+    check_resampling(ci_level, n_resamples)
     d = _direction(direction)
     names, tasks, raw = _suite_matrices(scores)
     control = names[0] if control is None else str(control)
@@ -707,15 +296,9 @@ def analyze_suite(
         raise ValueError(f"control {control!r} is not one of the variants {names}")
     norm, notes = normalize_suite(raw, tasks, control=control, direction=d, normalize=normalize)
     normalized = {v: norm.apply(m, tasks) for v, m in raw.items()}
-    cols = {v: _by_task(m) for v, m in normalized.items()}
-    grid = _default_taus(list(cols.values())) if taus is None else np.atleast_1d(np.asarray(taus, dtype=float))
-
-    variants, profiles = {}, {}
-    for v, m in normalized.items():
-        rep = _aggregate_replicates(cols[v], grid, target, n_resamples, seed)
-        n_runs = int(np.isfinite(m).any(axis=1).sum())
-        variants[v] = _aggregate(cols[v], n_runs, rep, target, ci_level)
-        profiles[v] = _profile(grid, rep, ci_level)
+    variants, profiles = variant_aggregates(
+        normalized, taus=taus, target=target, ci_level=ci_level, n_resamples=n_resamples, seed=seed
+    )
     means = {v: run_means(m) for v, m in normalized.items()}
 
     comparisons = []
