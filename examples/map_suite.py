@@ -6,18 +6,11 @@ returns, so each map is a task. 2 variants x 5 seeds.
         hydra/launcher=joblib hydra.launcher.n_jobs=2
 """
 
+from gridworld import MAPS  # beside this file: the loader lets an experiment import its neighbours
+
 from metta_ab import create_experiment
 
-MAPS = (
-    "open_5x5",
-    "open_7x7",
-    "wall_7x7",
-    "two_rooms_9x9",
-    "four_rooms_11x11",
-    "maze_11x11",
-    "rooms_15x15",
-    "maze_15x15",
-)
+MAP_NAMES = [name for name, _ in MAPS]
 
 
 def create_map_suite():
@@ -34,6 +27,6 @@ def create_map_suite():
         .set_base_config(defaults=["/common", "/trainer/trainer"], trainer__total_timesteps=200_000)
         # success rates are in [0, 1] on every map: declare that scale (a map the control never solves would
         # have no control mean to normalize by)
-        .set_metric("success/{task}", direction="max", normalize=dict.fromkeys(MAPS, (0.0, 1.0)), target=1.0)
+        .set_metric("success/{task}", direction="max", normalize=dict.fromkeys(MAP_NAMES, (0.0, 1.0)), target=1.0)
         .build()
     )
