@@ -18,7 +18,17 @@ import numpy as np
 
 from metta_ab import stats
 from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings, ExperimentError
-from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, LEDGER_FILE, Ledger, RunRecord, read_json, read_status
+from metta_ab.ledger import (
+    COMPLETED,
+    EXPERIMENT_CONFIG,
+    FAILED,
+    LEDGER_FILE,
+    PLANNED,
+    Ledger,
+    RunRecord,
+    read_json,
+    read_status,
+)
 from metta_ab.loading import load_experiment
 from metta_ab.looks import Looks, SequentialOutcome, design_for, runs_needed
 from metta_ab.plan import seeds_are_paired
@@ -51,6 +61,9 @@ class ExperimentResults:
     # a suite of tasks: per task and aggregated; `scores` and `analysis` are then the aggregate's (each run's
     # mean normalized score across tasks, and the comparisons of those)
     suite: SuiteResults | None = None
+    # why some comparison has no verdict (no run reported the metric, too few scored runs), with the fix;
+    # None when every comparison was tested. The report opens with it and the sweep exits non-zero.
+    no_verdict: str | None = None
 
     @property
     def metric(self) -> str | None:
@@ -133,12 +146,15 @@ def source_warnings(metrics: dict[str, RunMetrics], shown: int = 5) -> list[str]
     return warnings
 
 
-def metric_not_found(metric: str, metrics: dict[str, RunMetrics], shown: int = 12) -> str:
-    """The warning for a declared metric no run reported: the names the runs did report, closest first."""
+def metric_not_found(
+    metric: str, metrics: dict[str, RunMetrics], shown: int = 12, subject: str = "No run reported"
+) -> str:
+    """The warning for a declared metric no run reported: the names the runs did report, closest first.
+    `subject` starts the sentence ("a_run_1 completed without reporting", say)."""
     names = list(dict.fromkeys(name for found in metrics.values() for name in found.names))
     if not names:
         return (
-            f"No run reported {metric!r}, nor any other number. Looked at "
+            f"{subject} {metric!r}, nor any other number. Looked at "
             + ", ".join(source.name for source in SOURCES)
             + "; for anything else, declare a reader: .set_metric(name, reader=fn)."
         )
@@ -147,8 +163,73 @@ def metric_not_found(metric: str, metrics: dict[str, RunMetrics], shown: int = 1
     listed = ", ".join(repr(n) for n in names[:shown])
     listed += f" and {len(names) - shown} more" if len(names) > shown else ""
     return (
-        f"No run reported {metric!r}; the runs reported {listed} (closest first). Fix the name in "
-        f".set_metric({names[0]!r}, ...), or analyze another one with metta-ab analyze --metric NAME."
+        f"{subject} {metric!r}; {'it' if len(metrics) == 1 else 'the runs'} reported {listed} (closest first). "
+        f"Fix the name in .set_metric({names[0]!r}, ...) (or set ab.analysis.metric={names[0]}) and run the same "
+        "command again: completed runs are analyzed, not run again."
+    )
+
+
+def why_unscored(record: RunRecord, metric: str | None) -> str:
+    """Why a run of the analysis has no score, in the words the report uses."""
+    if record.status == COMPLETED:
+        return f"reported no value for {metric!r}" if metric else "reported no number"
+    if record.status == FAILED:
+        return "interrupted" if (record.error or "").startswith("interrupted") else "failed"
+    return "not run yet" if record.status == PLANNED else "still running"
+
+
+def unscored_note(
+    records: Sequence[RunRecord], scores: dict[str, np.ndarray], metric: str | None, explained: set[str]
+) -> str | None:
+    """The reason of every run whose score is missing ("runs without a score: 2 failed (a_run_1, b_run_3); 1
+    interrupted (b_run_2)"), but those in `explained` (noted elsewhere): no sentence about dropped runs or pairs
+    has to guess it."""
+    by_reason: dict[str, list[str]] = {}
+    for record in records:
+        values = scores.get(record.variant)
+        if (
+            record.job_dir in explained
+            or values is None
+            or record.run_index > len(values)
+            or not math.isnan(values[record.run_index - 1])
+        ):
+            continue
+        by_reason.setdefault(why_unscored(record, metric), []).append(record.job_dir)
+    if not by_reason:
+        return None
+    parts = []
+    for reason, job_dirs in by_reason.items():
+        shown = ", ".join(job_dirs[:5]) + (f" and {len(job_dirs) - 5} more" if len(job_dirs) > 5 else "")
+        parts.append(f"{len(job_dirs)} {reason} ({shown})")
+    return "runs without a score: " + "; ".join(parts)
+
+
+def _no_verdict(
+    analysis: stats.Analysis | None,
+    records: Sequence[RunRecord],
+    metrics: dict[str, RunMetrics],
+    metric: str | None,
+    reasons: Sequence[str],
+) -> str | None:
+    """Why no verdict (None when every comparison was tested): `reasons` are what the analysis already knows
+    (no metric at all, no task found); else the untested comparisons and why their runs have no score."""
+    if analysis is not None:
+        untested = [c for c in analysis.comparisons if c.verdict == stats.INSUFFICIENT]
+        if not untested:
+            return None
+    if reasons:
+        return " ".join(reasons)
+    if not any(r.status == COMPLETED for r in records):
+        return (
+            "no run completed; see the failed runs below and their logs, fix the cause and run the same command again."
+        )
+    if metric is not None and not any(found.has(metric) for found in metrics.values()):
+        return metric_not_found(metric, metrics)
+    assert analysis is not None
+    pairs = ", ".join(f"{c.treatment} vs {c.control}" for c in untested)
+    return (
+        f"{pairs}: fewer than 2 scored runs per variant{' (pairs, with paired seeds)' if analysis.paired else ''}. "
+        "Rerun the same command to retry failed runs, or raise runs_per_variant."
     )
 
 
@@ -206,7 +287,7 @@ def analyze_runs(
     censored = {v.name: np.zeros(planned[v.name], bool) for v in experiment.variants} if threshold else {}
     non_finite: list[dict[str, Any]] = []
     if settings.metric is not None:
-        missing, never = [], []
+        never = []
         for record in records:
             if record.job_dir in metrics and record.variant in scores and record.run_index <= planned[record.variant]:
                 found = metrics[record.job_dir]
@@ -229,16 +310,6 @@ def analyze_runs(
                             "treated_as": _treatment(value),
                         }
                     )
-                elif math.isnan(value):
-                    missing.append(record.job_dir)
-        if missing and not any(found.has(settings.metric) for found in metrics.values()):
-            warnings.append(metric_not_found(settings.metric, metrics))
-        if missing:
-            warnings.append(
-                f"{len(missing)} completed run(s) reported no value for {settings.metric!r} and are left out: "
-                + ", ".join(missing[:10])
-                + (" ..." if len(missing) > 10 else "")
-            )
         if never:
             warnings.append(
                 f"{len(never)} completed run(s) never reached {settings.metric} {settings.threshold:g}: each counts "
@@ -248,7 +319,7 @@ def analyze_runs(
             )
         if non_finite:
             warnings.append(_non_finite_note(non_finite, settings.metric))
-    analysis = None
+    analysis, reasons = None, []
     if settings.metric is not None:
         analysis = stats.analyze(
             scores,
@@ -264,12 +335,15 @@ def analyze_runs(
         )
         if sequential is not None:
             analysis = _sequential_verdicts(analysis, sequential)
-    else:
-        warnings.append(
+    elif any(r.status == COMPLETED for r in records):
+        reasons.append(
             "No run reported a numeric metric: there is nothing to compare. Looked at "
             + ", ".join(source.name for source in SOURCES)
             + " (a .set_metric(name, reader=fn) reader function can read anything else)."
         )
+    unscored = unscored_note(records, scores, settings.metric, explained={r["job_dir"] for r in non_finite})
+    if unscored:
+        warnings.append(unscored)
     injection, injection_warnings = _injection_notes(experiment_dir)
     warnings += injection_warnings
     return ExperimentResults(
@@ -286,6 +360,7 @@ def analyze_runs(
         non_finite=non_finite,
         looks=looks.entries,
         sequential=sequential,
+        no_verdict=_no_verdict(analysis, records, metrics, settings.metric, reasons),
     )
 
 
@@ -312,10 +387,10 @@ def _suite_results(
     common = {"injection": injection, "looks": looks.entries}
     if not tasks:
         names = list(dict.fromkeys(n for found in metrics.values() for n in found.names))
-        warnings.append(no_tasks_message(settings.metric, experiment_dir, names))
+        reason = no_tasks_message(settings.metric, experiment_dir, names)
         empty = {v.name: np.full(0, np.nan) for v in experiment.variants}
         return ExperimentResults(
-            experiment, experiment_dir, records, settings, metrics, empty, None, warnings, **common
+            experiment, experiment_dir, records, settings, metrics, empty, None, warnings, **common, no_verdict=reason
         )
     for task, job_dirs in missing.items():
         shown = ", ".join(job_dirs[:5]) + (" ..." if len(job_dirs) > 5 else "")
@@ -329,9 +404,11 @@ def _suite_results(
         raise ExperimentError(f"{error}; what reading the runs said: {said}" if said else str(error)) from None
     run_means = {v: np.asarray(m, float) for v, m in suite.aggregate.run_means.items()}
     analysis = aggregate_analysis(suite)
+    no_verdict = _no_verdict(analysis, records, metrics, None, [])
     return ExperimentResults(
-        experiment, experiment_dir, records, settings, metrics, run_means, analysis, warnings, **common, suite=suite
-    )
+        experiment, experiment_dir, records, settings, metrics, run_means, analysis, warnings, **common, suite=suite,
+        no_verdict=no_verdict,
+    )  # fmt: skip
 
 
 def _planned_runs(

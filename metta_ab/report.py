@@ -16,7 +16,7 @@ from metta_ab.analysis import ExperimentResults
 from metta_ab.ledger import COMPLETED, FAILED, RunRecord, write_text_atomic
 from metta_ab.sequential_report import look_rows, sequential_verdict_sentence
 from metta_ab.sources import RunMetrics, returned_values
-from metta_ab.stats import Comparison
+from metta_ab.stats import INSUFFICIENT, Comparison
 from metta_ab.suite_report import aggregate_rows, per_task_rows, suite_header
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation
 
@@ -236,6 +236,8 @@ def summary_text(results: ExperimentResults) -> str:
     experiment, s = results.experiment, results.settings
     analysis = results.analysis
     lines = [f"A/B experiment: {experiment.name}"]
+    if results.no_verdict:
+        lines.append(f"NO VERDICT:     {results.no_verdict}")
     if experiment.description:
         lines.append(f"Description:    {experiment.description}")
     lines += [
@@ -268,6 +270,8 @@ def summary_text(results: ExperimentResults) -> str:
     if suite is not None and suite.aggregate.normalization.method == "control_mean":  # see stats.suite
         tested = " (run means across tasks, normalized by both variants' per-task means: the test's scale)"
     lines += ["", f"Per variant{per_run}:", *_variant_rows(results)]
+    if analysis is None:
+        lines += ["", *_verdict_lines(results)]
     if analysis is not None and analysis.comparisons:
         lines += ["", f"Comparisons with the control ({analysis.control}){tested}:", *_comparison_rows(results), ""]
         if results.sequential is not None:
@@ -291,6 +295,8 @@ def summary_text(results: ExperimentResults) -> str:
 
 def _verdict_lines(results: ExperimentResults) -> list[str]:
     analysis, s = results.analysis, results.settings
+    if results.no_verdict and (analysis is None or not any(c.verdict != INSUFFICIENT for c in analysis.comparisons)):
+        return ["Verdict:", f"  None: {results.no_verdict}"]
     if analysis is None or not analysis.comparisons:
         return []
     if results.suite is not None:
@@ -300,6 +306,8 @@ def _verdict_lines(results: ExperimentResults) -> list[str]:
     else:
         judged = s.metric or ""
     lines = ["Verdict:" if results.suite is None else "Verdict (aggregate over tasks):"]
+    if results.no_verdict:
+        lines.append(f"  Not every comparison has one: {results.no_verdict}")
     for c in analysis.comparisons:
         if results.sequential is not None:
             lines.append("  " + sequential_verdict_sentence(c, results.sequential, judged))
@@ -336,6 +344,7 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "ci_level": results.settings.ci_level,
         "paired": bool(analysis.paired) if analysis else None,
         "control": analysis.control if analysis else None,
+        "no_verdict": results.no_verdict,  # why some comparison has no verdict (and the fix); null: all have one
         "variants": variants,
         "comparisons": stats_dict["comparisons"],
         "warnings": list(results.warnings) + list(stats_dict["warnings"]),

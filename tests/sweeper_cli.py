@@ -39,14 +39,14 @@ class SweepResult:
 
 
 def run_sweep(
-    app: Path, *overrides: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
+    app: Path, *overrides: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
 ) -> SweepResult:
     """`python app.py -m hydra/sweeper=ab ...` started in `cwd` (outside the project, like a user)."""
     return run_app(app, "-m", "hydra/sweeper=ab", *overrides, cwd=cwd, timeout=timeout, env=env)
 
 
 def run_app(
-    app: Path, *arguments: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
+    app: Path, *arguments: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
 ) -> SweepResult:
     """`python app.py <arguments>` started in `cwd`, exactly as given (no `-m` added)."""
     full_env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}

@@ -95,7 +95,7 @@ def test_a_bare_wandb_init_gets_each_jobs_project_group_tags_and_name(tmp_path):
 
 def test_an_app_with_no_seed_key_runs_and_every_report_says_the_runs_were_not_seeded(tmp_path):
     write_experiment(tmp_path / "exp.py", EXPERIMENT.replace('.set_metric("eval/score")', ""))
-    result = run_app(PLAIN, "--config-name=noseed", *SWEEP, "ab.experiment=exp.py", "log_to=none", cwd=tmp_path)
+    result = run_app(PLAIN, "--config-name=noseed", *SWEEP, "ab.experiment=exp.py", "log_to=json", cwd=tmp_path)
     assert result.returncode == 0, result.output
     experiment_dir = result.experiment_dir("plain_lr")
     warning = "the sweeper could not seed the runs: in the app's config no key is named 'seed'"
@@ -120,7 +120,7 @@ def test_an_injection_target_the_user_names_must_exist(tmp_path):
 
 def test_the_sweep_dir_of_the_app_config_is_the_experiment_directory(tmp_path):
     write_experiment(tmp_path / "exp.py", EXPERIMENT)
-    own = ("--config-name=own_sweep_dir", *SWEEP, "ab.experiment=exp.py", "log_to=none")
+    own = ("--config-name=own_sweep_dir", *SWEEP, "ab.experiment=exp.py", "log_to=json")
     result = run_app(PLAIN, *own, cwd=tmp_path)
     assert result.returncode == 0, result.output
     experiment_dir = tmp_path / "my_sweeps" / "from_app_config"
@@ -138,12 +138,12 @@ experiment = (
     create_experiment("dicts")
     .add_variant(name="empty", options={})
     .add_variant(name="other", options={"c": 3, "nested": {"x": [1, 2]}, "any_new_key": "ok"})
-    .set_runs_per_variant(1)
+    .set_runs_per_variant(2)
     .build()
 )
 """,
     )
-    result = run_sweep(PLAIN, "ab.experiment=exp.py", "log_to=none", cwd=tmp_path)
+    result = run_sweep(PLAIN, "ab.experiment=exp.py", "log_to=json", cwd=tmp_path)
     assert result.returncode == 0, result.output
     experiment_dir = result.experiment_dir("dicts")
     assert _seen(experiment_dir / "empty_run_1")["options"] == {}
@@ -166,7 +166,7 @@ experiment = (
 def test_directories_may_hold_commas_spaces_equals_and_parentheses(tmp_path, setting):
     write_experiment(tmp_path / "exp.py", EXPERIMENT)
     odd = tmp_path / "runs, (lr=0.1) v2"
-    result = run_sweep(PLAIN, "ab.experiment=exp.py", "log_to=none", f"{setting}='{odd}'", cwd=tmp_path)
+    result = run_sweep(PLAIN, "ab.experiment=exp.py", "log_to=json", f"{setting}='{odd}'", cwd=tmp_path)
     assert result.returncode == 0, result.output
     experiment_dir = odd / "plain_lr" if setting == "ab.output_dir" else odd
     assert len(job_dirs(experiment_dir)) == 6

@@ -38,7 +38,7 @@ def test_benchmark_smoke_run_ends_with_its_ratio(script: str, tmp_path: Path) ->
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=900,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{script} --smoke failed:\n{output[-4000:]}"

@@ -49,7 +49,7 @@ def run_app(tmp_path: Path, *overrides: str, env: dict[str, str] | None = None) 
         env=env or app_env(tmp_path),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=900,
     )
 
 
@@ -192,7 +192,7 @@ def test_wandb_off_does_not_import_wandb(tmp_path: Path) -> None:
         env=app_env(tmp_path),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}

@@ -297,7 +297,7 @@ def test_reused_pid_is_not_waited_for(tmp_path, unrelated_process):
     pid = unrelated_process.pid
     _pretend_still_running(exp_dir, "a_run_1", pid, pid_started=start_time(pid) + 1)
 
-    again = run_sweep(RULES, *AB, "ab.settle_timeout=60", cwd=tmp_path, timeout=40)
+    again = run_sweep(RULES, *AB, "ab.settle_timeout=3600", cwd=tmp_path, timeout=900)
     assert again.returncode == 0, again.output
     assert "waiting for" not in again.output
     assert "gave up waiting" not in again.output
@@ -317,7 +317,7 @@ def test_old_record_of_a_live_pid_is_waited_for_at_most_settle_timeout(tmp_path,
     pid = unrelated_process.pid
     _pretend_still_running(exp_dir, "a_run_1", pid, pid_started=None)
 
-    again = run_sweep(RULES, *AB, "ab.settle_timeout=3", cwd=tmp_path, timeout=60)
+    again = run_sweep(RULES, *AB, "ab.settle_timeout=3", cwd=tmp_path)
     assert again.returncode == 0, again.output
     assert f"waiting for 1 run(s) still going from before, so none runs twice: a_run_1 (pid {pid})" in again.output
     assert "gave up waiting after 3 s (ab.settle_timeout) for 1 run(s)" in again.output

@@ -385,9 +385,10 @@ def slurm_states(job_ids: Sequence[str]) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("fail_kind", ["once", "exit"])
 def test_joblib_retry_round_stays_parallel(tmp_path, fail_kind):
-    """Runs of ~1 s; the failed ones are relaunched together and overlap again, also after a worker died."""
+    """Runs of ~3 s (long enough to overlap on a loaded machine); the failed ones are relaunched together and
+    overlap again, also after a worker died."""
     (tmp_path / "timed_app.py").write_text(TIMED_APP)
-    write_experiment(tmp_path / "timed.py", TIMED_EXPERIMENT.format(quick=1.0, slow=1.0))
+    write_experiment(tmp_path / "timed.py", TIMED_EXPERIMENT.format(quick=3.0, slow=3.0))
     failing = "[a_run_1,b_run_1]" if fail_kind == "once" else "[a_run_1]"
     result = ok(
         run_sweep(

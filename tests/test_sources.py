@@ -720,9 +720,17 @@ def test_a_declared_metric_nobody_reported_lists_the_names_that_were_found(tmp_p
         write_scalars(
             experiment_dir / job / "tb", {"train/loss": [(0, 1.0)], "eval/return": [(0, 2.0)], "zz": [(0, 0)]}
         )
-    results = analyze_directory(experiment_dir)
-    (warning,) = [w for w in results.warnings if w.startswith("No run reported")]
-    assert "the runs reported 'eval/return', " in warning and ".set_metric('eval/return', ...)" in warning
+    warning = analyze_directory(experiment_dir).no_verdict
+    assert (
+        warning.startswith("No run reported")
+        and "the runs reported 'eval/return', " in warning
+        and ".set_metric('eval/return', ...)" in warning
+    )
     empty_dir = write_experiment_dir(tmp_path / "empty", {"a_run_1": None, "b_run_1": None}, experiment.build())
-    (warning,) = [w for w in analyze_directory(empty_dir).warnings if w.startswith("No run reported")]
-    assert "nor any other number" in warning and "TensorBoard event files" in warning and "reader=fn" in warning
+    warning = analyze_directory(empty_dir).no_verdict
+    assert (
+        warning.startswith("No run reported")
+        and "nor any other number" in warning
+        and "TensorBoard event files" in warning
+        and "reader=fn" in warning
+    )

@@ -12,6 +12,8 @@ import sys
 import pytest
 from sweeper_cli import APPS, run_sweep, write_experiment
 
+from metta_ab import exit_status
+
 pytest.importorskip("tensorboardX")  # the tensorboard_logger app writes with it (metta-ab reads without it)
 pytestmark = pytest.mark.slow
 
@@ -59,14 +61,14 @@ def check_verdict(summary: dict, metric: str) -> None:
     assert comparison["difference"] == pytest.approx((0.51 + 0.51 + 0.47) / 3, abs=1e-4)
 
 
-def sweep(app: str, tmp_path, name: str, metric: str, reader: str = ""):
+def sweep(app: str, tmp_path, name: str, metric: str, reader: str = "", status: int = exit_status.VERDICT):
     write_experiment(
         tmp_path / "exp.py",
         (READER if reader else "")
         + EXPERIMENT.format(name=name, metric=metric, reader=f", reader={reader}" if reader else ""),
     )
     result = run_sweep(APPS / app / "app.py", "ab.experiment=exp.py", "ab.plots=false", cwd=tmp_path)
-    assert result.returncode == 0, result.output
+    assert result.returncode == status, result.output
     directory = result.experiment_dir(name)
     return directory, json.loads((directory / "summary.json").read_text())
 
@@ -99,9 +101,9 @@ def test_torchrl_csv_scalars_give_the_verdict(tmp_path):
 
 
 def test_a_misnamed_metric_lists_what_the_runs_reported(tmp_path):
-    _, summary = sweep("progress_csv_logger", tmp_path, "typo", "rollout/ep_rew")
-    (warning,) = [w for w in summary["warnings"] if w.startswith("No run reported")]
-    assert "the runs reported 'rollout/ep_rew_mean', " in warning
+    _, summary = sweep("progress_csv_logger", tmp_path, "typo", "rollout/ep_rew", status=exit_status.NO_VERDICT)
+    warning = summary["no_verdict"]
+    assert warning.startswith("No run reported") and "the runs reported 'rollout/ep_rew_mean', " in warning
     assert ".set_metric('rollout/ep_rew_mean', ...)" in warning
 
 
@@ -121,7 +123,7 @@ def test_a_reader_gives_the_verdict_in_the_sweep_in_analyze_and_from_the_saved_e
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "strong is better than weak on score" in proc.stdout

@@ -395,7 +395,7 @@ def test_paired_drops_failed_pairs_and_counts_them() -> None:
     assert (comp.n_pairs, comp.pairs_dropped) == (5, 2)
     assert (comp.n_treatment, comp.n_control) == (6, 6)
     assert comp.p_value == pytest.approx(sps.ttest_rel(t[keep], c[keep]).pvalue)
-    assert any("2 pair(s) dropped" in w for w in comp.warnings)
+    assert any("2 pair(s) left out because a run of the pair has no score" in w for w in comp.warnings)
     # a missing trailing run counts as a dropped pair
     short = S.compare(PAIRED_T[:5], PAIRED_C, paired=True)
     assert (short.n_pairs, short.pairs_dropped) == (5, 1)
@@ -492,7 +492,7 @@ def test_failure_rate_test() -> None:
         S.failure_rate_test(3, 2, 0, 2)
     comp = S.compare([1.0, 2.0, *[np.nan] * 8], [1.0, 2.0, 1.5, 1.2, 1.1, 1.3, 1.4, 1.6, 1.7, 1.8])
     assert comp.failure_p == pytest.approx(p)
-    assert any("failure rates differ" in w for w in comp.warnings)
+    assert any("has no score for 8/10 runs and control for 0/10" in w for w in comp.warnings)
 
 
 # ---- analyze --------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def build(
 
 def analyze(directory: Path, *args: str) -> tuple[dict, str]:
     proc = subprocess.run(
-        [str(METTA_AB), "analyze", str(directory), "--no-plots", *args], capture_output=True, text=True, timeout=120
+        [str(METTA_AB), "analyze", str(directory), "--no-plots", *args], capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads((directory / "summary.json").read_text()), (directory / "summary.txt").read_text()

@@ -121,7 +121,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
             stderr=subprocess.STDOUT,
             text=True,
         )
-    outputs = {name: proc.communicate(timeout=180)[0] for name, proc in procs.items()}
+    outputs = {name: proc.communicate(timeout=900)[0] for name, proc in procs.items()}
     expected_rc = {"finished": 0, "crash": 1, "torn": 1}
     for name, proc in procs.items():
         assert proc.returncode == expected_rc[name], f"{name} script failed:\n{outputs[name]}"

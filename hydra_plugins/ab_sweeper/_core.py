@@ -25,6 +25,7 @@ from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask
+from metta_ab import exit_status
 from metta_ab.design_checks import check_sequential, check_suite
 from metta_ab.experiment import ABExperiment, ExperimentError, SequentialSettings
 from metta_ab.ledger import (
@@ -57,7 +58,6 @@ from metta_ab.plan import (
 log = logging.getLogger(STATUS_LOGGER)
 
 PLAN_TXT, PLAN_JSON, BASE_YAML = "plan.txt", "plan.json", "ab_base.yaml"
-INTERRUPTED_EXIT = 130
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -123,6 +123,7 @@ class ABSweep:
         )
         self.app = AppConfig(hydra_context.config_loader, config)
         self.launcher_errors: list[str] = []  # in full, for when no run could even start
+        self.metric_checked = False  # whether a completed run was asked for the declared metric yet
 
     def _check_writable(self, parent: Path) -> None:
         if parent.exists() and not parent.is_dir():
@@ -155,6 +156,7 @@ class ABSweep:
         except ExperimentError as error:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
         self.app.validate(self.experiment, layout, runs, inject)
+        self.tasks_by_job_dir = {r.job_dir: r.task for r in runs}
         self.task.seed_key = inject.seed
         self.task.wandb_env = inject.wandb_env
         lock_path = self.experiment_dir.parent / f".{self.experiment_dir.name}.lock"
@@ -322,8 +324,9 @@ class ABSweep:
             results = analyze_runs(
                 self.experiment, list(ledger.runs.values()), self.experiment_dir, self.settings.analysis
             )
-            if results.analysis is None:
-                raise ABConfigError(f"look {look} cannot be decided: " + " ".join(results.warnings))
+            if results.no_verdict:  # the summary says why, and the sweep exits with NO_VERDICT
+                log.warning("[ab] look %d cannot be decided: %s", look, results.no_verdict)
+                break
             decision = decide_look(
                 results.scores, design, look, control=results.analysis.control, paired=rule["paired"],
                 direction=rule["direction"], min_effect=rule["min_effect"], history=history,
@@ -348,6 +351,9 @@ class ABSweep:
         counts `progress_total` runs (a sequential look: the runs up to it), else every run of the ledger.
         """
         total = progress_total or len(ledger.runs)
+        done = [r for r in ledger.runs.values() if r.status == COMPLETED]
+        if done and not self.metric_checked:  # resuming: ask a run completed before
+            self._check_metric(self.experiment_dir / done[0].job_dir, {"return_value": done[0].return_value})
         budget = {r.job_dir: ledger.runs[r.job_dir].attempts + self.settings.max_retries + 1 for r in runs}
         returns: list[Any] = []
         job_index = 0
@@ -383,7 +389,11 @@ class ABSweep:
         job_dirs = [self.experiment_dir / r.job_dir for r in pending]
         done_before = len(ledger.by_status(COMPLETED))
         watcher = ProgressWatcher(
-            job_dirs, total=total, done_before=done_before, interval=self.settings.progress_interval
+            job_dirs,
+            total=total,
+            done_before=done_before,
+            interval=self.settings.progress_interval,
+            on_completed=None if self.metric_checked else self._check_metric,
         )
         try:
             with watcher:
@@ -408,6 +418,21 @@ class ABSweep:
         if interrupted:
             raise KeyboardInterrupt
         return statuses
+
+    def _check_metric(self, job_dir: Path, record: dict[str, Any]) -> None:
+        """Ask the first run that completes for the declared metric, so that a typo costs one run, not the
+        budget: the sweep goes on (the fix is a rerun that analyzes the same runs), but says so at once."""
+        if self.metric_checked:
+            return
+        self.metric_checked = True
+        from metta_ab.metric_check import missing_metric  # scipy: imported only once there are results
+
+        relative = job_dir.relative_to(self.experiment_dir).as_posix()
+        task = self.tasks_by_job_dir.get(relative)
+        settings = self.experiment.analysis.over(self.settings.analysis)
+        problem = missing_metric(self.experiment, settings, job_dir, record.get("return_value"), task)
+        if problem:
+            log.warning("[ab] %s Ctrl-C stops the sweep now; the runs that completed are kept.", problem)
 
     def _job_location(self, run: PlannedRun) -> list[str]:
         """The job's directory, and W&B's run directory inside it: a bare `wandb.init()` otherwise writes to
@@ -441,9 +466,12 @@ class ABSweep:
                 f"[ab] interrupted: {done} of {len(records)} runs completed. Run the same command again to "
                 "resume; completed runs are not run again.\n"
             )
-            sys.exit(INTERRUPTED_EXIT)
+            sys.exit(exit_status.INTERRUPTED)
         if failed:
             raise ABSweepFailed(self._failure_message(failed, len(records)))
+        if results.no_verdict:
+            sys.stderr.write(f"[ab] no verdict: {results.no_verdict}\n")
+            sys.exit(exit_status.NO_VERDICT)
 
     def _failure_message(self, failed: Sequence[RunRecord], total: int) -> str:
         """Each failed run with its error and log; when runs never started, what the launcher said."""

@@ -1,8 +1,9 @@
 """Progress while the launcher runs: the sweeper watches the jobs' status records from a thread.
 
 `launch()` blocks until every job is done, possibly for days; this logs where the sweep is (completed /
-running / failed of the total, elapsed, time left) whenever the counts change, and at least once a
-minute. It goes through `logging` like Hydra's own status lines (so `hydra/hydra_logging` governs it),
+running / failed of the total, elapsed, time left) whenever the counts change, and at least every
+30 seconds, naming runs that have run far longer than the finished ones (a hung run is otherwise only a growing
+ETA). It goes through `logging` like Hydra's own status lines (so `hydra/hydra_logging` governs it),
 as whole lines only: jobs of the basic and joblib launchers write their log lines to the same terminal,
 and a redrawn `\r` line would tear them. On a terminal the line starts with a bar.
 """
@@ -11,14 +12,17 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from metta_ab.ledger import COMPLETED, FAILED, RUNNING, STATUS_FILE, read_json
+
+SLOW_FACTOR = 3.0  # a run is named in the progress line once it has run this many times the median duration
 
 STATUS_LOGGER = "metta_ab.sweep"  # the sweeper's status lines (progress, resume, retries, waits)
 log = logging.getLogger(STATUS_LOGGER)
@@ -42,11 +46,20 @@ def format_seconds(seconds: float) -> str:
 
 
 class ProgressWatcher:
-    """Counts the status records of `job_dirs` (this round's jobs) until stopped."""
+    """Counts the status records of `job_dirs` (this round's jobs) until stopped; `on_completed(job_dir,
+    record)` is called from the watcher's thread for each job it sees complete."""
 
-    HEARTBEAT = 60.0
+    HEARTBEAT = 30.0  # a line at least this often: a sweep is never silent for longer
 
-    def __init__(self, job_dirs: Iterable[Path], *, total: int, done_before: int, interval: float) -> None:
+    def __init__(
+        self,
+        job_dirs: Iterable[Path],
+        *,
+        total: int,
+        done_before: int,
+        interval: float,
+        on_completed: Callable[[Path, dict], None] | None = None,
+    ) -> None:
         self.job_dirs = list(job_dirs)
         self.total = total
         self.done_before = done_before
@@ -56,6 +69,9 @@ class ProgressWatcher:
         self._thread = threading.Thread(target=self._loop, name="ab-progress", daemon=True)
         self._mtimes: dict[Path, float] = {}
         self._states: dict[Path, str] = {}
+        self._started_at: dict[Path, float] = {}  # running jobs: wall-clock start, from their records
+        self._durations: list[float] = []  # of the jobs seen completed
+        self.on_completed = on_completed
         self._tty = sys.stdout.isatty()
         self._completed = done_before
 
@@ -101,9 +117,42 @@ class ProgressWatcher:
                 continue
             if self._mtimes.get(job_dir) != mtime:
                 self._mtimes[job_dir] = mtime
-                record = read_json(path) or {}
-                self._states[job_dir] = record.get("status", RUNNING)
+                self._absorb(job_dir, read_json(path) or {})
         return self.summary_line()
+
+    def _absorb(self, job_dir: Path, record: dict) -> None:
+        state = self._states[job_dir] = record.get("status", RUNNING)
+        started = record.get("started_at")
+        if state == RUNNING and isinstance(started, (int, float)):
+            self._started_at[job_dir] = float(started)
+            return
+        self._started_at.pop(job_dir, None)
+        if state != COMPLETED:
+            return
+        if isinstance(record.get("duration"), (int, float)):
+            self._durations.append(float(record["duration"]))
+        if self.on_completed is not None:
+            try:
+                self.on_completed(job_dir, record)
+            except Exception as error:  # a check must never stop the watcher, nor the sweep
+                log.warning("[ab] could not check %s: %s: %s", job_dir.name, type(error).__name__, error)
+
+    def _slow_runs(self) -> str:
+        """ "; a_run_3 running for 0:41:00 (median run 0:09:30)" for runs past SLOW_FACTOR x the median."""
+        if not self._durations or not self._started_at:
+            return ""
+        median = statistics.median(self._durations)
+        now = time.time()
+        slow = sorted(
+            ((now - started, job_dir.name) for job_dir, started in self._started_at.items()),
+            reverse=True,
+        )
+        slow = [(seconds, name) for seconds, name in slow if seconds > max(SLOW_FACTOR * median, 1.0)]
+        if not slow:
+            return ""
+        named = ", ".join(f"{name} running for {format_seconds(seconds)}" for seconds, name in slow[:3])
+        more = f" and {len(slow) - 3} more" if len(slow) > 3 else ""
+        return f"; {named}{more} (median run {format_seconds(median)})"
 
     def summary_line(self) -> str:
         states = list(self._states.values())
@@ -115,7 +164,7 @@ class ProgressWatcher:
         self._completed = self.done_before + completed
         return (
             f"[ab] {self._completed}/{self.total} completed, {running} running, {failed} failed, "
-            f"{remaining - running} waiting; elapsed {format_seconds(elapsed)}{eta}"
+            f"{remaining - running} waiting; elapsed {format_seconds(elapsed)}{eta}{self._slow_runs()}"
         )
 
     def _show(self, line: str) -> None:

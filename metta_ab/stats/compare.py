@@ -44,6 +44,7 @@ from metta_ab.stats.significance import (
     failure_rate_test,
     min_permutation_p,
     tost,
+    unscored_rate_note,
     welch_permutation_p,
 )
 
@@ -493,14 +494,14 @@ def compare(
     failure_p = failure_rate_test(int(t_all.size - n_t), int(t_all.size), int(c_all.size - n_c), int(c_all.size))
     if failure_p < alpha:
         notes.append(
-            f"{treatment_name} failed {t_all.size - n_t}/{t_all.size} runs and {control_name} "
-            f"{c_all.size - n_c}/{c_all.size} (Fisher p = {failure_p:.3g}): the failure rates differ, and "
-            "the completed runs may not be comparable."
+            unscored_rate_note(
+                treatment_name, t_all.size - n_t, t_all.size, control_name, c_all.size - n_c, c_all.size, failure_p
+            )
         )
     units = _units(t_all, c_all, paired)
     if paired and units.pairs_dropped:
         notes.append(
-            f"{units.pairs_dropped} pair(s) dropped because a run of the pair failed; "
+            f"{units.pairs_dropped} pair(s) left out because a run of the pair has no score; "
             f"the paired test uses {units.n_pairs} pairs."
         )
     n_eff_t, n_eff_c = (units.n_pairs or 0, units.n_pairs or 0) if paired else (n_t, n_c)

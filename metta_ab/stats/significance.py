@@ -61,6 +61,17 @@ def failure_rate_test(failed_t: int, planned_t: int, failed_c: int, planned_c: i
     return float(sps.fisher_exact(table).pvalue)
 
 
+def unscored_rate_note(
+    treatment_name: str, unscored_t: int, planned_t: int, control_name: str, unscored_c: int, planned_c: int, p: float
+) -> str:
+    """The warning when `failure_rate_test` finds the variants' rates of runs without a score different. The
+    reason a score is missing (failed, interrupted, no value) is the caller's to say: it is not in the arrays."""
+    return (
+        f"{treatment_name} has no score for {unscored_t}/{planned_t} runs and {control_name} for "
+        f"{unscored_c}/{planned_c} (Fisher p = {p:.3g}): the rates differ, and the scored runs may not be comparable."
+    )
+
+
 def tost(treatment: ArrayLike, control: ArrayLike, min_effect: float, *, paired: bool = False) -> float:
     """Two one-sided tests (TOST) p-value for |treatment - control| < min_effect [Schuirmann87].
 

@@ -30,7 +30,7 @@ from metta_ab.stats._common import _NAN_CI, _as_1d, _check_level, _jsonable, _pa
 from metta_ab.stats.compare import Comparison, _empty_comparison, decide
 from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.power import DEFAULT_POWER
-from metta_ab.stats.significance import failure_rate_test
+from metta_ab.stats.significance import failure_rate_test, unscored_rate_note
 
 
 def _observed(times: ArrayLike, censored: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -170,8 +170,15 @@ def compare_times(
     failure_p = failure_rate_test(int(t_all.size - t.size), int(t_all.size), int(c_all.size - c.size), int(c_all.size))
     if failure_p < alpha:
         notes.append(
-            f"{treatment_name} failed {t_all.size - t.size}/{t_all.size} runs and {control_name} "
-            f"{c_all.size - c.size}/{c_all.size} (Fisher p = {failure_p:.3g}): the failure rates differ."
+            unscored_rate_note(
+                treatment_name,
+                t_all.size - t.size,
+                t_all.size,
+                control_name,
+                c_all.size - c.size,
+                c_all.size,
+                failure_p,
+            )
         )
     km_t, km_c = kaplan_meier(t, t_cens, ci_level), kaplan_meier(c, c_cens, ci_level)
     medians = km_t["median"], km_c["median"]

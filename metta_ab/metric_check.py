@@ -1,0 +1,44 @@
+"""Is the declared metric there? Asked of the first run that completes, so that a typo in `.set_metric(...)`
+is found after one run instead of after the whole budget, and asked again at the end to say why there is no
+verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from metta_ab.analysis import metric_not_found
+from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
+from metta_ab.sources import RunMetrics, collect_run_metrics
+from metta_ab.suite_analysis import metric_for, template_pattern
+
+
+def reports_metric(metrics: RunMetrics, metric: str, task: str | None) -> bool:
+    """Whether one run's numbers hold what the analysis will score it on: the metric, a task's fill of a
+    `{task}` template, or (a template without declared tasks) any name the template matches."""
+    if TASK_FIELD not in metric:
+        return metrics.has(metric)
+    if task is not None:
+        return metrics.has(metric_for(metric, task))
+    pattern = template_pattern(metric)
+    return any(pattern.match(name) for name in metrics.names)
+
+
+def missing_metric(
+    experiment: ABExperiment,
+    settings: AnalysisSettings,
+    job_dir: Path,
+    return_value: Any,
+    task: str | None = None,
+) -> str | None:
+    """None when the completed run in `job_dir` reported the declared metric (or none was declared), else
+    what it reported instead, closest first (the report's did-you-mean)."""
+    metric = settings.metric
+    if metric is None:
+        return None
+    wanted = None if TASK_FIELD in metric else metric
+    metrics = collect_run_metrics(job_dir, return_value, wanted, experiment.metric_reader)
+    if reports_metric(metrics, metric, task):
+        return None
+    expected = metric_for(metric, task) if task is not None and TASK_FIELD in metric else metric
+    return metric_not_found(expected, {job_dir.name: metrics}, subject=f"{job_dir.name} completed without reporting")
