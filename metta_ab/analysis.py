@@ -432,7 +432,8 @@ def _sequential_verdicts(analysis: stats.Analysis, outcome: SequentialOutcome) -
     for c in analysis.comparisons:
         decision = outcome.decision_of(c.treatment)
         if decision in (stats.BETTER, stats.WORSE, stats.EQUIVALENT, stats.INCONCLUSIVE):
-            note = f"the verdict is the sequential design's (look {len(outcome.history)}); {_P_NOTE}"
+            look = outcome.decided_at(c.treatment) or len(outcome.history)
+            note = f"the verdict is the sequential design's (decided at look {look}); {_P_NOTE}"
         else:
             decision = stats.INCONCLUSIVE
             note = f"not decided yet: the sequential experiment stopped before its looks ended; {_P_NOTE}"

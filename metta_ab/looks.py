@@ -142,6 +142,12 @@ class SequentialOutcome:
             return None
         return next(c.decision for c in self.history[-1].comparisons if c.treatment == treatment)
 
+    def decided_at(self, treatment: str) -> int | None:
+        """The look that decided the treatment (None while it is open)."""
+        if not self.history:
+            return None
+        return next(c.decided_at for c in self.history[-1].comparisons if c.treatment == treatment)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "design": self.design.to_dict(),

@@ -303,3 +303,7 @@ def test_a_decided_treatment_gets_no_more_runs_while_the_others_go_on(tmp_path):
     assert seq["looks"][1]["open_variants"] == ["A", "C"]
     decided = {c["treatment"]: c["verdict"] for c in summary(exp_dir)["comparisons"]}
     assert decided["B"] == "better" and decided["C"] == [c.decision for c in history[-1].comparisons][1]
+    notes = {c["treatment"]: c["warnings"] for c in summary(exp_dir)["comparisons"]}
+    assert any("decided at look 1)" in w for w in notes["B"]), notes["B"]  # not the last look's number
+    assert any("decided at look 3)" in w for w in notes["C"]), notes["C"]
+    assert "10 run(s) of A have no partner (B has 5, A 15); the paired test uses 5 pairs." in notes["B"]

@@ -399,6 +399,9 @@ def test_paired_drops_failed_pairs_and_counts_them() -> None:
     # a missing trailing run counts as a dropped pair
     short = S.compare(PAIRED_T[:5], PAIRED_C, paired=True)
     assert (short.n_pairs, short.pairs_dropped) == (5, 1)
+    assert (
+        "1 run(s) of control have no partner (treatment has 5, control 6); the paired test uses 5" in short.warnings[0]
+    )
     # fewer than 2 complete pairs: no test
     assert S.compare([1.0, np.nan], [np.nan, 2.0], paired=True).verdict == S.INSUFFICIENT
 

@@ -500,10 +500,15 @@ def compare(
         )
     units = _units(t_all, c_all, paired)
     if paired and units.pairs_dropped:
-        notes.append(
-            f"{units.pairs_dropped} pair(s) left out because a run of the pair has no score; "
-            f"the paired test uses {units.n_pairs} pairs."
-        )
+        unmatched = abs(t_all.size - c_all.size)  # runs of the longer variant past the other's last run
+        parts = [f"{units.pairs_dropped - unmatched} pair(s) left out because a run of the pair has no score"]
+        if unmatched:
+            (longer, n_long), (shorter, n_short) = sorted(
+                [(treatment_name, t_all.size), (control_name, c_all.size)], key=lambda side: -side[1]
+            )
+            parts = parts[: units.pairs_dropped > unmatched]
+            parts.append(f"{unmatched} run(s) of {longer} have no partner ({shorter} has {n_short}, {longer} {n_long})")
+        notes.append("; ".join(parts) + f"; the paired test uses {units.n_pairs} pairs.")
     n_eff_t, n_eff_c = (units.n_pairs or 0, units.n_pairs or 0) if paired else (n_t, n_c)
     base: dict[str, Any] = {
         "treatment": treatment_name,
