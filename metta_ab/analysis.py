@@ -174,7 +174,7 @@ def why_unscored(record: RunRecord, metric: str | None) -> str:
     if record.status == COMPLETED:
         return f"reported no value for {metric!r}" if metric else "reported no number"
     if record.status == FAILED:
-        return "interrupted" if (record.error or "").startswith("interrupted") else "failed"
+        return "interrupted" if record.interrupted else "failed"
     return "not run yet" if record.status == PLANNED else "still running"
 
 

@@ -25,6 +25,7 @@ LEDGER_FILE = "ledger.json"
 ATTEMPTS_DIR = "attempts"
 
 PLANNED, RUNNING, COMPLETED, FAILED = "planned", "running", "completed", "failed"
+INTERRUPTED_PREFIX = "interrupted"  # the error of a run the sweep's Ctrl-C / SIGTERM stopped (status FAILED)
 
 
 def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> None:
@@ -166,6 +167,11 @@ class RunRecord:
     errors: list[str] = field(default_factory=list)  # one line per failed attempt
     task: str | None = None  # the suite task the run trains on (.add_task)
 
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by the sweep's own Ctrl-C or SIGTERM: not a failure of the run (a rerun resumes it)."""
+        return self.status == FAILED and (self.error or "").startswith(INTERRUPTED_PREFIX)
+
     def absorb_status(
         self, status: Mapping[str, Any] | None, *, launch_error: str | None = None, interrupted: bool = False
     ) -> None:
@@ -173,7 +179,7 @@ class RunRecord:
         if status is None:
             self.status = FAILED
             if interrupted:
-                self.error = "interrupted before it started"
+                self.error = f"{INTERRUPTED_PREFIX} before it started"
             else:
                 self.error = "the job never started" + (
                     f" (the launcher raised {launch_error})" if launch_error else ""
@@ -191,7 +197,7 @@ class RunRecord:
         self.status = FAILED
         stopped_by_ctrl_c = str(status.get("error") or "").startswith("KeyboardInterrupt")  # the run caught it
         if interrupted and (status.get("status") == RUNNING or stopped_by_ctrl_c):
-            self.error, self.traceback = "interrupted (the sweep was stopped while it ran)", None
+            self.error, self.traceback = f"{INTERRUPTED_PREFIX} (the sweep was stopped while it ran)", None
         elif status.get("status") == RUNNING:
             reason = "the job's process died without finishing (killed, out of memory, or os._exit)"
             self.error = f"{reason}; launcher said: {launch_error}" if launch_error else reason

@@ -147,7 +147,8 @@ def _run_counts(results: ExperimentResults, variant: str) -> dict[str, Any]:
     return {
         "planned": len(records),
         "completed": sum(r.status == COMPLETED for r in records),
-        "failed": sum(r.status == FAILED for r in records),
+        "failed": sum(r.status == FAILED and not r.interrupted for r in records),
+        "interrupted": sum(r.interrupted for r in records),
         "median_duration": statistics.median(durations) if durations else None,
     }
 
@@ -279,10 +280,13 @@ def summary_text(results: ExperimentResults) -> str:
         if suite is None:
             lines += _verdict_lines(results)
     lines += _returned_rows(results)
-    failures = [r for r in results.records if r.status == FAILED]
+    failures = [r for r in results.records if r.status == FAILED and not r.interrupted]
     if failures:
         lines += ["", f"Failed runs ({len(failures)}):"]
         lines += [f"  {r.job_dir} (after {r.attempts} attempt(s)): {r.error}" for r in failures]
+    stopped = [r.job_dir for r in results.records if r.interrupted]
+    if stopped:
+        lines += ["", f"Interrupted runs ({len(stopped)}; the same command resumes them): {', '.join(stopped)}"]
     notes = list(results.warnings)
     if analysis is not None:
         notes += analysis.warnings

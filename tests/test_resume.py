@@ -173,7 +173,11 @@ def test_ctrl_c_leaves_a_resumable_directory(tmp_path):
     assert "interrupted:" in stderr and "Run the same command again to resume" in stderr
     records = ledger(exp_dir)
     assert "interrupted" in records["a_run_2"]["error"]
-    assert (exp_dir / "summary.txt").is_file()
+    text = (exp_dir / "summary.txt").read_text()
+    assert "Interrupted runs (" in text and "a_run_2" in text.split("Interrupted runs (")[1]
+    assert "Failed runs" not in text  # a run the sweep stopped did not fail
+    counts = json.loads((exp_dir / "summary.json").read_text())["variants"]["a"]
+    assert counts["failed"] == 0 and counts["interrupted"] == 2  # a_run_2 stopped, a_run_3 never started
 
     again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *HANGS, cwd=tmp_path)
     assert again.returncode == 0, again.output
