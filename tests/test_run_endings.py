@@ -7,14 +7,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, write_experiment
 
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
-from hydra_plugins.ab_sweeper._process import start_time
+from hydra_plugins.ab_sweeper._process import is_alive, start_time
 from metta_ab.ledger import write_status
 
 EXPERIMENT = """
@@ -206,3 +210,48 @@ def test_a_running_record_of_a_previous_sweepers_process_is_not_waited_for(tmp_p
         other.kill()
         other.wait()
     assert f"waiting for 1 run(s) still going from before, so none runs twice: a_run_2 (pid {other.pid})" in caplog.text
+
+
+# --- no process of ours outlives the sweep -------------------------------------------------------------
+
+
+def _children(pid: int) -> dict[int, int | None]:
+    """The processes whose parent is `pid`, with their start times (so that a reused pid does not count)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children[int(stat.parent.name)] = start_time(int(stat.parent.name))
+    return children
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the sweeper's workers in /proc")
+def test_workers_of_a_sigkilled_sweeper_end(tmp_path):
+    """joblib's workers, idle or busy with a run, end soon after their sweeper was killed outright."""
+    write_experiment(tmp_path / "exp.py", EXPERIMENT)
+    sweeper = subprocess.Popen(
+        [sys.executable, str(METTA_LIKE), "-m", "hydra/sweeper=ab", "ab.experiment=exp.py", "hydra/launcher=joblib",
+         "hydra.launcher.n_jobs=2", "fail_mode=a_run_2", "fail_kind=hang"],
+        cwd=tmp_path, env={**os.environ, "WANDB_MODE": "offline"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    job_dir = tmp_path / "ab_test_results" / "endings" / "a_run_2"
+    deadline = time.monotonic() + 120
+    while not (job_dir / "ab_status.json").is_file() and sweeper.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = _children(sweeper.pid)
+    sweeper.kill()
+    sweeper.wait()
+    assert (job_dir / "ab_status.json").is_file(), "a_run_2 never started"
+    assert workers  # the pool and its helpers
+
+    deadline = time.monotonic() + 120  # generous: the promise is about a minute
+    while (alive := [p for p, started in workers.items() if is_alive(p, started)]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in alive:  # leave nothing behind, even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"still running after the sweeper was killed: {alive}"

@@ -33,7 +33,7 @@ from hydra.types import TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, ValidationError
 
-from hydra_plugins.ab_sweeper._process import start_time
+from hydra_plugins.ab_sweeper._process import is_alive, start_time
 from metta_ab.ledger import (
     ATTEMPTS_DIR,
     COMPLETED,
@@ -63,8 +63,16 @@ class RecordingTask:
         # `running` by an earlier sweep that ended is known to have ended with that sweeper's process.
         self.sweeper_pid = os.getpid()
         self.sweeper_pid_started = start_time(self.sweeper_pid)
+        # Where the sweeper runs: a job process there with its SLURM job (or none) is a worker it started
+        # (joblib, submitit local, Ray on this machine), which ends with it; a SLURM job of its own does not.
+        self.sweeper_place = (socket.gethostname(), os.environ.get("SLURM_JOB_ID"))
 
     def __call__(self, cfg: DictConfig) -> Any:
+        if (
+            os.getpid() != self.sweeper_pid
+            and (socket.gethostname(), os.environ.get("SLURM_JOB_ID")) == self.sweeper_place
+        ):
+            _end_with_the_sweeper(self.sweeper_pid, self.sweeper_pid_started)
         job_dir = Path(HydraConfig.get().runtime.output_dir)
         record: dict[str, Any] = {
             "status": RUNNING,
@@ -161,6 +169,28 @@ def _same_as_previous_attempt(job_dir: Path, error: str) -> str | None:
     if status is None or status.get("status") != FAILED or status.get("error") != error:
         return None
     return f"attempt {previous + 1} failed with the same error as attempt {previous}"
+
+
+WATCHDOG = "ab-end-with-the-sweeper"
+GRACE = 20.0  # seconds the run has to end on SIGTERM once the sweeper is gone
+
+
+def _end_with_the_sweeper(pid: int, started: int | None) -> None:
+    """End this worker process soon after the sweeper (`pid`, started at `started`) is gone. A sweeper killed
+    outright (SIGKILL, OOM) leaves its joblib workers behind: idle ones wait for work that never comes, busy ones
+    keep running a run whose sweep is over. A thread polls the sweeper; once it is gone, the run gets SIGTERM
+    (its own handlers may save what they can), then the process ends. A rerun relaunches the run."""
+    if any(thread.name == WATCHDOG for thread in threading.enumerate()):
+        return
+
+    def watch() -> None:
+        while is_alive(pid, started):
+            time.sleep(2.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(GRACE)
+        os._exit(1)
+
+    threading.Thread(target=watch, name=WATCHDOG, daemon=True).start()
 
 
 class RunFailed(Exception):
