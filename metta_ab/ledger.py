@@ -26,6 +26,10 @@ ATTEMPTS_DIR = "attempts"
 
 PLANNED, RUNNING, COMPLETED, FAILED = "planned", "running", "completed", "failed"
 INTERRUPTED_PREFIX = "interrupted"  # the error of a run the sweep's Ctrl-C / SIGTERM stopped (status FAILED)
+ENDED_SWEEPER = (
+    "its process ended the sweeper: os._exit or a crash under the basic launcher, where runs share the sweeper's "
+    "process (or the sweeper was killed while it ran); use hydra/launcher=joblib to isolate runs"
+)
 
 
 def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> None:
@@ -125,6 +129,16 @@ def write_status(job_dir: Path, record: Mapping[str, Any]) -> None:
     write_json_atomic(job_dir / STATUS_FILE, dict(record), durable=False)
 
 
+def ran_in_sweeper_process(status: Mapping[str, Any]) -> bool:
+    """Whether the run ran inside the process of the sweeper that launched it (the basic launcher): the same pid
+    with the same start time, both recorded by the run itself, so a reused pid cannot match."""
+    pid = status.get("pid")
+    return pid is not None and (pid, status.get("pid_started")) == (
+        status.get("sweeper_pid"),
+        status.get("sweeper_pid_started"),
+    )
+
+
 def attempts_made(job_dir: Path) -> int:
     """The number of the last attempt moved aside into `attempts/<k>/` (0 when none was)."""
     folder = job_dir / ATTEMPTS_DIR
@@ -166,6 +180,8 @@ class RunRecord:
     return_value: Any = None
     errors: list[str] = field(default_factory=list)  # one line per failed attempt
     task: str | None = None  # the suite task the run trains on (.add_task)
+    not_retried: str | None = None  # why the failed run is not retried (again), e.g. "the same error as attempt 1"
+    ended_sweeper: int = 0  # consecutive attempts that ended the sweeper's own process (one budget across reruns)
 
     @property
     def interrupted(self) -> bool:
@@ -173,9 +189,15 @@ class RunRecord:
         return self.status == FAILED and (self.error or "").startswith(INTERRUPTED_PREFIX)
 
     def absorb_status(
-        self, status: Mapping[str, Any] | None, *, launch_error: str | None = None, interrupted: bool = False
+        self,
+        status: Mapping[str, Any] | None,
+        *,
+        launch_error: str | None = None,
+        interrupted: bool = False,
+        sweep_ended: bool = False,
     ) -> None:
-        """Fold in what the job wrote (or did not write) after a launch."""
+        """Fold in what the job wrote (or did not write) after a launch; `sweep_ended`: the record is left from
+        an earlier sweep that ended while the run ran."""
         if status is None:
             self.status = FAILED
             if interrupted:
@@ -190,6 +212,9 @@ class RunRecord:
         self.started_at = status.get("started_at")
         self.finished_at = status.get("finished_at")
         self.duration = status.get("duration")
+        self.not_retried = status.get("not_retried")
+        ended_sweeper = status.get("status") == RUNNING and sweep_ended and ran_in_sweeper_process(status)
+        self.ended_sweeper = self.ended_sweeper + 1 if ended_sweeper else 0
         if status.get("status") == COMPLETED:
             self.status, self.error, self.traceback = COMPLETED, None, None
             self.return_value = status.get("return_value")
@@ -199,7 +224,12 @@ class RunRecord:
         if interrupted and (status.get("status") == RUNNING or stopped_by_ctrl_c):
             self.error, self.traceback = f"{INTERRUPTED_PREFIX} (the sweep was stopped while it ran)", None
         elif status.get("status") == RUNNING:
-            reason = "the job's process died without finishing (killed, out of memory, or os._exit)"
+            if ended_sweeper:
+                reason = ENDED_SWEEPER
+            elif ran_in_sweeper_process(status):
+                reason = "the run ended without writing how it ended (see its log: a full disk?)"
+            else:
+                reason = "the job's process died without finishing (killed, out of memory, or os._exit)"
             self.error = f"{reason}; launcher said: {launch_error}" if launch_error else reason
             self.traceback = None
         else:

@@ -24,7 +24,7 @@ from hydra_plugins.ab_sweeper._experiment_dir import load_once, locate, publish
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
-from hydra_plugins.ab_sweeper._task import RecordingTask
+from hydra_plugins.ab_sweeper._task import RecordingTask, no_retry_helps
 from metta_ab import exit_status
 from metta_ab.design_checks import check_sequential, check_suite
 from metta_ab.experiment import ABExperiment, ExperimentError, SequentialSettings
@@ -32,11 +32,13 @@ from metta_ab.ledger import (
     COMPLETED,
     EXPERIMENT_CONFIG,
     FAILED,
+    RUNNING,
     ExperimentLock,
     ExperimentLockedError,
     Ledger,
     RunRecord,
     move_attempt_aside,
+    ran_in_sweeper_process,
     read_status,
     write_text_atomic,
 )
@@ -80,6 +82,17 @@ def _no_launcher_retries(config: DictConfig) -> list[str]:
             launcher.ray.remote = {}
         launcher.ray.remote.max_retries = 0
     return ["++hydra.launcher.ray.remote.max_retries=0"]
+
+
+def _ended_its_sweeper(record: RunRecord, status: dict[str, Any] | None) -> bool:
+    """Whether `status`, left `running` by an earlier sweep, is an attempt that ran in that sweeper's process
+    and ended with it (os._exit or a crash under the basic launcher), not yet counted in `record`."""
+    return (
+        status is not None
+        and status.get("status") == RUNNING
+        and ran_in_sweeper_process(status)
+        and int(status.get("attempt", 1)) > record.attempts
+    )
 
 
 class ABSweepFailed(ABConfigError):
@@ -234,6 +247,8 @@ class ABSweep:
                 status = read_status(self.experiment_dir / record.job_dir)
                 if record.status != COMPLETED and status and status.get("status") == COMPLETED:
                     record.absorb_status(status)
+                elif _ended_its_sweeper(record, status):
+                    record.absorb_status(status, sweep_ended=True)
         planned = {run.job_dir for run in runs}
         extra = [r for job_dir, r in old.items() if job_dir not in planned]
         ledger = Ledger.create(
@@ -346,7 +361,10 @@ class ABSweep:
         """Launch every pending run in ONE launch() call per round, so parallel launchers stay busy.
 
         Each run may use `max_retries + 1` attempts in this sweep; a run that never started (the launcher
-        gave up after another job crashed) has used none and is simply launched again. SIGINT and SIGTERM
+        gave up after another job crashed) has used none and is simply launched again. A failure no retry can
+        pass (`not_retried`: see RecordingTask) is not retried. Attempts that ended an earlier sweeper's process
+        count against this sweep's budget, so such a run is not relaunched without end, and runs after the
+        others, which it might take down with the sweeper. SIGINT and SIGTERM
         stop the sweep cleanly: the ledger and the summary of what completed are written. The progress line
         counts `progress_total` runs (a sequential look: the runs up to it), else every run of the ledger.
         """
@@ -354,20 +372,40 @@ class ABSweep:
         done = [r for r in ledger.runs.values() if r.status == COMPLETED]
         if done and not self.metric_checked:  # resuming: ask a run completed before
             self._check_metric(self.experiment_dir / done[0].job_dir, {"return_value": done[0].return_value})
-        budget = {r.job_dir: ledger.runs[r.job_dir].attempts + self.settings.max_retries + 1 for r in runs}
+        allowed = self.settings.max_retries + 1
+        for run in runs:  # a rerun tries a failed run again, unless its last attempts all ended a sweeper's process
+            record = ledger.runs[run.job_dir]
+            exhausted = record.status != COMPLETED and record.ended_sweeper >= allowed
+            record.not_retried = (
+                f"it ended the sweeper's process in each of its last {record.ended_sweeper} attempts"
+                if exhausted
+                else None
+            )
+        ledger.save()
+        # Attempts that ended a sweeper's process were made by earlier sweeps but share this one's budget.
+        budget = {
+            r.job_dir: ledger.runs[r.job_dir].attempts + allowed - ledger.runs[r.job_dir].ended_sweeper for r in runs
+        }
+
+        def retried(record: RunRecord) -> bool:
+            return record.status != COMPLETED and record.attempts < budget[record.job_dir] and not record.not_retried
+
         returns: list[Any] = []
         job_index = 0
         previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             while True:
-                pending = [
-                    r
-                    for r in runs
-                    if ledger.runs[r.job_dir].status != COMPLETED
-                    and ledger.runs[r.job_dir].attempts < budget[r.job_dir]
-                ]
+                pending = [r for r in runs if retried(ledger.runs[r.job_dir])]
                 if not pending:
                     break
+                risky = [r for r in pending if ledger.runs[r.job_dir].ended_sweeper]
+                if risky and len(risky) < len(pending):  # they may end this sweeper too: let the others finish
+                    if not job_index:
+                        log.info(
+                            "[ab] %s ended an earlier sweeper's process; launched after the other runs",
+                            ", ".join(r.job_dir for r in risky),
+                        )
+                    pending = [r for r in pending if r not in risky]
                 if job_index:
                     log.info("[ab] relaunching %d run(s) that failed or never ran", len(pending))
                 statuses = self._launch_round(pending, ledger, job_index, returns, total)
@@ -385,7 +423,7 @@ class ABSweep:
     ) -> dict[str, dict[str, Any] | None]:
         for run in pending:
             move_attempt_aside(self.experiment_dir / run.job_dir)
-        launch_error, interrupted = None, False
+        launch_error, launch_final, interrupted = None, None, False
         job_dirs = [self.experiment_dir / r.job_dir for r in pending]
         done_before = len(ledger.by_status(COMPLETED))
         watcher = ProgressWatcher(
@@ -407,6 +445,7 @@ class ABSweep:
         except Exception as error:  # a hard crash loses the batch's returns; the status files remain
             text = str(error).strip()
             launch_error = f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+            launch_final = no_retry_helps(error)
             self.launcher_errors.append(f"{type(error).__name__}: {text}")
             log.warning("[ab] the launcher raised %s; waiting for the round's other jobs to end", launch_error)
             with watcher.restarted():
@@ -414,6 +453,8 @@ class ABSweep:
         statuses = {r.job_dir: read_status(self.experiment_dir / r.job_dir) for r in pending}
         for job_dir, status in statuses.items():
             ledger.runs[job_dir].absorb_status(status, launch_error=launch_error, interrupted=interrupted)
+            if status is None and launch_final:  # it never started, and no launch of it can
+                ledger.runs[job_dir].not_retried = launch_final
         ledger.save()
         if interrupted:
             raise KeyboardInterrupt
@@ -485,6 +526,8 @@ class ABSweep:
                 logs = [f for f in status.get("log_files") or [] if Path(f).is_file()]
                 where = f"log: {logs[0]}" if logs else f"no job log file (hydra/job_logging wrote none); see {job_dir}"
             lines.append(f"  {record.job_dir}: {record.error} ({where})")
+            if record.not_retried:
+                lines.append(f"    not retried: {record.not_retried}")
         if len(failed) > 20:
             lines.append(f"  ... and {len(failed) - 20} more (see summary.txt)")
         message = f"[ab] {len(failed)} of {total} runs failed (up to {self.settings.max_retries} retries each):"

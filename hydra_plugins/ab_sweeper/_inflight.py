@@ -2,11 +2,13 @@
 leave the rest running or queued), or on a rerun after a sweeper was killed (its joblib or SLURM workers may
 still be finishing). Relaunching them now would run them twice, so the sweeper first waits until each has
 ended, saying what it waits for, and for at most `limit` seconds: after that the run counts as lost and is
-launched again."""
+launched again. The sweeper never waits for itself: a record holding its own pid (a run under the basic launcher
+that could not write how it ended) or a previous sweeper's is a run that is over."""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -18,7 +20,7 @@ from typing import Any
 
 from hydra_plugins.ab_sweeper._process import is_alive
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
-from metta_ab.ledger import RUNNING, read_status
+from metta_ab.ledger import RUNNING, ran_in_sweeper_process, read_status
 
 log = logging.getLogger(STATUS_LOGGER)
 REPORT_EVERY = 30.0  # seconds between "still waiting" lines
@@ -39,10 +41,18 @@ def _slurm_id(status: dict[str, Any]) -> str | None:
     return str(job) if job else None
 
 
+def _ours(status: dict[str, Any], host: str) -> bool:
+    """Whether the run ran in this process, or in the process of an earlier sweeper (the basic launcher): this
+    sweep holds the experiment's lock, so that sweeper has ended, and with it the run, even if the SLURM job
+    both ran in (this one, requeued) is alive."""
+    return (status.get("host"), status.get("pid")) == (host, os.getpid()) or ran_in_sweeper_process(status)
+
+
 def _still_running(statuses: dict[Path, dict[str, Any] | None], host: str) -> dict[Path, str]:
     """Job dir -> what it waits on, for the runs whose record says running and whose process or SLURM job
-    still exists (a pid is checked with its start time, so a reused pid does not count)."""
-    running = {d: s for d, s in statuses.items() if s is not None and s.get("status") == RUNNING}
+    still exists (a pid is checked with its start time, so a reused pid does not count), and ran in no
+    sweeper's process (this one runs no job while it waits here)."""
+    running = {d: s for d, s in statuses.items() if s is not None and s.get("status") == RUNNING and not _ours(s, host)}
     slurm_alive = _slurm_jobs_alive({j for s in running.values() if (j := _slurm_id(s))})
     waiting = {}
     for job_dir, status in running.items():

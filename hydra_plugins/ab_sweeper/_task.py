@@ -4,7 +4,9 @@ Launchers lose return values on hard crashes and some report caught exceptions a
 the job writes itself (running -> completed/failed) is what the sweeper trusts. What goes back through
 the launcher is what BasicSweeper's callbacks would see (the task's own return value and exception),
 unless it cannot travel between processes: then a plain copy goes back, so that one run's unpicklable
-value cannot crash the launcher and the rest of its batch.
+value cannot crash the launcher and the rest of its batch. A run's `sys.exit()` ends that run, never the
+sweep (under the basic launcher the run shares the sweeper's process): code 0 or None is a completed run,
+any other code a failed one. A failure that no retry can pass records why, in `not_retried`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import ctypes
 import logging
 import os
 import pickle
+import re
 import signal
 import socket
 import sys
@@ -25,21 +28,26 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import ConfigCompositionException
 from hydra.types import TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, ValidationError
 
-from hydra_plugins.ab_sweeper._process import start_time
+from hydra_plugins.ab_sweeper._process import is_alive, start_time
 from metta_ab.ledger import (
+    ATTEMPTS_DIR,
     COMPLETED,
     FAILED,
     RUNNING,
     attempts_made,
     json_safe,
+    read_status,
     write_status,
     write_text_atomic,
 )
 
 log = logging.getLogger(__name__)
+_PICKLING = re.compile(r"Can't pickle|Can't get attribute .* on <module '__main__'")
 
 
 class RecordingTask:
@@ -51,8 +59,20 @@ class RecordingTask:
         # Set by the sweep once it knows where this app takes injected values (AppConfig.resolve_injection):
         self.seed_key: str | None = None  # the key the seed went to, recorded in the status
         self.wandb_env = False  # whether W&B's variables are set for the job (then wandb is reset first)
+        # The sweeper's process: a run recorded with this pid ran inside it (basic launcher), so a run left
+        # `running` by an earlier sweep that ended is known to have ended with that sweeper's process.
+        self.sweeper_pid = os.getpid()
+        self.sweeper_pid_started = start_time(self.sweeper_pid)
+        # Where the sweeper runs: a job process there with its SLURM job (or none) is a worker it started
+        # (joblib, submitit local, Ray on this machine), which ends with it; a SLURM job of its own does not.
+        self.sweeper_place = (socket.gethostname(), os.environ.get("SLURM_JOB_ID"))
 
     def __call__(self, cfg: DictConfig) -> Any:
+        if (
+            os.getpid() != self.sweeper_pid
+            and (socket.gethostname(), os.environ.get("SLURM_JOB_ID")) == self.sweeper_place
+        ):
+            _end_with_the_sweeper(self.sweeper_pid, self.sweeper_pid_started)
         job_dir = Path(HydraConfig.get().runtime.output_dir)
         record: dict[str, Any] = {
             "status": RUNNING,
@@ -61,6 +81,8 @@ class RecordingTask:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "pid_started": start_time(os.getpid()),
+            "sweeper_pid": self.sweeper_pid,
+            "sweeper_pid_started": self.sweeper_pid_started,
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             "slurm_array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
             "log_files": _log_files(),
@@ -74,30 +96,106 @@ class RecordingTask:
         try:
             with _time_limit(self.timeout):
                 result = self.task_function(cfg)
+        except SystemExit as error:
+            if error.code not in (0, None):
+                self._record_failure(record, job_dir, error, start)
+                raise RunFailed(record["error"]) from None
+            result = None  # sys.exit(0): the run stopped early and cleanly; its files say how far it got
         except BaseException as error:
-            text = f"the run exceeded ab.run_timeout={self.timeout:g}s" if isinstance(error, RunTimeout) else error
-            record.update(
-                status=FAILED,
-                duration=time.perf_counter() - start,
-                finished_at=time.time(),
-                error=f"{type(error).__name__}: {text}",
-                traceback=traceback.format_exc(),
-            )
-            write_status(job_dir, record)
-            # Hydra 1.3 keeps the traceback out of the job log (hydra#2284): put it there.
-            log.error("Run failed:\n%s", record["traceback"])
+            self._record_failure(record, job_dir, error, start)
             if not isinstance(error, Exception) or _travels(error):
-                raise  # Ctrl-C and exits stop the sweep as usual; callbacks see the job's own exception
+                raise  # Ctrl-C stops the sweep as usual; callbacks see the job's own exception
             raise RunFailed(record["error"]) from None
         record.update(status=COMPLETED, duration=time.perf_counter() - start, finished_at=time.time())
         record["return_value"] = json_safe(result)
         write_status(job_dir, record)
         return result if _travels(result) else record["return_value"]
 
+    def _record_failure(self, record: dict[str, Any], job_dir: Path, error: BaseException, start: float) -> None:
+        """The failed attempt's status record, with why it is not retried when a retry cannot help."""
+        if isinstance(error, RunTimeout):
+            text = f"the run exceeded ab.run_timeout={self.timeout:g}s"
+        elif isinstance(error, SystemExit):
+            text = f"the run called sys.exit({error.code!r})"
+        else:
+            text = str(error)
+        record.update(
+            status=FAILED,
+            duration=time.perf_counter() - start,
+            finished_at=time.time(),
+            error=f"{type(error).__name__}: {text}",
+            traceback=traceback.format_exc(),
+        )
+        not_retried = no_retry_helps(error)
+        if not_retried is None and not isinstance(error, RunTimeout | KeyboardInterrupt):
+            not_retried = _same_as_previous_attempt(job_dir, record["error"])
+        if not_retried:
+            record["not_retried"] = not_retried
+        write_status(job_dir, record)
+        # Hydra 1.3 keeps the traceback out of the job log (hydra#2284): put it there.
+        log.error("Run failed:\n%s", record["traceback"])
+
+
+def no_retry_helps(error: BaseException) -> str | None:
+    """Why no retry can pass where `error` failed (with the fix where known), or None when one may.
+
+    Each of these depends only on what every attempt of a run shares -- its code, its environment, its config --
+    so a retry fails the same way (on a cluster, after another queue wait):
+    - ImportError (ModuleNotFoundError too): the module is missing or broken in this environment.
+    - pickling errors: the same value cannot be pickled at the next attempt either; a class or function defined in
+      the app's `__main__` cannot be found by name in another process (PicklingError, "Can't pickle ...",
+      "Can't get attribute ... on <module '__main__'").
+    - Hydra config composition errors, OmegaConf validation and type errors, missing mandatory values (`???`):
+      the composed config is the same at every attempt.
+    Timeouts, killed processes and other exceptions may pass on a retry (load, memory, a flaky file system),
+    and are retried; one that repeats its previous attempt's error exactly is not retried again.
+    """
+    if isinstance(error, ImportError):
+        return "an import error fails the same at every attempt: install the module or fix the import"
+    if isinstance(error, pickle.PicklingError) or _PICKLING.search(str(error)):
+        return (
+            "a value cannot be pickled for the launcher (a class defined in the app's __main__ cannot be): "
+            "move it into a module, or use the basic launcher"
+        )
+    if isinstance(error, ConfigCompositionException | ValidationError | MissingMandatoryValue):
+        return "a config error fails the same at every attempt: fix the value it names"
+    return None
+
+
+def _same_as_previous_attempt(job_dir: Path, error: str) -> str | None:
+    """Why not to retry when the previous attempt (moved aside) failed with exactly `error`."""
+    previous = attempts_made(job_dir)
+    status = read_status(job_dir / ATTEMPTS_DIR / str(previous)) if previous else None
+    if status is None or status.get("status") != FAILED or status.get("error") != error:
+        return None
+    return f"attempt {previous + 1} failed with the same error as attempt {previous}"
+
+
+WATCHDOG = "ab-end-with-the-sweeper"
+GRACE = 20.0  # seconds the run has to end on SIGTERM once the sweeper is gone
+
+
+def _end_with_the_sweeper(pid: int, started: int | None) -> None:
+    """End this worker process soon after the sweeper (`pid`, started at `started`) is gone. A sweeper killed
+    outright (SIGKILL, OOM) leaves its joblib workers behind: idle ones wait for work that never comes, busy ones
+    keep running a run whose sweep is over. A thread polls the sweeper; once it is gone, the run gets SIGTERM
+    (its own handlers may save what they can), then the process ends. A rerun relaunches the run."""
+    if any(thread.name == WATCHDOG for thread in threading.enumerate()):
+        return
+
+    def watch() -> None:
+        while is_alive(pid, started):
+            time.sleep(2.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(GRACE)
+        os._exit(1)
+
+    threading.Thread(target=watch, name=WATCHDOG, daemon=True).start()
+
 
 class RunFailed(Exception):
-    """A run raised an exception that cannot travel back to the sweeper; its text (the original, traceback
-    and all, is in the status record and the job log)."""
+    """A run raised an exception that cannot travel back to the sweeper, or called sys.exit() with a failure
+    code; its text (the original, traceback and all, is in the status record and the job log)."""
 
 
 class RunTimeout(Exception):

@@ -1,8 +1,11 @@
 """A tiny Metta-shaped Hydra app for the sweeper's tests: returns a score computed from its config.
 
 `fail_mode=<run name>+<run name>` picks runs that misbehave as `fail_kind` says: raise on the first attempt
-(`once`) or always, exit the process (`exit`), kill itself (`sigkill`), hang on the first attempt, or return
-an unpicklable value. `sleep` makes runs last long enough to overlap or to be interrupted.
+(`once`) or always (the same ValueError every time), exit the process on the first attempt (`exit`) or on
+every one (`exit_always`), kill itself (`sigkill`), hang on the first attempt, return an unpicklable value,
+call `sys.exit(0)` after writing its score to a progress.csv (`sysexit0`) or `sys.exit(3)` (`sysexit3`), or
+import a module that does not exist (`import`), on every attempt. `sleep` makes runs last long enough to
+overlap or to be interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -34,6 +38,15 @@ def main(cfg: DictConfig) -> dict:
         if str(cfg.fail_kind) == "exit" and not flag.exists():
             flag.touch()
             os._exit(3)
+        if str(cfg.fail_kind) == "exit_always":
+            os._exit(3)
+        if str(cfg.fail_kind) == "sysexit0":  # an early stop that ends cleanly, its score already logged
+            (out / "progress.csv").write_text(f"step,score\n1,{_score(cfg)}\n")
+            sys.exit(0)
+        if str(cfg.fail_kind) == "sysexit3":
+            sys.exit(3)
+        if str(cfg.fail_kind) == "import":
+            import metta_ab_no_such_module  # noqa: F401
         if str(cfg.fail_kind) == "sigkill" and not flag.exists():
             flag.touch()
             os.kill(os.getpid(), signal.SIGKILL)
@@ -47,8 +60,11 @@ def main(cfg: DictConfig) -> dict:
     if cfg.known_scores is not None:  # a fixed score per run index, for checking the statistics end to end
         index = int(str(cfg.run).rsplit("_", 1)[-1])
         return {"score": float(cfg.known_scores[index - 1])}
-    score = float(cfg.trainer.learning_rate) * 10 + cfg.seed * 0.01
-    return {"score": score, "seed": cfg.seed}
+    return {"score": _score(cfg), "seed": cfg.seed}
+
+
+def _score(cfg: DictConfig) -> float:
+    return float(cfg.trainer.learning_rate) * 10 + cfg.seed * 0.01
 
 
 def _chaos(cfg: DictConfig, out: Path) -> None:
