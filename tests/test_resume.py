@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,3 +239,102 @@ def test_hanging_run_times_out_and_is_retried(tmp_path):
     assert result.returncode == 0, result.output
     records = ledger(result.experiment_dir("resume"))
     assert records["b_run_3"]["errors"] == ["attempt 1: RunTimeout: the run exceeded ab.run_timeout=2s"]
+
+
+def test_second_sweep_reaching_the_directory_by_another_path_is_refused(tmp_path):
+    """The lock is on the resolved directory: a symlink to it, or to its parent, reaches the same lock."""
+    write(tmp_path)
+    proc, exp_dir = _start_hanging(tmp_path)
+    (tmp_path / "to_experiment").symlink_to(exp_dir)
+    (tmp_path / "to_results").symlink_to(exp_dir.parent)
+    try:
+        seconds = [
+            run_sweep(METTA_LIKE, "ab.experiment=exp.py", *HANGS, path, cwd=tmp_path)
+            for path in (f"hydra.sweep.dir={tmp_path / 'to_experiment'}", "ab.output_dir=to_results")
+        ]
+        assert proc.poll() is None  # the first sweep still holds the directory
+    finally:
+        proc.kill()
+        proc.communicate()
+    for second in seconds:
+        assert second.returncode == 1, second.output
+        assert "Launching" not in second.output
+        assert f"(that is {exp_dir}): another sweep (pid" in second.stderr
+        assert len([line for line in second.stderr.splitlines() if "another sweep" in line]) == 1
+    assert status(exp_dir / "a_run_1")["attempt"] == 1 and not (exp_dir / "a_run_1" / "attempts").exists()
+
+
+FAILS_ONCE = ("fail_mode=a_run_2", "fail_kind=once")  # a_run_2 needs two attempts
+
+
+@pytest.fixture(scope="module")
+def completed(tmp_path_factory):
+    """A completed sweep, copied into each test that spoils one of its files."""
+    cwd = tmp_path_factory.mktemp("completed")
+    write(cwd)
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *FAILS_ONCE, cwd=cwd)
+    assert result.returncode == 0, result.output
+    return cwd
+
+
+def _copy_of(completed, tmp_path):
+    shutil.copytree(completed, tmp_path, dirs_exist_ok=True)
+    exp_dir = tmp_path / "ab_test_results" / "resume"
+    return exp_dir, {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)}
+
+
+SPOILED_LEDGERS = {
+    "missing": (None, "was missing"),
+    "garbled": ("\x00\x13garbage", "was unreadable (not valid JSON"),
+    "truncated": (lambda text: text[: len(text) // 2], "was unreadable (not valid JSON"),
+    "wrong shape": ('{"runs": {"a_run_1": "completed"}}', "was unreadable (field 'runs' is"),
+    "mistyped field": (
+        lambda text: text.replace('"attempts": 2', '"attempts": "two"'),
+        "was unreadable (run 2: field 'attempts' is 'two', not of type int)",
+    ),
+}
+
+
+@pytest.mark.parametrize("spoil", SPOILED_LEDGERS, ids=list(SPOILED_LEDGERS))
+def test_lost_or_unreadable_ledger_is_rebuilt_from_the_job_records(completed, tmp_path, spoil):
+    exp_dir, started = _copy_of(completed, tmp_path)
+    content, said = SPOILED_LEDGERS[spoil]
+    path = exp_dir / "ledger.json"
+    if content is None:
+        path.unlink()
+    else:
+        path.write_text(content(path.read_text()) if callable(content) else content)
+
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *FAILS_ONCE, cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert f"[ab] ledger.json {said}" in again.stdout and "rebuilt from the 6 job records" in again.stdout
+    assert "Launching" not in again.output
+    assert {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)} == started  # nothing ran again
+    records = ledger(exp_dir)
+    assert all(r["status"] == "completed" for r in records.values())
+    assert records["a_run_2"]["attempts"] == 2
+    assert records["a_run_2"]["errors"] == ["attempt 1: RuntimeError: deliberate first-attempt failure of a_run_2"]
+    assert "Verdict:" in again.stdout
+
+
+def test_unreadable_looks_json_is_refused(completed, tmp_path):
+    exp_dir, started = _copy_of(completed, tmp_path)
+    looks = exp_dir / "looks.json"
+    looks.write_text(looks.read_text()[:20])
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *FAILS_ONCE, cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.startswith(f"{looks}: not valid JSON")
+    assert "restore it, or start over with ab.resume=false" in again.stderr
+    assert "Traceback" not in again.stderr and "Launching" not in again.output
+    assert {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)} == started
+
+
+def test_status_record_with_a_mistyped_field_is_refused(completed, tmp_path):
+    exp_dir, started = _copy_of(completed, tmp_path)
+    record = exp_dir / "b_run_1" / "ab_status.json"
+    record.write_text(record.read_text().replace('"attempt": 1', '"attempt": "two"'))
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *FAILS_ONCE, cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.startswith(f"{record}: field 'attempt' is 'two', not of type int; fix the field, or delete")
+    assert "Traceback" not in again.stderr and "Launching" not in again.output
+    assert {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)} == started
