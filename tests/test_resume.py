@@ -8,10 +8,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, status, write_experiment
+
+from hydra_plugins.ab_sweeper._process import start_time
 
 EXPERIMENT = """
 experiment = (
@@ -162,10 +166,11 @@ def _start_hanging(tmp_path):
     return proc, exp_dir
 
 
-def test_ctrl_c_leaves_a_resumable_directory(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_leaves_a_resumable_directory(tmp_path, stop):
     write(tmp_path)
     proc, exp_dir = _start_hanging(tmp_path)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     try:
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -338,3 +343,49 @@ def test_status_record_with_a_mistyped_field_is_refused(completed, tmp_path):
     assert again.stderr.startswith(f"{record}: field 'attempt' is 'two', not of type int; fix the field, or delete")
     assert "Traceback" not in again.stderr and "Launching" not in again.output
     assert {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)} == started
+
+
+def _pretend_still_running(exp_dir, job, pid):
+    """What a killed sweeper leaves while its worker (pid) still runs `job`: the ledger and the job say running."""
+    data = json.loads((exp_dir / "ledger.json").read_text())
+    next(r for r in data["runs"] if r["job_dir"] == job).update(status="running", return_value=None)
+    (exp_dir / "ledger.json").write_text(json.dumps(data))
+    record = {**status(exp_dir / job), "status": "running", "pid": pid, "pid_started": start_time(pid)}
+    (exp_dir / job / "ab_status.json").write_text(json.dumps(record))
+
+
+def _read_lines(stream, lines):
+    for line in stream:
+        lines.append(line)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="process start times come from /proc")
+def test_sigterm_while_waiting_for_a_previous_sweeps_run_exits_130(completed, tmp_path):
+    """SIGTERM outside the launch (here: waiting for a previous sweeper's run to end) stops the sweep as Ctrl-C
+    does: status 130 and one line, and the rerun resumes."""
+    exp_dir, _ = _copy_of(completed, tmp_path)
+    worker = subprocess.Popen(["sleep", "300"])
+    try:
+        _pretend_still_running(exp_dir, "b_run_1", worker.pid)
+        proc = _start(tmp_path, *FAILS_ONCE, "ab.settle_timeout=600")
+        lines: list[str] = []
+        threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+        deadline = time.monotonic() + 120
+        while not any("[ab] waiting for 1 run(s) still going from before" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+    finally:
+        worker.kill()
+        worker.wait()
+    assert proc.returncode == 130, stderr
+    assert stderr.splitlines()[-1].startswith("[ab] interrupted before any run was launched. Run the same command")
+    assert "Traceback" not in stderr
+
+    again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *FAILS_ONCE, cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert "Launching 1 jobs" in again.output  # the run the dead worker held
