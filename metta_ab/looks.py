@@ -83,13 +83,11 @@ class Looks:
                 check_fields(
                     path, entry, {**ENTRY_FIELDS, "decision": dict[str, Any]}, required=ENTRY_FIELDS, where=where
                 )
+                if "decision" in entry:
+                    _check_decision(path, entry["decision"], where)
             looks = cls(path, data["rule"], data["looks"])
             if looks.rule is None and any("decision" in e for e in looks.entries):
                 raise RecordError(path, "field 'rule' is null, but looks were decided by a rule")
-            try:
-                looks.history()
-            except (KeyError, TypeError, ValueError) as error:
-                raise RecordError(path, f"a look's decision cannot be read ({type(error).__name__}: {error})") from None
         except RecordError as error:
             raise RecordError(path, f"{error.problem}. {LOOKS_FIX}") from None
         return looks
@@ -130,6 +128,15 @@ class Looks:
             "(two looks at alpha 0.05 call one in about 8% of A/A experiments). To add seeds until the answer is "
             "clear, plan the looks: .set_sequential(max_runs_per_variant=N, runs_per_look=k)"
         ]
+
+
+def _check_decision(path: Path, decision: dict[str, Any], where: str) -> None:
+    from metta_ab.stats.sequential import LookDecision
+
+    try:
+        LookDecision.from_dict(decision)
+    except (KeyError, TypeError, ValueError) as error:
+        raise RecordError(path, f"{where}field 'decision' cannot be read ({type(error).__name__}: {error})") from None
 
 
 def runs_needed(design: SequentialDesign, history: Sequence[LookDecision], variants: Sequence[str]) -> dict[str, int]:

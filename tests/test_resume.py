@@ -389,3 +389,33 @@ def test_sigterm_while_waiting_for_a_previous_sweeps_run_exits_130(completed, tm
     again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *FAILS_ONCE, cwd=tmp_path)
     assert again.returncode == 0, again.output
     assert "Launching 1 jobs" in again.output  # the run the dead worker held
+
+
+SEQUENTIAL = """
+experiment = (
+    create_experiment("seq", "sequential")
+    .add_variant(name="A", known_scores=[1.0, 1.1, 0.9, 1.0])
+    .add_variant(name="B", known_scores=[1.2, 0.8, 1.1, 1.0])
+    .set_sequential(max_runs_per_variant=4, runs_per_look=2)
+    .set_metric("score", direction="max")
+    .build()
+)
+"""
+
+
+@pytest.mark.parametrize("spoil", ["truncated", "mistyped"])
+def test_unreadable_looks_of_a_sequential_experiment_are_not_decided_again(tmp_path, spoil):
+    """Read as empty, a spoiled looks.json would let a rerun decide every look again, under other settings."""
+    write_experiment(tmp_path / "seq.py", SEQUENTIAL)
+    first = run_sweep(METTA_LIKE, "ab.experiment=seq.py", cwd=tmp_path)
+    assert first.returncode == 0, first.output
+    looks = first.experiment_dir("seq") / "looks.json"
+    text = looks.read_text()
+    assert '"decision"' in text
+    looks.write_text(text[: len(text) // 2] if spoil == "truncated" else text.replace('"look": 1', '"look": "one"'))
+
+    again = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "ab.analysis.alpha=0.2", cwd=tmp_path)
+    assert again.returncode == 1
+    first_line = again.stderr.splitlines()[0]
+    assert first_line.startswith(f"{looks}: ") and "restore it, or start over with ab.resume=false" in first_line
+    assert "Traceback" not in again.stderr and "Launching" not in again.output
