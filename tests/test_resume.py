@@ -419,3 +419,23 @@ def test_unreadable_looks_of_a_sequential_experiment_are_not_decided_again(tmp_p
     first_line = again.stderr.splitlines()[0]
     assert first_line.startswith(f"{looks}: ") and "restore it, or start over with ab.resume=false" in first_line
     assert "Traceback" not in again.stderr and "Launching" not in again.output
+
+
+def test_sigterm_while_the_experiment_file_loads_exits_130(tmp_path):
+    """The first phase of all: an experiment file that takes long to import (torch, say)."""
+    write(tmp_path)
+    slow = "import pathlib, time\npathlib.Path('importing').touch()\ntime.sleep(120)\n"
+    (tmp_path / "exp.py").write_text(slow + (tmp_path / "exp.py").read_text())
+    proc = _start(tmp_path)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "importing").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.splitlines()[-1].startswith("[ab] interrupted before any run was launched.")
+    assert "Traceback" not in stderr

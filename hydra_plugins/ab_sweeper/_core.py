@@ -9,7 +9,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -91,6 +92,19 @@ def _exit_interrupted(when: str) -> NoReturn:
     sys.exit(INTERRUPTED_EXIT)
 
 
+@contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """A phase of the sweep that Ctrl-C or SIGTERM ends with status 130 and one line (a phase that has
+    written something says what, and exits, itself)."""
+    previous = _stop_on_sigterm()
+    try:
+        yield
+    except KeyboardInterrupt:
+        _exit_interrupted(NOTHING_LAUNCHED)
+    finally:
+        _restore_sigterm(previous)
+
+
 def _record_of(run: PlannedRun) -> RunRecord:
     return RunRecord(run.variant, run.index, run.seed, run.run_name, run.job_dir, task=run.task)
 
@@ -118,14 +132,8 @@ class ABSweepFailed(ABConfigError):
 
 class ABSweep:
     def __init__(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        self.previous_sigterm = _stop_on_sigterm()  # restored when run() ends
-        try:
+        with stopping_on_signals():
             self._prepare(hydra_context, task_function, config)
-        except BaseException as error:
-            _restore_sigterm(self.previous_sigterm)
-            if isinstance(error, KeyboardInterrupt):
-                _exit_interrupted(NOTHING_LAUNCHED)
-            raise
 
     def _prepare(self, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context = hydra_context
@@ -190,14 +198,11 @@ class ABSweep:
     def run(self, arguments: list[str]) -> list[Any]:
         """The sweep, and one line for whatever it stops at: Ctrl-C or SIGTERM (status 130), a record file that
         cannot be trusted."""
-        try:
-            return self._run(arguments)
-        except KeyboardInterrupt:
-            _exit_interrupted(NOTHING_LAUNCHED)  # later phases say what they wrote themselves
-        except RecordError as error:
-            raise ABConfigError(str(error)) from None
-        finally:
-            _restore_sigterm(self.previous_sigterm)
+        with stopping_on_signals():
+            try:
+                return self._run(arguments)
+            except RecordError as error:
+                raise ABConfigError(str(error)) from None
 
     def _run(self, arguments: list[str]) -> list[Any]:
         task_overrides, ab_keys = self._split_arguments(arguments)
