@@ -157,11 +157,13 @@ def _start_hanging(tmp_path):
     """A sweep that is certainly still running: it waits in a_run_2 (the rerun's a_run_2 does not hang)."""
     proc = _start(tmp_path, *HANGS)
     exp_dir = tmp_path / "ab_test_results" / "resume"
-    deadline = time.monotonic() + 60
-    while not ((exp_dir / "a_run_2" / "ab_status.json").exists() and status(exp_dir / "a_run_2")["status"]):
+    deadline = time.monotonic() + 120
+    # The app marks the attempt that hangs just before it hangs: stopped earlier (a loaded machine can take long
+    # from a_run_2's status record to there), the rerun's a_run_2 would hang instead.
+    while not (exp_dir / ".failed_once_a_run_2").exists():
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
-            raise AssertionError(f"a_run_2 never started: {proc.communicate()}")
+            raise AssertionError(f"a_run_2 never started hanging: {proc.communicate()}")
         time.sleep(0.05)
     return proc, exp_dir
 
