@@ -14,10 +14,14 @@ import os
 import secrets
 import shutil
 import socket
+import types
+import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from metta_ab.experiment import ExperimentError
 
 STATUS_FILE = "ab_status.json"
 EXPERIMENT_CONFIG = "experiment_config.yaml"
@@ -54,10 +58,12 @@ def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
 
 
 class ExperimentLock:
-    """One sweep per experiment directory. An OS file lock: a sweeper that dies releases it at once."""
+    """One sweep per experiment directory. An OS file lock: a sweeper that dies releases it at once. It is taken
+    beside the resolved directory, so a second sweep reaching it by another path (a symlink, `..`) is refused."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, experiment_dir: Path) -> None:
+        self.resolved = Path(os.path.realpath(experiment_dir))
+        self.path = self.resolved.parent / f".{self.resolved.name}.lock"
         self._handle: Any = None
 
     def __enter__(self) -> ExperimentLock:
@@ -90,11 +96,68 @@ class ExperimentLockedError(RuntimeError):
     pass
 
 
+class RecordError(ExperimentError):
+    """A record file cannot be trusted (unreadable, garbled, a field missing, unknown or of the wrong type): the
+    message names the file and the field."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = path, problem
+
+
 def read_json(path: Path) -> Any | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`; RecordError saying why when it cannot be read as one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RecordError(path, f"not readable: {error.strerror}") from None
+    except ValueError as error:  # not JSON, or not UTF-8: cut short or garbled
+        raise RecordError(path, f"not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise RecordError(path, f"a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _accepts(hint: Any, value: Any) -> bool:
+    """Whether `value`, read from JSON, fits the type hint `hint` (`int`, `float | None`, `list[str]`, `Any`...)."""
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(option, value) for option in typing.get_args(hint))
+    if origin is not None:  # list[str], dict[str, int]
+        args = typing.get_args(hint)
+        if not isinstance(value, origin):
+            return False
+        if isinstance(value, dict):
+            return all(_accepts(args[0], k) and _accepts(args[1], v) for k, v in value.items())
+        return all(_accepts(args[0], item) for item in value)
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return hint is bool
+    return isinstance(value, int | float) if hint is float else isinstance(value, hint)
+
+
+def check_fields(
+    path: Path, data: Mapping[str, Any], hints: Mapping[str, Any], *, required: Iterable[str] = (), where: str = ""
+) -> None:
+    """RecordError naming the first missing or mistyped field of `data` (described by type hints); fields not in
+    `hints` are left to the caller."""
+    for name in required:
+        if name not in data:
+            raise RecordError(path, f"{where}field {name!r} is missing")
+    for name, hint in hints.items():
+        if name in data and not _accepts(hint, data[name]):
+            expected = hint.__name__ if isinstance(hint, type) else str(hint)
+            raise RecordError(path, f"{where}field {name!r} is {data[name]!r}, not of type {expected}")
 
 
 def json_safe(value: Any) -> Any:
@@ -119,8 +182,43 @@ def json_safe(value: Any) -> Any:
 # --- the job's own status record -------------------------------------------------------------------
 
 
+#: The fields of a job's record the sweeper reads (others, e.g. a newer task wrapper's, are left alone).
+STATUS_FIELDS: dict[str, Any] = {
+    "status": str,
+    "attempt": int,
+    "host": str | None,
+    "pid": int | None,
+    "pid_started": int | None,
+    "slurm_job_id": str | int | None,
+    "slurm_array_job_id": str | int | None,
+    "log_files": list[str] | None,
+    "started_at": float | None,
+    "finished_at": float | None,
+    "duration": float | None,
+    "error": str | None,
+    "traceback": str | None,
+}
+
+
 def read_status(job_dir: Path) -> dict[str, Any] | None:
-    return read_json(job_dir / STATUS_FILE)
+    """The job's own record; None when there is none or it is not JSON (a write cut short: the run is run
+    again). A record that is JSON but not one the task wrapper writes is a RecordError."""
+    path = job_dir / STATUS_FILE
+    data = read_json(path)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise RecordError(path, f"a JSON {type(data).__name__}, not a job record; {STATUS_FIX}")
+    try:
+        check_fields(path, data, STATUS_FIELDS, required=["status"])
+        if data["status"] not in (RUNNING, COMPLETED, FAILED):
+            raise RecordError(path, f"field 'status' is {data['status']!r}, not one of running, completed, failed")
+    except RecordError as error:
+        raise RecordError(path, f"{error.problem}; {STATUS_FIX}") from None
+    return data
+
+
+STATUS_FIX = "fix the field, or delete the file to run that run again (its files are kept under attempts/)"
 
 
 def write_status(job_dir: Path, record: Mapping[str, Any]) -> None:
@@ -237,6 +335,23 @@ class RunRecord:
             self.traceback = status.get("traceback")
         self.errors.append(f"attempt {self.attempts}: {self.error}")
 
+    def absorb_job_records(self, job_dir: Path) -> bool:
+        """Rebuild the record from the job's own files (the ledger was lost): each earlier attempt's record, then
+        the last one unless it says running (the sweep waits for such runs, then reads them again). Returns
+        whether the job left any record."""
+        statuses = [read_status(job_dir / ATTEMPTS_DIR / str(k)) for k in range(1, attempts_made(job_dir) + 1)]
+        statuses.append(read_status(job_dir))
+        for status in statuses[:-1]:
+            if status is not None:
+                self.absorb_status(status)
+        if statuses[-1] is not None and statuses[-1]["status"] != RUNNING:
+            self.absorb_status(statuses[-1])
+        return any(status is not None for status in statuses)
+
+
+#: The header fields the sweeper reads (a ledger written elsewhere, e.g. from W&B, may hold others).
+LEDGER_HEADER: dict[str, Any] = {"experiment": str, "fingerprint": dict[str, Any], "injection_notes": list[str]}
+
 
 @dataclass
 class Ledger:
@@ -250,9 +365,23 @@ class Ledger:
 
     @classmethod
     def load(cls, experiment_dir: Path) -> Ledger | None:
-        data = read_json(experiment_dir / LEDGER_FILE)
-        if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+        """The ledger, or None when the directory has none. RecordError when it cannot be trusted (unreadable,
+        or a field missing, unknown or of the wrong type): the jobs' own records can rebuild it."""
+        path = experiment_dir / LEDGER_FILE
+        if not path.exists():
             return None
+        data = read_json_object(path)
+        check_fields(path, data, {**LEDGER_HEADER, "runs": list[dict[str, Any]]}, required=["runs"])
+        hints = typing.get_type_hints(RunRecord)
+        required = [f.name for f in fields(RunRecord) if f.default is MISSING and f.default_factory is MISSING]
+        for number, run in enumerate(data["runs"], 1):
+            where = f"run {number}: "
+            unknown = sorted(set(run) - set(hints))
+            if unknown:
+                raise RecordError(path, f"{where}unknown field {unknown[0]!r}")
+            check_fields(path, run, hints, required=required, where=where)
+            if run.get("status", PLANNED) not in (PLANNED, RUNNING, COMPLETED, FAILED):
+                raise RecordError(path, f"{where}field 'status' is {run['status']!r}, not a run status")
         header = {k: v for k, v in data.items() if k != "runs"}
         return cls.create(experiment_dir, (RunRecord(**r) for r in data["runs"]), **header)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metta_ab.experiment import ABExperiment, AnalysisSettings
-from metta_ab.ledger import COMPLETED, RunRecord, read_json, write_json_atomic
+from metta_ab.ledger import COMPLETED, RecordError, RunRecord, check_fields, read_json_object, write_json_atomic
 
 if TYPE_CHECKING:  # scipy: only the sequential parts need it
     from metta_ab.stats.sequential import LookDecision, SequentialDesign
@@ -24,6 +24,13 @@ if TYPE_CHECKING:  # scipy: only the sequential parts need it
 LOOKS_FILE = "looks.json"
 #: The analysis settings a sequential decision depends on: a resumed sweep must decide with the same ones.
 RULE_SETTINGS = ("metric", "direction", "curve_summary", "last_k", "alpha", "control", "min_effect")
+FILE_FIELDS: dict[str, Any] = {"rule": dict[str, Any] | None, "looks": list[dict[str, Any]]}
+#: The fields every analysis recorded in looks.json has (a sequential look's also has its "decision").
+ENTRY_FIELDS: dict[str, Any] = {"analysis": int, "runs_per_variant": int, "completed": dict[str, int], "time": str}
+LOOKS_FIX = (
+    "It records the analyses made so far (a sequential experiment's decided looks), so it is not ignored: restore "
+    "it, or start over with ab.resume=false (the experiment directory is moved aside, never deleted)"
+)
 
 
 def design_for(experiment: ABExperiment, alpha: float) -> SequentialDesign:
@@ -60,11 +67,30 @@ class Looks:
 
     @classmethod
     def load(cls, experiment_dir: Path) -> Looks:
+        """The analyses so far (none without a file). RecordError when the file cannot be trusted: read as empty,
+        it would let a rerun decide a sequential experiment's looks again, under other settings."""
         path = Path(experiment_dir) / LOOKS_FILE
-        data = read_json(path)
-        if not isinstance(data, dict):
+        if not path.exists():
             return cls(path)
-        return cls(path, data.get("rule"), [e for e in data.get("looks", []) if isinstance(e, dict)])
+        try:
+            data = read_json_object(path)
+            unknown = sorted(set(data) - set(FILE_FIELDS))
+            if unknown:
+                raise RecordError(path, f"unknown field {unknown[0]!r}")
+            check_fields(path, data, FILE_FIELDS, required=FILE_FIELDS)
+            for number, entry in enumerate(data["looks"], 1):
+                where = f"analysis {number}: "
+                check_fields(
+                    path, entry, {**ENTRY_FIELDS, "decision": dict[str, Any]}, required=ENTRY_FIELDS, where=where
+                )
+                if "decision" in entry:
+                    _check_decision(path, entry["decision"], where)
+            looks = cls(path, data["rule"], data["looks"])
+            if looks.rule is None and any("decision" in e for e in looks.entries):
+                raise RecordError(path, "field 'rule' is null, but looks were decided by a rule")
+        except RecordError as error:
+            raise RecordError(path, f"{error.problem}. {LOOKS_FIX}") from None
+        return looks
 
     def save(self) -> None:
         write_json_atomic(self.path, {"rule": self.rule, "looks": self.entries})
@@ -102,6 +128,15 @@ class Looks:
             "(two looks at alpha 0.05 call one in about 8% of A/A experiments). To add seeds until the answer is "
             "clear, plan the looks: .set_sequential(max_runs_per_variant=N, runs_per_look=k)"
         ]
+
+
+def _check_decision(path: Path, decision: dict[str, Any], where: str) -> None:
+    from metta_ab.stats.sequential import LookDecision
+
+    try:
+        LookDecision.from_dict(decision)
+    except (KeyError, TypeError, ValueError) as error:
+        raise RecordError(path, f"{where}field 'decision' cannot be read ({type(error).__name__}: {error})") from None
 
 
 def runs_needed(design: SequentialDesign, history: Sequence[LookDecision], variants: Sequence[str]) -> dict[str, int]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+
 import pytest
 from sweeper_cli import METTA_LIKE, STRUCTURED, run_sweep
 
@@ -151,6 +156,49 @@ def test_output_dir_that_is_a_file_is_refused(tmp_path):
     result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=results", cwd=tmp_path)
     assert result.returncode == 1
     assert f"ab.output_dir=results: {tmp_path / 'results'} is a file, not a directory" in result.stderr
+
+
+@pytest.mark.parametrize("where", ["experiment", "job"])
+def test_a_file_where_a_directory_belongs_is_refused(tmp_path, where):
+    (tmp_path / "exp.py").write_text(builder(VALID_VARIANTS))
+    path = tmp_path / "results" / "bad" / ("a_run_1" if where == "job" else "")
+    path.parent.mkdir(parents=True)
+    path.write_text("not a dir")
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=results", cwd=tmp_path)
+    assert result.returncode == 1
+    what = "job directory" if where == "job" else "the experiment directory"
+    assert result.stderr.startswith(f"ab.output_dir=results: {what} {path} is a file, not a directory; move it away")
+    assert "Traceback" not in result.stderr and "Launching" not in result.output
+
+
+@contextmanager
+def read_only(path):
+    """`path` unwritable, for root too (chmod does not stop root; the immutable attribute does)."""
+    as_root = os.geteuid() == 0
+    if as_root:
+        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)], check=False).returncode:
+            pytest.skip("running as root, and chattr +i is not available here")
+    else:
+        path.chmod(0o555)
+    try:
+        yield
+    finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        else:
+            path.chmod(0o755)
+
+
+@pytest.mark.parametrize("where", ["experiment", "job"])
+def test_a_read_only_directory_is_refused(tmp_path, where):
+    (tmp_path / "exp.py").write_text(builder(VALID_VARIANTS))
+    path = tmp_path / "results" / "bad" / ("a_run_1" if where == "job" else "")
+    path.mkdir(parents=True)
+    with read_only(path):
+        result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=results", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{path} is not writable; make it writable (chmod -R u+w {path})" in result.stderr.splitlines()[0]
+    assert "Traceback" not in result.stderr and "Launching" not in result.output
 
 
 def test_unknown_ab_setting_is_refused(tmp_path):

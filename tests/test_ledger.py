@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from metta_ab.ledger import (
     RUNNING,
     STATUS_FILE,
     Ledger,
+    RecordError,
     RunRecord,
     attempts_made,
     json_safe,
@@ -326,10 +328,85 @@ def test_ledger_save_and_load(tmp_path: Path) -> None:
     assert [r.job_dir for r in loaded.by_status(PLANNED)] == ["b_run_1"]
 
 
-def test_ledger_load_of_a_missing_or_foreign_file(tmp_path: Path) -> None:
+def test_ledger_load_of_a_missing_file(tmp_path: Path) -> None:
     assert Ledger.load(tmp_path) is None
-    (tmp_path / LEDGER_FILE).write_text(json.dumps({"something": "else"}), encoding="utf-8")
-    assert Ledger.load(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ('{"runs": [', "not valid JSON"),
+        ("[1, 2]", "a JSON list, not an object"),
+        ('{"something": "else"}', "field 'runs' is missing"),
+        ('{"runs": {}}', "field 'runs' is {}, not of type list[dict[str, typing.Any]]"),
+        ('{"fingerprint": [], "runs": []}', "field 'fingerprint' is [], not of type dict"),
+        ('{"runs": [{"variant": "a"}]}', "run 1: field 'run_index' is missing"),
+    ],
+)
+def test_ledger_load_names_what_cannot_be_trusted(tmp_path: Path, content: str, problem: str) -> None:
+    (tmp_path / LEDGER_FILE).write_text(content, encoding="utf-8")
+    with pytest.raises(RecordError, match=re.escape(problem)) as caught:
+        Ledger.load(tmp_path)
+    assert caught.value.path == tmp_path / LEDGER_FILE
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"attempts": "two"}, "run 1: field 'attempts' is 'two', not of type int"),
+        ({"attempts": True}, "run 1: field 'attempts' is True, not of type int"),
+        ({"duration": "1s"}, "run 1: field 'duration' is '1s', not of type float | None"),
+        ({"errors": [3]}, "run 1: field 'errors' is [3], not of type list[str]"),
+        ({"status": "done"}, "run 1: field 'status' is 'done', not a run status"),
+        ({"atempts": 2}, "run 1: unknown field 'atempts'"),
+    ],
+)
+def test_ledger_load_names_the_field(tmp_path: Path, change: dict[str, Any], problem: str) -> None:
+    Ledger.create(tmp_path, [record()], experiment="lr_test").save()
+    data = json.loads((tmp_path / LEDGER_FILE).read_text(encoding="utf-8"))
+    data["runs"][0].update(change)
+    (tmp_path / LEDGER_FILE).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(RecordError, match=re.escape(problem)):
+        Ledger.load(tmp_path)
+
+
+def test_ledger_load_keeps_header_fields_it_does_not_read(tmp_path: Path) -> None:
+    Ledger.create(tmp_path, [record()], experiment="g", source="wandb group g").save()  # as wandb_api writes it
+    loaded = Ledger.load(tmp_path)
+    assert loaded is not None and loaded.header == {"experiment": "g", "source": "wandb group g"}
+
+
+def test_status_record_with_a_mistyped_field_is_named(tmp_path: Path) -> None:
+    write_status(tmp_path, {"status": COMPLETED, "attempt": "two", "a_newer_field": 1})
+    with pytest.raises(RecordError, match=r"ab_status.json: field 'attempt' is 'two', not of type int; fix the"):
+        read_status(tmp_path)
+    write_status(tmp_path, {"status": "finished", "attempt": 2})
+    with pytest.raises(RecordError, match="field 'status' is 'finished', not one of running, completed, failed"):
+        read_status(tmp_path)
+    write_status(tmp_path, {"status": COMPLETED, "attempt": 2, "a_newer_field": 1})  # unknown fields: left alone
+    assert read_status(tmp_path) == {"status": COMPLETED, "attempt": 2, "a_newer_field": 1}
+
+
+def test_a_lost_ledger_record_is_rebuilt_from_the_job_records(tmp_path: Path) -> None:
+    job_dir = tmp_path / "a_run_1"
+    write_status(job_dir, {"status": FAILED, "attempt": 1, "error": "RuntimeError: first"})
+    move_attempt_aside(job_dir)
+    write_status(job_dir, {"status": RUNNING, "attempt": 2})
+    move_attempt_aside(job_dir)  # died while running
+    write_status(job_dir, {"status": COMPLETED, "attempt": 3, "return_value": {"score": 1.0}})
+    rebuilt = record()
+    assert rebuilt.absorb_job_records(job_dir)
+    assert (rebuilt.status, rebuilt.attempts, rebuilt.return_value) == (COMPLETED, 3, {"score": 1.0})
+    assert rebuilt.errors[0] == "attempt 1: RuntimeError: first"
+    assert rebuilt.errors[1].startswith("attempt 2: the job's process died without finishing")
+    assert not record().absorb_job_records(tmp_path / "b_run_1")
+
+
+def test_a_running_job_record_is_left_for_the_sweep_to_wait_for(tmp_path: Path) -> None:
+    write_status(tmp_path, {"status": RUNNING, "attempt": 1})
+    rebuilt = record()
+    assert rebuilt.absorb_job_records(tmp_path)
+    assert (rebuilt.status, rebuilt.attempts) == (PLANNED, 0)
 
 
 def test_no_temp_files_anywhere_after_a_job_lifecycle(tmp_path: Path) -> None:

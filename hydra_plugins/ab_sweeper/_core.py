@@ -9,9 +9,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
@@ -32,10 +33,13 @@ from metta_ab.ledger import (
     COMPLETED,
     EXPERIMENT_CONFIG,
     FAILED,
+    LEDGER_FILE,
     RUNNING,
+    STATUS_FILE,
     ExperimentLock,
     ExperimentLockedError,
     Ledger,
+    RecordError,
     RunRecord,
     move_attempt_aside,
     ran_in_sweeper_process,
@@ -60,11 +64,51 @@ from metta_ab.plan import (
 log = logging.getLogger(STATUS_LOGGER)
 
 PLAN_TXT, PLAN_JSON, BASE_YAML = "plan.txt", "plan.json", "ab_base.yaml"
+NOTHING_LAUNCHED = (
+    "before any run was launched. Run the same command again to start (or resume) the sweep; completed runs are not "
+    "run again."
+)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM (a scheduler's stop, `kill`) ends the sweep like Ctrl-C does."""
     raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (a scheduler's stop, `kill`) ends the sweep as Ctrl-C does, at any phase, until the handler
+    returned is restored. An inherited SIG_IGN is kept: whoever started the sweep asked for it (SIGINT is left
+    as inherited too, ignored for a background job)."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    return previous
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:  # None: a handler not set from Python, which cannot be put back
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_interrupted(when: str) -> NoReturn:
+    sys.stderr.write(f"[ab] interrupted {when}\n")
+    sys.exit(exit_status.INTERRUPTED)
+
+
+@contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """A phase of the sweep that Ctrl-C or SIGTERM ends with status 130 and one line (a phase that has
+    written something says what, and exits, itself)."""
+    previous = _stop_on_sigterm()
+    try:
+        yield
+    except KeyboardInterrupt:
+        _exit_interrupted(NOTHING_LAUNCHED)
+    finally:
+        _restore_sigterm(previous)
+
+
+def _record_of(run: PlannedRun) -> RunRecord:
+    return RunRecord(run.variant, run.index, run.seed, run.run_name, run.job_dir, task=run.task)
 
 
 def _no_launcher_retries(config: DictConfig) -> list[str]:
@@ -101,6 +145,10 @@ class ABSweepFailed(ABConfigError):
 
 class ABSweep:
     def __init__(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        with stopping_on_signals():
+            self._prepare(hydra_context, task_function, config)
+
+    def _prepare(self, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context = hydra_context
         self.config = config
         pin_status_logging()
@@ -123,7 +171,8 @@ class ABSweep:
         except ExperimentError as error:
             raise ABConfigError(str(error)) from None
         self.experiment_dir, self.dir_setting = locate(config, self.settings.output_dir, self.experiment)
-        self._check_writable(self.experiment_dir.parent)
+        self._create_parent()
+        self._check_writable(self.experiment_dir, "the experiment directory")
         self.job_overrides = [DROP_AB_NODE, f"hydra.sweep.dir={format_value(str(self.experiment_dir))}"]
         self.job_overrides += _no_launcher_retries(config)
         publish(config, self.experiment_dir)
@@ -138,21 +187,38 @@ class ABSweep:
         self.launcher_errors: list[str] = []  # in full, for when no run could even start
         self.metric_checked = False  # whether a completed run was asked for the declared metric yet
 
-    def _check_writable(self, parent: Path) -> None:
-        if parent.exists() and not parent.is_dir():
-            raise ABConfigError(f"{self.dir_setting}: {parent} is a file, not a directory")
+    def _create_parent(self) -> None:
+        parent = self.experiment_dir.parent
+        self._check_writable(parent, "")
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ABConfigError(
                 f"{self.dir_setting}: cannot create {parent} ({error.strerror}); choose a writable directory"
             ) from None
-        if not os.access(parent, os.W_OK):
-            raise ABConfigError(f"{self.dir_setting}: {parent} is not writable; choose a writable directory")
+
+    def _check_writable(self, directory: Path, what: str) -> None:
+        """One line naming `directory` and the fix, before the sweep writes anything there."""
+        where = f"{self.dir_setting}: {what + ' ' if what else ''}{directory}"
+        if directory.exists() and not directory.is_dir():
+            raise ABConfigError(f"{where} is a file, not a directory; move it away, or choose another directory")
+        if directory.is_dir() and not os.access(directory, os.W_OK | os.X_OK):
+            raise ABConfigError(
+                f"{where} is not writable; make it writable (chmod -R u+w {directory}), or choose another directory"
+            )
 
     # --- the flow ------------------------------------------------------------------------------------
 
     def run(self, arguments: list[str]) -> list[Any]:
+        """The sweep, and one line for whatever it stops at: Ctrl-C or SIGTERM (status 130), a record file that
+        cannot be trusted."""
+        with stopping_on_signals():
+            try:
+                return self._run(arguments)
+            except RecordError as error:
+                raise ABConfigError(str(error)) from None
+
+    def _run(self, arguments: list[str]) -> list[Any]:
         task_overrides, ab_keys = self._split_arguments(arguments)
         layout = self.app.layout(self.experiment, task_overrides)
         named = {key.removeprefix("ab.inject.") for key in ab_keys if key.startswith("ab.inject.")}
@@ -172,26 +238,33 @@ class ABSweep:
         self.tasks_by_job_dir = {r.job_dir: r.task for r in runs}
         self.task.seed_key = inject.seed
         self.task.wandb_env = inject.wandb_env
-        lock_path = self.experiment_dir.parent / f".{self.experiment_dir.name}.lock"
+        for run in runs:
+            self._check_writable(self.experiment_dir / run.job_dir, "job directory")
+        lock = ExperimentLock(self.experiment_dir)
         try:
-            with ExperimentLock(lock_path):
-                previous = self._previous_ledger(fingerprint)
+            with lock:
+                previous = self._previous_ledger(runs, fingerprint)
+                looks = Looks.load(self.experiment_dir)  # refused now if unreadable, not after the runs
                 self._write_definition(runs, layout)
                 if self.settings.dry_run:
                     print(self._plan_text(runs), end="")
                     print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
                     return []
-                if self.experiment.sequential is None:
-                    ledger = self._ledger(runs, previous, fingerprint)
-                    returns = self._launch_with_retries(runs, ledger)
-                else:
-                    looks = self._sequential_looks(runs)
-                    ledger = self._ledger(runs, previous, fingerprint)
-                    returns = self._launch_by_looks(runs, ledger, looks)
-                self._finish(ledger)
+                if self.experiment.sequential is not None:
+                    self._check_looks_rule(runs, looks)
+                ledger = self._ledger(runs, previous, fingerprint)
+                try:
+                    if self.experiment.sequential is None:
+                        returns = self._launch_with_retries(runs, ledger)
+                    else:
+                        returns = self._launch_by_looks(runs, ledger, looks)
+                except KeyboardInterrupt:
+                    self._finish(ledger, looks, interrupted=True)
+                self._finish(ledger, looks)
                 return returns
         except ExperimentLockedError as error:
-            raise ABConfigError(f"{self.experiment_dir}: {error}") from None
+            resolved = "" if lock.resolved == self.experiment_dir else f" (that is {lock.resolved})"
+            raise ABConfigError(f"{self.experiment_dir}{resolved}: {error}") from None
 
     def _injection(
         self, explicit: set[str], task_overrides: Sequence[str], layout: Any
@@ -211,17 +284,21 @@ class ABSweep:
         analysis = self.experiment.analysis.over(self.settings.analysis)
         return format_plan(dataclasses.replace(self.experiment, analysis=analysis), runs, self.injection_notes)
 
-    def _previous_ledger(self, fingerprint: dict[str, Any]) -> Ledger | None:
+    def _previous_ledger(self, runs: Sequence[PlannedRun], fingerprint: dict[str, Any]) -> Ledger | None:
         """Resume what this directory holds, refuse a changed definition, or (ab.resume=false) start over."""
-        previous = Ledger.load(self.experiment_dir)
-        if previous is None:
-            return None
-        if not self.settings.resume and not self.settings.dry_run:
+        holds_files = self.experiment_dir.is_dir() and any(self.experiment_dir.iterdir())
+        if holds_files and not self.settings.resume and not self.settings.dry_run:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             aside = self.experiment_dir.with_name(f"{self.experiment_dir.name}.old-{stamp}")
             self.experiment_dir.rename(aside)
             log.info("[ab] ab.resume=false: the previous experiment directory was moved to %s", aside)
             return None
+        try:
+            previous = Ledger.load(self.experiment_dir)
+        except RecordError as error:
+            return self._rebuilt_ledger(runs, f"was unreadable ({error.problem})")
+        if previous is None:
+            return self._rebuilt_ledger(runs, "was missing") if holds_files else None
         changes = fingerprint_changes(previous.header.get("fingerprint", {}), fingerprint)
         if changes:
             raise ABConfigError(
@@ -232,13 +309,31 @@ class ABSweep:
             )
         return previous
 
+    def _rebuilt_ledger(self, runs: Sequence[PlannedRun], what: str) -> Ledger | None:
+        """The ledger rebuilt from the job directories' own records, so that losing it runs nothing again (None
+        when no job left a record). Its definition fingerprint is lost with it: a job that ran with another seed
+        than the plan's shows the definition changed."""
+        records = [_record_of(run) for run in runs]
+        found = 0
+        for record in records:
+            job_dir = self.experiment_dir / record.job_dir
+            found += record.absorb_job_records(job_dir)
+            seed = (read_status(job_dir) or {}).get("seed")
+            if seed is not None and record.seed is not None and seed != record.seed:
+                raise ABConfigError(
+                    f"{job_dir / STATUS_FILE}: the run used seed {seed}, this definition gives it seed {record.seed} "
+                    f"({LEDGER_FILE}, which records the definition, is lost). Rerun the original definition to "
+                    "resume it, or start over with ab.resume=false (the old directory is moved aside, never deleted)."
+                )
+        if not found and what == "was missing":
+            return None
+        log.info("[ab] %s %s; rebuilt from the %d job records", LEDGER_FILE, what, found)
+        return Ledger.create(self.experiment_dir, records) if found else None
+
     def _ledger(self, runs: Sequence[PlannedRun], previous: Ledger | None, fingerprint: dict[str, Any]) -> Ledger:
         """New records for planned runs; runs an earlier sweep completed are kept and not run again."""
         old = previous.runs if previous else {}
-        records = [
-            old.get(r.job_dir) or RunRecord(r.variant, r.index, r.seed, r.run_name, r.job_dir, task=r.task)
-            for r in runs
-        ]
+        records = [old.get(r.job_dir) or _record_of(r) for r in runs]
         if previous is not None:  # a killed sweeper's ledger lags: the jobs' own status records are the truth
             unfinished = [self.experiment_dir / r.job_dir for r in records if r.status != COMPLETED]
             # Workers of a killed sweeper (joblib, submitit, SLURM) may still be finishing a run: let them.
@@ -293,9 +388,8 @@ class ABSweep:
             write_text_atomic(self.experiment_dir / BASE_YAML, base_yaml)
         OmegaConf.save(self.config, self.experiment_dir / "multirun.yaml")
 
-    def _sequential_looks(self, runs: Sequence[PlannedRun]) -> Looks:
-        """The looks decided so far; refused (before anything launches) when they were decided by other rules."""
-        looks = Looks.load(self.experiment_dir)
+    def _check_looks_rule(self, runs: Sequence[PlannedRun], looks: Looks) -> None:
+        """Refuse (before anything launches) looks decided so far by other rules; record the rule."""
         settings = self.experiment.analysis.over(self.settings.analysis).resolved()
         paired = seeds_are_paired((r.index, r.seed) for r in runs)
         rule = decision_rule(self.experiment, settings, paired=paired)
@@ -308,7 +402,6 @@ class ABSweep:
             )
         looks.rule = rule
         looks.save()
-        return looks
 
     def _launch_by_looks(self, runs: Sequence[PlannedRun], ledger: Ledger, looks: Looks) -> list[Any]:
         """A sequential experiment: per look, ONE launch (and its retries) of the next runs of the variants still
@@ -364,8 +457,8 @@ class ABSweep:
         gave up after another job crashed) has used none and is simply launched again. A failure no retry can
         pass (`not_retried`: see RecordingTask) is not retried. Attempts that ended an earlier sweeper's process
         count against this sweep's budget, so such a run is not relaunched without end, and runs after the
-        others, which it might take down with the sweeper. SIGINT and SIGTERM
-        stop the sweep cleanly: the ledger and the summary of what completed are written. The progress line
+        others, which it might take down with the sweeper. Ctrl-C and SIGTERM raise KeyboardInterrupt once the
+        round's records are saved (the caller writes the summary). The progress line
         counts `progress_total` runs (a sequential look: the runs up to it), else every run of the ledger.
         """
         total = progress_total or len(ledger.runs)
@@ -392,30 +485,24 @@ class ABSweep:
 
         returns: list[Any] = []
         job_index = 0
-        previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
-        try:
-            while True:
-                pending = [r for r in runs if retried(ledger.runs[r.job_dir])]
-                if not pending:
-                    break
-                risky = [r for r in pending if ledger.runs[r.job_dir].ended_sweeper]
-                if risky and len(risky) < len(pending):  # they may end this sweeper too: let the others finish
-                    if not job_index:
-                        log.info(
-                            "[ab] %s ended an earlier sweeper's process; launched after the other runs",
-                            ", ".join(r.job_dir for r in risky),
-                        )
-                    pending = [r for r in pending if r not in risky]
-                if job_index:
-                    log.info("[ab] relaunching %d run(s) that failed or never ran", len(pending))
-                statuses = self._launch_round(pending, ledger, job_index, returns, total)
-                job_index += len(pending)
-                if all(status is None for status in statuses.values()):
-                    break  # the launcher started nothing: relaunching would loop forever
-        except KeyboardInterrupt:
-            self._finish(ledger, interrupted=True)
-        finally:
-            signal.signal(signal.SIGTERM, previous_handler)
+        while True:
+            pending = [r for r in runs if retried(ledger.runs[r.job_dir])]
+            if not pending:
+                break
+            risky = [r for r in pending if ledger.runs[r.job_dir].ended_sweeper]
+            if risky and len(risky) < len(pending):  # they may end this sweeper too: let the others finish
+                if not job_index:
+                    log.info(
+                        "[ab] %s ended an earlier sweeper's process; launched after the other runs",
+                        ", ".join(r.job_dir for r in risky),
+                    )
+                pending = [r for r in pending if r not in risky]
+            if job_index:
+                log.info("[ab] relaunching %d run(s) that failed or never ran", len(pending))
+            statuses = self._launch_round(pending, ledger, job_index, returns, total)
+            job_index += len(pending)
+            if all(status is None for status in statuses.values()):
+                break  # the launcher started nothing: relaunching would loop forever
         return returns
 
     def _launch_round(
@@ -484,21 +571,25 @@ class ABSweep:
             overrides.append(f"++hydra.job.env_set.WANDB_DIR={job_dir}")
         return overrides
 
-    def _finish(self, ledger: Ledger, interrupted: bool = False) -> None:
+    def _finish(self, ledger: Ledger, looks: Looks, interrupted: bool = False) -> None:
+        """The report of what the ledger holds; after Ctrl-C or SIGTERM, the same and status 130."""
         records = list(ledger.runs.values())
-        from metta_ab.analysis import analyze_runs  # scipy: imported only once there are results
-        from metta_ab.report import write_report
-
-        if self.experiment.sequential is None:  # a sequential experiment's looks are recorded as decided
-            looks = Looks.load(self.experiment_dir)
-            looks.record_analysis(self.experiment.runs_per_variant, completed_per_variant(records))
-            looks.save()
-
         try:
+            from metta_ab.analysis import analyze_runs  # scipy: imported only once there are results
+            from metta_ab.report import write_report
+
+            if self.experiment.sequential is None:  # a sequential experiment's looks are recorded as decided
+                looks.record_analysis(self.experiment.runs_per_variant, completed_per_variant(records))
+                looks.save()
             results = analyze_runs(self.experiment, records, self.experiment_dir, self.settings.analysis)
             print(write_report(results, plots=self.settings.plots), end="")
         except ExperimentError as error:
             raise ABConfigError(f"the analysis settings are wrong, the runs are kept: {error}") from None
+        except KeyboardInterrupt:
+            _exit_interrupted(
+                f"while writing the report: every run is recorded in {ledger.path}. Run the same command again "
+                "to write it; completed runs are not run again."
+            )
         failed = [r for r in records if r.status == FAILED]
         print(f"[ab] results in {self.experiment_dir}")
         if interrupted:

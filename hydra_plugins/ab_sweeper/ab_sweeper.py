@@ -97,6 +97,8 @@ class ABCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if _experiment(config) is not None:
+            from hydra_plugins.ab_sweeper._core import stopping_on_signals
             from hydra_plugins.ab_sweeper._experiment_dir import settle
 
-            settle(config)
+            with stopping_on_signals():  # the experiment file may take long to import
+                settle(config)
