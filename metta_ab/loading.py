@@ -96,10 +96,10 @@ def import_file(path: Path) -> ModuleType:
         ) from None
     except SystemExit as error:
         sys.modules.pop(module_name, None)
+        where = f"experiment file {str(path)!r} exited with code {error.code!r} while being imported"
         raise ExperimentLoadError(
-            f"experiment file {str(path)!r} exited with code {error.code!r} while being imported{_at_line(error, path)}; "
-            "an experiment file only defines the experiment: put code that runs it under "
-            "`if __name__ == '__main__':`"
+            f"{where}{_at_line(error, path)}; an experiment file only defines the experiment: put code that runs "
+            "it under `if __name__ == '__main__':`"
         ) from None
     except ExperimentError as error:  # a `.build()` at module level: the builder's message says it all
         sys.modules.pop(module_name, None)
