@@ -72,8 +72,8 @@ def check_override_key(key: object, where: str) -> None:
     root = dotted.split(".")[0]
     if root == "hydra":
         raise ExperimentError(
-            f"{where}: key {key!r} is Hydra's setting {dotted}, which the sweep applies to every run or ignores; "
-            f"set {dotted} on the command line, where it applies to every run"
+            f"{where}: key {key!r} is Hydra's setting {dotted}, which an experiment cannot set (the sweep would "
+            f"ignore it or apply it to some runs only); set {dotted} on the command line, where it applies to every run"
         )
     if root == "ab":
         raise ExperimentError(
@@ -564,8 +564,8 @@ class ABExperiment:
         if hydra_entries:
             group, _, option = hydra_entries[0].strip("/").rpartition("/")
             raise ExperimentError(
-                f"{where}: defaults entry {hydra_entries[0]!r} selects a Hydra setting, which the sweep applies to "
-                f"every run or ignores; select it on the command line ({group}={option})"
+                f"{where}: defaults entry {hydra_entries[0]!r} selects a Hydra setting, which an experiment cannot "
+                f"set; select it on the command line ({group}={option}), where it applies to every run"
             )
         for key in self.base_values:
             check_override_key(key, where)

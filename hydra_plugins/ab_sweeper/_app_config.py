@@ -229,6 +229,8 @@ class AppConfig:
             for dotted, adds in [normalize_key(key)]
             if not adds and dotted not in layout.group_keys
         ]
+        if not values:
+            return []
         keys = {dotted for _, dotted, _ in values}
         try:
             cfg = self.compose([o for o in overrides if _override_key(o) not in keys])  # the app's own values
