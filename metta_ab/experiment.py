@@ -7,17 +7,24 @@ documents. Nothing here knows about Hydra.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from metta_ab.overrides import OverrideValueError, format_value, plain_value
 
 if TYPE_CHECKING:
     from metta_ab.metric_reader import MetricReader
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+#: Experiment, variant and task names become directory names (`<variant>_<task>_run_<i>`, the lock file
+#: `.<experiment>.lock`, W&B project `ab_test_<experiment>_<date>`): this keeps every one under file systems' 255.
+MAX_NAME_LENGTH = 100
 _KEY_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
 
 
@@ -33,6 +40,11 @@ def check_safe_name(name: object, what: str) -> None:
         raise ExperimentError(
             f"{what} {name!r} is not usable as a directory name: use letters, digits, '-', '_' and '.', "
             "starting with a letter or digit (no spaces, no '/', no '..')"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise ExperimentError(
+            f"{what} {name[:40]!r}... is {len(name)} characters long; names become directory names, "
+            f"so they may have at most {MAX_NAME_LENGTH}"
         )
 
 
@@ -57,6 +69,67 @@ def check_override_key(key: object, where: str) -> None:
             f"{where}: override key {key!r} is not a config key; write nested keys as "
             "'trainer__learning_rate' or 'trainer.learning_rate' (a leading '+' adds a new key)"
         )
+    root = dotted.split(".")[0]
+    if root == "hydra":
+        raise ExperimentError(
+            f"{where}: key {key!r} is Hydra's setting {dotted}, which an experiment cannot set (the sweep would "
+            f"ignore it or apply it to some runs only); set {dotted} on the command line, where it applies to every run"
+        )
+    if root == "ab":
+        raise ExperimentError(
+            f"{where}: key {key!r} is the ab sweeper's setting {dotted}, not a setting of a run; "
+            f"set {dotted} on the command line"
+        )
+
+
+def checked_values(values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """`values` with every value as plain Python data (numpy numbers as int/float/bool), so it is saved and
+    passed as a number; a value no override can carry is refused here, naming the key."""
+    result = {}
+    for key, value in values.items():
+        try:
+            result[key] = plain_value(value)
+            format_value(result[key])  # dict keys the override grammar cannot write
+        except OverrideValueError as error:
+            raise ExperimentError(f"{where}, key {key!r}: {error}") from None
+    return result
+
+
+def _plain_setting(value: Any) -> Any:
+    """A setting's numpy number as a Python one; anything else as it is, for validate() to judge."""
+    try:
+        return plain_value(value)
+    except OverrideValueError:
+        return value
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """The numbers a setting may hold; `describe()` says it in an error."""
+
+    whole: bool = False
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # low itself is refused
+    high_open: bool = False
+
+    def accepts(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int if self.whole else int | float):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or (value < self.high or (not self.high_open and value == self.high))
+
+    def describe(self) -> str:
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            bounds.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        kind = "a whole number" if self.whole else "a finite number"
+        return f"{kind} {' and '.join(bounds)}".rstrip()
 
 
 @dataclass
@@ -85,6 +158,7 @@ class ABVariant:
             if dotted in seen:
                 raise ExperimentError(f"{where}: {seen[dotted]!r} and {key!r} set the same key {dotted!r}")
             seen[dotted] = key
+        self.overrides = checked_values(self.overrides, where)
         check_tags(self.tags, where)
 
 
@@ -94,15 +168,6 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ExperimentError(f"{where} must be a mapping of key: value, got {value!r}")
     return dict(value)
-
-
-def _plain(value: Any) -> Any:
-    """Tuples -> lists, recursively, so the YAML round trip gives back equal values."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _today() -> str:
@@ -118,7 +183,7 @@ def _arm_dict(arm: ABVariant) -> dict[str, Any]:
     return {
         "name": arm.name,
         "description": arm.description,
-        "overrides": _plain(arm.overrides),
+        "overrides": plain_value(arm.overrides),
         "tags": list(arm.tags),
     }
 
@@ -158,6 +223,16 @@ class AnalysisSettings:
     normalize: dict[str, Any] | None = None  # suites: task -> [low, high]; default: by the control's task mean
     target: float | None = None  # suites: the normalized score that counts as solved (the optimality gap)
 
+    RANGES = {
+        "alpha": NumberRange(low=0, high=0.5, low_open=True, high_open=True),  # two-sided: 0.5 rejects nothing
+        "ci_level": NumberRange(low=0.5, high=1, low_open=True, high_open=True),
+        "n_resamples": NumberRange(whole=True, low=100),  # fewer gives CIs that change from seed to seed
+        "seed": NumberRange(whole=True, low=0),  # numpy's generators take no negative seed
+        "last_k": NumberRange(whole=True, low=1),
+        "threshold": NumberRange(),
+        "min_effect": NumberRange(low=0),
+        "target": NumberRange(),
+    }
     DEFAULTS = {
         "direction": "max",
         "alpha": 0.05,
@@ -188,10 +263,12 @@ class AnalysisSettings:
             )
         if self.curve_summary == "threshold" and self.threshold is None:
             raise ExperimentError(f"{where}: curve summary 'threshold' needs a threshold value")
-        for name, low, high in (("alpha", 0, 0.5), ("ci_level", 0.5, 1)):
+        if self.metric is not None and not isinstance(self.metric, str):
+            raise ExperimentError(f"{where}: metric must be a metric name (a string), got {self.metric!r}")
+        for name, allowed in self.RANGES.items():
             value = getattr(self, name)
-            if value is not None and not low < value < high:
-                raise ExperimentError(f"{where}: {name} must be between {low} and {high}, got {value!r}")
+            if value is not None and not allowed.accepts(value):
+                raise ExperimentError(f"{where}: {name} must be {allowed.describe()}, got {value!r}")
         if self.normalize is not None:
             if not isinstance(self.normalize, Mapping):
                 raise ExperimentError(f"{where}: normalize must map task -> (low, high), got {self.normalize!r}")
@@ -230,18 +307,33 @@ class SequentialSettings:
     def is_set(self) -> bool:
         return any(v is not None for v in vars(self).values())
 
-    def validate(self, where: str) -> None:
-        from metta_ab.stats.sequential import _spending_kind, check_schedule
+    def check_given(self, where: str) -> None:
+        """Each value that is set, on its own (`ab.sequential.*` may complete the experiment's design)."""
+        from metta_ab.stats.sequential import _spending_kind
 
+        runs = NumberRange(whole=True, low=2)  # a t-test at a look needs 2 runs per variant
+        for name in ("max_runs_per_variant", "runs_per_look"):
+            value = getattr(self, name)
+            if value is not None and not runs.accepts(value):
+                raise ExperimentError(f"{where}: {name} must be {runs.describe()}, got {value!r}")
+        try:
+            if self.spending is not None:
+                _spending_kind(self.spending)
+        except ValueError as error:
+            raise ExperimentError(f"{where}: {error}") from None
+
+    def validate(self, where: str) -> None:
+        from metta_ab.stats.sequential import check_schedule
+
+        self.check_given(where)
         if self.max_runs_per_variant is None or self.runs_per_look is None:
             raise ExperimentError(
                 f"{where}: a sequential design needs both max_runs_per_variant and runs_per_look, got {vars(self)}; "
-                "set them with .set_sequential(max_runs_per_variant=N, runs_per_look=k)"
+                "set them with .set_sequential(max_runs_per_variant=N, runs_per_look=k) or "
+                "ab.sequential.max_runs_per_variant=N ab.sequential.runs_per_look=k"
             )
         try:
             check_schedule(self.max_runs_per_variant, self.runs_per_look)
-            if self.spending is not None:
-                _spending_kind(self.spending)
         except ValueError as error:
             raise ExperimentError(f"{where}: {error}") from None
 
@@ -279,6 +371,18 @@ class ABExperiment:
         self.variants.append(variant)
         return self
 
+    def with_changes(self, **changes: Any) -> ABExperiment:
+        """A copy of this experiment, of the same class, with `changes` set. The copy is made without calling
+        `__init__`: a subclass's own `__init__` (the custom experiment class pattern) takes no field arguments,
+        so `dataclasses.replace` cannot copy it."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {unknown}")
+        changed = copy.copy(self)
+        for name, value in changes.items():
+            setattr(changed, name, value)
+        return changed
+
     def variant(self, name: str) -> ABVariant:
         for variant in self.variants:
             if variant.name == name:
@@ -300,7 +404,7 @@ class ABExperiment:
             "description": self.description,
             "date": self.date,
             "runs_per_variant": self.runs_per_variant,
-            "base_config": _plain(self.base_config),
+            "base_config": plain_value(self.base_config),
             "wandb_project": self.wandb_project,
             "wandb_entity": self.wandb_entity,
             "wandb_tags": list(self.wandb_tags),
@@ -387,16 +491,18 @@ class ABExperiment:
                 )
             names.add(variant.name)
         self._validate_tasks()
-        runs = self.runs_per_variant
+        self.runs_per_variant = runs = _plain_setting(self.runs_per_variant)
         if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
             raise ExperimentError(
                 f"experiment {self.name!r}: runs_per_variant must be a whole number >= 1, got {runs!r}; "
                 "set it with .set_runs_per_variant(n)"
             )
         if self.sequential is not None:
+            self.sequential = SequentialSettings(**{k: _plain_setting(v) for k, v in vars(self.sequential).items()})
             self.sequential.validate(f"experiment {self.name!r} sequential design")
             self.runs_per_variant = self.sequential.max_runs_per_variant
         self._validate_base_config()
+        self.analysis = AnalysisSettings(**{k: _plain_setting(v) for k, v in vars(self.analysis).items()})
         self.analysis.validate(f"experiment {self.name!r} metric settings", [v.name for v in self.variants])
         if self.metric_reader is not None:
             from metta_ab.metric_reader import MetricReader
@@ -454,8 +560,17 @@ class ABExperiment:
             raise ExperimentError(
                 f"{where}: defaults must be a list of config paths such as ['/common', '/agent/fast'], got {defaults!r}"
             )
+        hydra_entries = [d for d in defaults if d.strip("/").split("/")[0] == "hydra"]
+        if hydra_entries:
+            group, _, option = hydra_entries[0].strip("/").rpartition("/")
+            raise ExperimentError(
+                f"{where}: defaults entry {hydra_entries[0]!r} selects a Hydra setting, which an experiment cannot "
+                f"set; select it on the command line ({group}={option}), where it applies to every run"
+            )
         for key in self.base_values:
             check_override_key(key, where)
+        values = checked_values(self.base_values, where)
+        self.base_config = {key: values.get(key, value) for key, value in self.base_config.items()}
 
 
 class ExperimentBuilder:

@@ -94,6 +94,16 @@ def import_file(path: Path) -> ModuleType:
         raise ExperimentLoadError(
             f"experiment file {str(path)!r} has a syntax error at line {error.lineno}: {error.msg}"
         ) from None
+    except SystemExit as error:
+        sys.modules.pop(module_name, None)
+        where = f"experiment file {str(path)!r} exited with code {error.code!r} while being imported"
+        raise ExperimentLoadError(
+            f"{where}{_at_line(error, path)}; an experiment file only defines the experiment: put code that runs "
+            "it under `if __name__ == '__main__':`"
+        ) from None
+    except ExperimentError as error:  # a `.build()` at module level: the builder's message says it all
+        sys.modules.pop(module_name, None)
+        raise ExperimentLoadError(f"{path}{_at_line(error, path)}: {error}") from None
     except Exception as error:
         sys.modules.pop(module_name, None)
         raise ExperimentLoadError(
@@ -106,10 +116,19 @@ def import_file(path: Path) -> ModuleType:
     return module
 
 
+def _user_frames(error: BaseException, path: Path) -> list[traceback.FrameSummary]:
+    return [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).name == path.name]
+
+
 def _user_traceback(error: BaseException, path: Path) -> str:
     """Only the frames of the user's file, so the error points at their line, not at ours."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).name == path.name]
-    return "".join(traceback.format_list(frames)).rstrip()
+    return "".join(traceback.format_list(_user_frames(error, path))).rstrip()
+
+
+def _at_line(error: BaseException, path: Path) -> str:
+    """` at line N`: the last line of the user's file the error passed through."""
+    frames = _user_frames(error, path)
+    return f" at line {frames[-1].lineno}" if frames else ""
 
 
 def _pick(module: ModuleType, path: Path, name: str | None) -> ABExperiment:
@@ -165,6 +184,10 @@ def _materialize(candidate: Any, name: str, path: Path) -> ABExperiment:
         result = candidate()
     except ExperimentError as error:
         raise ExperimentLoadError(f"{path}:{name}(): {error}") from None
+    except SystemExit as error:
+        raise ExperimentLoadError(
+            f"{path}:{name}() exited with code {error.code!r}{_at_line(error, path)}; it must return the experiment"
+        ) from None
     except Exception as error:
         raise ExperimentLoadError(
             f"{path}:{name}() raised {type(error).__name__}: {error}\n" + _user_traceback(error, path)

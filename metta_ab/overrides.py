@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
@@ -24,35 +25,65 @@ class OverrideValueError(ValueError):
     """A value that has no faithful Hydra override form (e.g. an arbitrary object)."""
 
 
+def plain_value(value: Any) -> Any:
+    """`value` as the plain Python data it stands for, so that it is saved (YAML, JSON) and written as an
+    override as a number, not as an object: numpy scalars and 0-d arrays become int/float/bool/str, tuples
+    lists, paths strings, subclasses of int/float/str their base type. Raises OverrideValueError for what no
+    config can hold (arbitrary objects, sets, functions, arrays of one or more dimensions)."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    numpy = sys.modules.get("numpy")  # a numpy value exists only once numpy is imported
+    if numpy is not None and isinstance(value, numpy.ndarray):
+        if value.ndim:
+            raise OverrideValueError(
+                f"a numpy array of shape {value.shape} is not one value; pass a list (value.tolist())"
+            )
+        return plain_value(value[()])
+    if numpy is not None and isinstance(value, numpy.bool_ | numpy.integer | numpy.floating):
+        return value.item() if not isinstance(value, numpy.floating) else float(value)  # float(): longdouble too
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str.__str__(value)  # the text itself, also for a str-based enum
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [plain_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {plain_value(k): plain_value(v) for k, v in value.items()}
+    raise OverrideValueError(
+        f"a value of type {type(value).__name__} ({value!r}) cannot be passed to a Hydra app; "
+        "use None, bool, int, float, str, or lists/dicts of those"
+    )
+
+
 def format_value(value: Any) -> str:
-    """The Hydra grammar text for `value` (None, bool, int, float, str, list/tuple, dict, Path)."""
+    """The Hydra grammar text for `value` (anything `plain_value` accepts)."""
+    return _format_plain(plain_value(value))
+
+
+def _format_plain(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(int(value))
+        return str(value)
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        return repr(float(value))
+        return repr(value)
     if isinstance(value, str):
         return _quote(value)
-    if isinstance(value, PurePath):
-        return _quote(str(value))
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(format_value(item) for item in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_dict_key(k)}:{format_value(v)}" for k, v in value.items()) + "}"
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item) and type(value).__module__ == "numpy":
-        return format_value(item())
-    raise OverrideValueError(
-        f"a value of type {type(value).__name__} ({value!r}) cannot be passed to a Hydra app; "
-        "use None, bool, int, float, str, or lists/dicts of those"
-    )
+    if isinstance(value, list):
+        return "[" + ",".join(_format_plain(item) for item in value) + "]"
+    return "{" + ",".join(f"{_dict_key(k)}:{_format_plain(v)}" for k, v in value.items()) + "}"
 
 
 def _dict_key(key: Any) -> str:

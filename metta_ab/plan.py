@@ -363,12 +363,16 @@ def format_suite(experiment: ABExperiment) -> list[str]:
     return [f"Suite: {source}; scores normalized {how}; aggregate: IQM and mean over tasks x runs"]
 
 
-def format_plan(experiment: ABExperiment, runs: Sequence[PlannedRun], notes: Sequence[str] = ()) -> str:
-    """The human-readable plan a dry run prints and saves as plan.txt; `notes` say where injection went."""
+def format_plan(
+    experiment: ABExperiment, runs: Sequence[PlannedRun], notes: Sequence[str] = (), warnings: Sequence[str] = ()
+) -> str:
+    """The human-readable plan a dry run prints and saves as plan.txt; `notes` say where injection went,
+    `warnings` what may not work (a value of another type than the app's default)."""
     tasks = f"{len(experiment.tasks)} tasks x " if experiment.tasks else ""
     lines = [
         f"Experiment {experiment.name!r}: {len(experiment.variants)} variants x {tasks}"
         f"{experiment.runs_per_variant} runs = {len(runs)} jobs",
+        *(f"WARNING: {warning}" for warning in warnings),
         *(f"Injection: {note}" for note in notes),
         *format_suite(experiment),
     ]

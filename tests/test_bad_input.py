@@ -249,3 +249,142 @@ def test_output_dir_that_cannot_be_created(tmp_path):
     result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.output_dir=blocker/results", cwd=tmp_path)
     assert result.returncode == 1
     assert "ab.output_dir=blocker/results" in result.stderr and "Traceback" not in result.stderr
+
+
+# Mistakes said in the FIRST line of stderr, alone: (experiment file body, extra command-line settings, fragments).
+ONE_LINE_CASES = {
+    "exits at import": (
+        "import sys\nsys.exit(0)\n",
+        [],
+        ["exp.py", "exited with code 0 while being imported at line 2"],
+    ),
+    "exits at import with a code": ("import sys\n\nsys.exit(3)\n", [], ["exited with code 3", "at line 3"]),
+    "factory exits": (
+        "import sys\n\ndef create_it():\n    sys.exit(0)\n",
+        [],
+        ["exp.py:create_it() exited with code 0 at line 4; it must return the experiment"],
+    ),
+    "build error at module level": (
+        "from metta_ab import create_experiment\n\nexperiment = create_experiment('x').add_variant(name='a').build()\n",
+        [],
+        ["exp.py at line 3: experiment 'x' has 1 variant(s)"],
+    ),
+    "variant sets hydra.job.chdir": (
+        builder('.add_variant(name="a", **{"hydra.job.chdir": True})', '.add_variant(name="b")'),
+        [],
+        [
+            "variant 'a': key 'hydra.job.chdir'",
+            "set hydra.job.chdir on the command line, where it applies to every run",
+        ],
+    ),
+    "variant sets hydra__sweep__dir": (
+        builder('.add_variant(name="a", hydra__sweep__dir="elsewhere")', '.add_variant(name="b")'),
+        [],
+        ["variant 'a': key 'hydra__sweep__dir'", "set hydra.sweep.dir on the command line"],
+    ),
+    "variant adds +hydra.x": (
+        builder('.add_variant(name="a", **{"+hydra.x": 1})', '.add_variant(name="b")'),
+        [],
+        ["variant 'a': key '+hydra.x'", "set hydra.x on the command line"],
+    ),
+    "task sets ab.max_retries": (
+        builder(VALID_VARIANTS, '.add_task(name="t1", **{"ab.max_retries": 0})', '.add_task(name="t2")'),
+        [],
+        ["task 't1': key 'ab.max_retries' is the ab sweeper's setting", "set ab.max_retries on the command line"],
+    ),
+    "base config sets hydra": (
+        builder(VALID_VARIANTS, ".set_base_config(hydra__job__chdir=True)"),
+        [],
+        ["experiment 'bad' base config: key 'hydra__job__chdir'", "set hydra.job.chdir on the command line"],
+    ),
+    "base defaults select a hydra option": (
+        builder(VALID_VARIANTS, '.set_base_config(defaults=["/hydra/launcher/joblib"])'),
+        [],
+        ["'/hydra/launcher/joblib' selects a Hydra setting", "(hydra/launcher=joblib)"],
+    ),
+    "variant name too long": (
+        builder(f'.add_variant(name="{"v" * 101}")', '.add_variant(name="b")'),
+        [],
+        ["variant name 'vvvv", "is 101 characters long", "at most 100"],
+    ),
+    "experiment name too long": (
+        builder(VALID_VARIANTS, name="e" * 150),
+        [],
+        ["experiment name 'eeee", "is 150 characters long"],
+    ),
+    "numpy matrix value": (
+        "import numpy as np\n"
+        + builder('.add_variant(name="a", trainer__curriculum=np.eye(2))', '.add_variant(name="b")'),
+        [],
+        ["variant 'a', key 'trainer__curriculum': a numpy array of shape (2, 2) is not one value"],
+    ),
+    "set value": (
+        builder('.add_variant(name="a", trainer__curriculum={1, 2})', '.add_variant(name="b")'),
+        [],
+        ["variant 'a', key 'trainer__curriculum': a value of type set"],
+    ),
+    "alpha 0.5": (builder(VALID_VARIANTS), ["ab.analysis.alpha=0.5"], ["ab.analysis: alpha must be", "got 0.5"]),
+    "ci_level 1": (builder(VALID_VARIANTS), ["ab.analysis.ci_level=1"], ["ab.analysis: ci_level must be", "< 1"]),
+    "n_resamples 10": (
+        builder(VALID_VARIANTS),
+        ["ab.analysis.n_resamples=10"],
+        ["n_resamples must be a whole number >= 100"],
+    ),
+    "negative analysis seed": (builder(VALID_VARIANTS), ["ab.analysis.seed=-1"], ["ab.analysis: seed must be"]),
+    "last_k 0": (
+        builder(VALID_VARIANTS),
+        ["ab.analysis.last_k=0"],
+        ["ab.analysis: last_k must be a whole number >= 1"],
+    ),
+    "negative min_effect": (
+        builder(VALID_VARIANTS),
+        ["ab.analysis.min_effect=-1"],
+        ["ab.analysis: min_effect must be"],
+    ),
+    "negative max_retries": (
+        builder(VALID_VARIANTS),
+        ["ab.max_retries=-1"],
+        ["ab.max_retries=-1: must be a whole number >= 0"],
+    ),
+    "zero run_timeout": (
+        builder(VALID_VARIANTS),
+        ["ab.run_timeout=0"],
+        ["ab.run_timeout=0.0: must be a finite number > 0"],
+    ),
+    "negative settle_timeout": (builder(VALID_VARIANTS), ["ab.settle_timeout=-5"], ["ab.settle_timeout=-5.0: must be"]),
+    "negative base_seed": (
+        builder(VALID_VARIANTS),
+        ["ab.base_seed=-1"],
+        ["ab.base_seed=-1: must be a whole number >= 0"],
+    ),
+    "zero progress_interval": (builder(VALID_VARIANTS), ["ab.progress_interval=0"], ["ab.progress_interval=0.0: must"]),
+    "runs_per_look 1": (
+        builder(VALID_VARIANTS),
+        ["ab.sequential.runs_per_look=1"],
+        ["ab.sequential: runs_per_look must"],
+    ),
+    "sequential schedule": (
+        builder(VALID_VARIANTS, '.set_metric("score")'),
+        ["ab.sequential.max_runs_per_variant=5", "ab.sequential.runs_per_look=2"],
+        ["ab.sequential over the experiment's sequential design: max_runs_per_variant (5) must be a multiple of"],
+    ),
+    "control that is not a variant": (
+        builder(VALID_VARIANTS),
+        ["ab.analysis.control=c"],
+        ["ab.analysis over the experiment's metric settings: control 'c' is not a variant; variants: a, b"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONE_LINE_CASES))
+def test_mistake_is_the_first_line_of_stderr_before_launch(tmp_path, case):
+    body, settings, fragments = ONE_LINE_CASES[case]
+    (tmp_path / "exp.py").write_text(body)
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *settings, cwd=tmp_path)
+    assert result.returncode == 1, result.output
+    first = result.stderr.splitlines()[0] if result.stderr else ""
+    for fragment in fragments:
+        assert fragment in first, f"{fragment!r} not in the first line of:\n{result.stderr}"
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr
+    assert "Launching" not in result.output
+    assert not list(tmp_path.glob("ab_test_results/*/*_run_*"))

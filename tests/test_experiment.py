@@ -7,10 +7,15 @@ import datetime as dt
 import re
 from typing import Any
 
+import numpy as np
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from metta_ab import ABExperiment, ABVariant, ExperimentError, create_experiment
-from metta_ab.experiment import ExperimentBuilder
+from metta_ab.experiment import MAX_NAME_LENGTH, AnalysisSettings, ExperimentBuilder, SequentialSettings
 
 
 def two_variant_builder(name: str = "lr_test") -> ExperimentBuilder:
@@ -151,6 +156,16 @@ def test_custom_class_instances_do_not_share_variants() -> None:
     first, second = MyCustomExperiment(), MyCustomExperiment()
     first.add_variant(ABVariant(name="extra"))
     assert len(second.variants) == 2
+
+
+def test_a_changed_copy_of_a_custom_class_keeps_its_class_and_never_calls_its_init() -> None:
+    experiment = MyCustomExperiment().validate()
+    copied = experiment.with_changes(analysis=AnalysisSettings(alpha=0.1), sequential=SequentialSettings(10, 5))
+    assert type(copied) is MyCustomExperiment
+    assert copied.analysis.alpha == 0.1 and copied.validate().sequential == SequentialSettings(10, 5)
+    assert experiment.analysis.alpha is None and experiment.sequential is None  # the original is unchanged
+    with pytest.raises(TypeError, match=r"MyCustomExperiment has no field\(s\) \['alhpa'\]"):
+        experiment.with_changes(alhpa=0.1)
 
 
 def test_custom_class_with_one_variant_fails_validation_with_the_fix() -> None:
@@ -426,3 +441,175 @@ def test_from_dict_validates() -> None:
     data["variants"] = data["variants"][:1]
     with pytest.raises(ExperimentError, match="at least 2"):
         ABExperiment.from_dict(data)
+
+
+# --- values: numpy numbers are plain numbers; what no override can carry is refused at build -------------------
+
+NUMPY_SCALARS = st.sampled_from(
+    ["bool", "int8", "int32", "int64", "uint16", "uint64", "float16", "float32", "float64"]
+).flatmap(lambda dtype: hnp.from_dtype(np.dtype(dtype), allow_nan=False))
+NUMPY_VALUES = NUMPY_SCALARS | NUMPY_SCALARS.map(np.array)  # and 0-d arrays, as np.array(x) gives
+
+
+def _plain_types(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_plain_types(v) for v in value)
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain_types(v) for k, v in value.items())
+    return type(value) in (bool, int, float, str, type(None))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    value=NUMPY_VALUES,
+    nested=st.lists(NUMPY_VALUES, max_size=3),
+    mapping=st.dictionaries(st.sampled_from(["lr", "gamma", "steps"]), NUMPY_VALUES, max_size=3),
+)
+def test_numpy_values_are_recorded_as_plain_python_values(value: Any, nested: list[Any], mapping: dict) -> None:
+    experiment = (
+        create_experiment("np")
+        .add_variant("a", trainer__learning_rate=value, schedule=nested, opt=mapping)
+        .add_variant("b")
+        .add_task("t1", level=value)
+        .add_task("t2")
+        .set_base_config(trainer__total_timesteps=value, extra=[value])
+        .set_runs_per_variant(np.int64(3))
+        .set_metric("score", min_effect=np.float32(0.5), alpha=np.float64(0.1))
+        .build()
+    )
+    overrides = experiment.variant("a").overrides
+    assert overrides["trainer__learning_rate"] == value.item() and overrides["schedule"] == [v.item() for v in nested]
+    assert overrides["opt"] == {k: v.item() for k, v in mapping.items()}
+    assert experiment.runs_per_variant == 3 and type(experiment.runs_per_variant) is int
+    assert type(experiment.analysis.alpha) is float and type(experiment.analysis.min_effect) is float
+    data = experiment.to_dict()
+    assert _plain_types(data["variants"]) and _plain_types(data["tasks"]) and _plain_types(data["base_config"])
+    assert yaml.safe_load(yaml.safe_dump(data)) == data  # saved as numbers, not as numpy objects
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ({1, 2}, "a value of type set"),
+        (object(), "a value of type object"),
+        (len, "a value of type builtin_function_or_method"),
+        (lambda x: x, "a value of type function"),
+        (b"raw", "a value of type bytes"),
+        (np.zeros(3), "a numpy array of shape (3,) is not one value; pass a list (value.tolist())"),
+        (np.zeros((2, 2)), "a numpy array of shape (2, 2)"),
+        ([1, {2, 3}], "a value of type set"),
+        ({"a b": 1}, "dict key 'a b' cannot be written"),
+        (np.datetime64("2024-01-01"), "a value of type datetime64"),
+    ],
+)
+def test_a_value_no_override_can_carry_is_refused_at_build_naming_variant_and_key(value: Any, fragment: str) -> None:
+    with pytest.raises(ExperimentError) as info:
+        create_experiment("bad").add_variant("a", thing=value).add_variant("b").build()
+    assert str(info.value).startswith("variant 'a', key 'thing': ") and fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "chain, fragment",
+    [
+        (lambda b: b.add_variant("c", thing={1}), "variant 'c', key 'thing'"),
+        (lambda b: b.add_task("t1", level={1}).add_task("t2"), "task 't1', key 'level'"),
+        (lambda b: b.set_base_config(thing={1}), "experiment 'lr_test' base config, key 'thing'"),
+    ],
+)
+def test_tasks_and_base_config_values_are_checked_too(chain: Any, fragment: str) -> None:
+    with pytest.raises(ExperimentError, match=re.escape(fragment)):
+        chain(two_variant_builder()).build()
+
+
+# --- keys of the sweep itself: hydra.* and ab.* -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key, setting, fix",
+    [
+        ("hydra__sweep__dir", "hydra.sweep.dir", "set hydra.sweep.dir on the command line, where it applies to every"),
+        ("hydra.job.chdir", "hydra.job.chdir", "set hydra.job.chdir on the command line"),
+        ("+hydra.x", "hydra.x", "set hydra.x on the command line"),
+        ("ab.max_retries", "ab.max_retries", "set ab.max_retries on the command line"),
+        ("ab__analysis__alpha", "ab.analysis.alpha", "set ab.analysis.alpha on the command line"),
+    ],
+)
+def test_a_variant_task_or_base_config_cannot_set_the_sweeps_own_keys(key: str, setting: str, fix: str) -> None:
+    for chain, where in (
+        (lambda b: b.add_variant("c", **{key: 1}), "variant 'c'"),
+        (lambda b: b.add_task("t1", **{key: 1}).add_task("t2"), "task 't1'"),
+        (lambda b: b.set_base_config(**{key: 1}), "experiment 'lr_test' base config"),
+    ):
+        with pytest.raises(ExperimentError) as info:
+            chain(two_variant_builder()).build()
+        message = str(info.value)
+        assert message.startswith(f"{where}: key {key!r}") and setting in message and fix in message
+
+
+def test_a_base_default_that_selects_a_hydra_option_is_refused() -> None:
+    with pytest.raises(
+        ExperimentError, match=r"'/hydra/launcher/joblib' selects a Hydra setting.*hydra/launcher=joblib"
+    ):
+        two_variant_builder().set_base_config(defaults=["/hydra/launcher/joblib"]).build()
+
+
+def test_keys_that_only_contain_hydra_or_ab_are_run_settings() -> None:
+    experiment = two_variant_builder().set_base_config(model__hydra_depth=2, lab=1).build()
+    assert experiment.base_values == {"model__hydra_depth": 2, "lab": 1}
+
+
+# --- names that become directory names ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "chain, what",
+    [
+        (lambda b, long: b.add_variant(long), "variant name"),
+        (lambda b, long: b.add_task(long).add_task("t2"), "task name"),
+    ],
+)
+def test_names_longer_than_the_limit_are_refused(chain: Any, what: str) -> None:
+    long = "v" * (MAX_NAME_LENGTH + 1)
+    with pytest.raises(ExperimentError, match=rf"{what} 'v{{40}}'\.\.\. is 101 characters long.*at most 100"):
+        chain(two_variant_builder(), long).build()
+    assert chain(two_variant_builder(), "v" * MAX_NAME_LENGTH).build()  # the limit itself is fine
+    with pytest.raises(ExperimentError, match=r"experiment name 'x{40}'\.\.\. is 101 characters long"):
+        two_variant_builder("x" * 101).build()
+
+
+# --- settings out of range ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting, value, expected",
+    [
+        ("alpha", 0.5, "alpha must be a finite number > 0 and < 0.5, got 0.5"),
+        ("alpha", 0, "alpha must be a finite number > 0 and < 0.5, got 0"),
+        ("ci_level", 1.0, "ci_level must be a finite number > 0.5 and < 1, got 1.0"),
+        ("n_resamples", 10, "n_resamples must be a whole number >= 100, got 10"),
+        ("n_resamples", 1000.5, "n_resamples must be a whole number >= 100, got 1000.5"),
+        ("seed", -1, "seed must be a whole number >= 0, got -1"),
+        ("last_k", 0, "last_k must be a whole number >= 1, got 0"),
+        ("min_effect", -0.1, "min_effect must be a finite number >= 0, got -0.1"),
+        ("threshold", float("nan"), "threshold must be a finite number, got nan"),
+        ("target", "high", "target must be a finite number, got 'high'"),
+        ("metric", 3, "metric must be a metric name (a string), got 3"),
+    ],
+)
+def test_analysis_settings_out_of_range(setting: str, value: Any, expected: str) -> None:
+    with pytest.raises(ExperimentError) as info:
+        AnalysisSettings(**{setting: value}).validate("ab.analysis")
+    assert str(info.value) == f"ab.analysis: {expected}"
+
+
+@pytest.mark.parametrize(
+    "sequential, expected",
+    [
+        (SequentialSettings(runs_per_look=1), "runs_per_look must be a whole number >= 2, got 1"),
+        (SequentialSettings(max_runs_per_variant=2.5), "max_runs_per_variant must be a whole number >= 2, got 2.5"),
+        (SequentialSettings(spending="linear"), "spending must be 'obrien-fleming', 'pocock' or 'hsd:<gamma>'"),
+    ],
+)
+def test_sequential_settings_are_checked_one_by_one(sequential: SequentialSettings, expected: str) -> None:
+    with pytest.raises(ExperimentError, match=re.escape(f"ab.sequential: {expected}")):
+        sequential.check_given("ab.sequential")

@@ -455,11 +455,15 @@ KEY_SEGMENTS = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_]{0,5}\Z").filter(lambda s: 
 OVERRIDE_KEYS = st.builds(
     lambda plus, segments: ("+" if plus else "") + "__".join(segments),
     st.booleans(),
-    st.lists(KEY_SEGMENTS, min_size=1, max_size=3),
+    st.lists(KEY_SEGMENTS, min_size=1, max_size=3).filter(lambda s: s[0] not in ("hydra", "ab")),  # the sweep's own
+)
+# Dict keys the override grammar can write (validation refuses the others when the experiment is built).
+DICT_KEYS = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_-]{0,4}\Z").filter(
+    lambda k: k.lower() not in ("true", "false", "null", "nan", "inf")
 )
 PLAIN_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(DICT_KEYS, children, max_size=3),
     max_leaves=8,
 )
 

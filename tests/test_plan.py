@@ -371,20 +371,6 @@ def test_order_base_then_task_then_variant_then_injected() -> None:
     assert positions[2] < keys.index("++seed")
 
 
-def test_bad_variant_value_names_the_variant_and_key() -> None:
-    experiment = create_experiment("bad").add_variant("a", thing=object()).add_variant("b").build()
-    with pytest.raises(ExperimentError) as info:
-        plan_experiment(experiment, PlanSettings())
-    assert "variant 'a', key 'thing'" in str(info.value)
-    assert "cannot be passed to a Hydra app" in str(info.value)
-
-
-def test_bad_base_value_names_the_base_config() -> None:
-    experiment = lr_builder().set_base_config(mapping={"a b": 1}).build()
-    with pytest.raises(ExperimentError, match=r"experiment 'lr_test' base config, key 'mapping'.*dict key 'a b'"):
-        plan_experiment(experiment, PlanSettings())
-
-
 # --- the plan composes in a real Hydra app --------------------------------------------------------------------
 
 

@@ -34,7 +34,11 @@ def test_set_sequential_round_trips_and_sets_the_maximum() -> None:
 
 @pytest.mark.parametrize(
     ("n_max", "k", "message"),
-    [(15, 1, "at least 2"), (16, 5, "multiple of runs_per_look"), (15, "5", "integer")],
+    [
+        (15, 1, "runs_per_look must be a whole number >= 2"),
+        (16, 5, "multiple of runs_per_look"),
+        (15, "5", "whole number"),
+    ],
 )
 def test_set_sequential_is_validated(n_max, k, message) -> None:
     with pytest.raises(ExperimentError, match=message):

@@ -184,9 +184,9 @@ class AppConfig:
 
     def validate(
         self, experiment: ABExperiment, layout: AppLayout, runs: Sequence[PlannedRun], inject: InjectionKeys
-    ) -> None:
+    ) -> list[str]:
         """Compose each variant's first job once (and each task's); on failure, name the key and suggest the
-        right one."""
+        right one. Returns a warning per value whose type differs from the app's default for its key."""
         first_runs: dict[tuple[str, str], PlannedRun] = {}
         for run in runs:
             first_runs.setdefault(("variant", run.variant), run)
@@ -212,6 +212,45 @@ class AppConfig:
                 self._explain_missing_key(overrides, value_keys)
                 raise ABConfigError(f"{where}: the app's config does not accept it:\n{_message(error)}") from None
         self._check_injection_targets(list(runs[0].overrides), inject)
+        return self._value_type_warnings(experiment, layout, list(runs[0].overrides))
+
+    def _value_type_warnings(self, experiment: ABExperiment, layout: AppLayout, overrides: list[str]) -> list[str]:
+        """Values of another kind than the app's default for the key (a str where the app has a float). An
+        untyped config takes them, and the app may convert them or not: said before launch, not refused."""
+        scopes = [
+            (f"experiment {experiment.name!r} base config", experiment.base_values),
+            *((f"variant {v.name!r}", v.overrides) for v in experiment.variants),
+            *((f"task {t.name!r}", t.overrides) for t in experiment.tasks),
+        ]
+        values = [
+            (where, dotted, value)
+            for where, arm_values in scopes
+            for key, value in arm_values.items()
+            for dotted, adds in [normalize_key(key)]
+            if not adds and dotted not in layout.group_keys
+        ]
+        if not values:
+            return []
+        keys = {dotted for _, dotted, _ in values}
+        try:
+            cfg = self.compose([o for o in overrides if _override_key(o) not in keys])  # the app's own values
+        except Exception:
+            return []
+        warnings = []
+        for where, dotted, value in values:
+            default = _app_value(cfg, dotted)
+            kind, default_kind = _kind(value), _kind(default)
+            if kind and default_kind and kind != default_kind:
+                shown = (
+                    f"a {default_kind}"
+                    if default_kind in ("list", "dict")
+                    else f"{_short(default)} ({type(default).__name__})"
+                )
+                warnings.append(
+                    f"{where} sets {dotted}={_short(value)} ({type(value).__name__}), where the app's default is "
+                    f"{shown}; the app may not accept it"
+                )
+        return warnings
 
     def _check_injection_targets(self, overrides: list[str], inject: InjectionKeys) -> None:
         """Injected values must land on keys the app reads: `++` would silently add a typo."""
@@ -286,6 +325,37 @@ def _has_key(cfg: Any, dotted: str) -> bool:
             return False
         node = node._get_node(part)
     return True
+
+
+def _app_value(cfg: DictConfig, dotted: str) -> Any:
+    """The app's value at `dotted`, None where it has none it can give (no key, `???`, an interpolation that
+    resolves only in a job)."""
+    if not _has_key(cfg, dotted):
+        return None
+    try:
+        return OmegaConf.select(cfg, dotted, throw_on_missing=True)
+    except Exception:
+        return None
+
+
+def _kind(value: Any) -> str | None:
+    """The kinds that a config value of the other kind does not stand in for (int and float are one)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list | tuple | ListConfig):
+        return "list"
+    if isinstance(value, Mapping | DictConfig):
+        return "dict"
+    return None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _all_keys(cfg: DictConfig) -> list[str]:

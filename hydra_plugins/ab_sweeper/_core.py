@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -158,14 +157,20 @@ class ABSweep:
             raise ABConfigError(str(error)) from None
         try:
             self.experiment: ABExperiment = load_once(self.settings.experiment)
-            if self.settings.sequential.is_set:  # ab.sequential.* over the experiment's .set_sequential(...)
-                base = self.experiment.sequential or SequentialSettings()
-                sequential = base.over(self.settings.sequential)
-                self.experiment = dataclasses.replace(self.experiment, sequential=sequential).validate()
         except ExperimentError as error:
             raise ABConfigError(f"ab.experiment={self.settings.experiment}: {error}") from None
+        if self.settings.sequential.is_set:  # ab.sequential.* over the experiment's .set_sequential(...)
+            sequential = (self.experiment.sequential or SequentialSettings()).over(self.settings.sequential)
+            try:
+                sequential.validate("ab.sequential over the experiment's sequential design")
+            except ExperimentError as error:
+                raise ABConfigError(str(error)) from None
+            self.experiment = self.experiment.with_changes(sequential=sequential).validate()
         try:
             where = f"ab.experiment={self.settings.experiment}"
+            self.experiment.analysis.over(self.settings.analysis).validate(
+                "ab.analysis over the experiment's metric settings", [v.name for v in self.experiment.variants]
+            )
             check_sequential(self.experiment, self.settings.analysis, where)
             check_suite(self.experiment, self.settings.analysis, where)
         except ExperimentError as error:
@@ -178,6 +183,7 @@ class ABSweep:
         publish(config, self.experiment_dir)
         self.task = RecordingTask(task_function, self.settings.run_timeout)  # what it injects: set in run()
         self.injection_notes: list[str] = []
+        self.value_warnings: list[str] = []  # values of another type than the app's default (set in run())
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context,
             task_function=self.task,
@@ -234,7 +240,9 @@ class ABSweep:
             fingerprint = definition_fingerprint(self.experiment, settings, layout)
         except ExperimentError as error:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
-        self.app.validate(self.experiment, layout, runs, inject)
+        self.value_warnings = self.app.validate(self.experiment, layout, runs, inject)
+        for warning in self.value_warnings:
+            log.warning("[ab] WARNING: %s", warning)
         self.tasks_by_job_dir = {r.job_dir: r.task for r in runs}
         self.task.seed_key = inject.seed
         self.task.wandb_env = inject.wandb_env
@@ -282,7 +290,8 @@ class ABSweep:
     def _plan_text(self, runs: Sequence[PlannedRun]) -> str:
         """The plan as it will be analysed: the experiment's analysis settings with `ab.analysis.*` on top."""
         analysis = self.experiment.analysis.over(self.settings.analysis)
-        return format_plan(dataclasses.replace(self.experiment, analysis=analysis), runs, self.injection_notes)
+        experiment = self.experiment.with_changes(analysis=analysis)
+        return format_plan(experiment, runs, self.injection_notes, self.value_warnings)
 
     def _previous_ledger(self, runs: Sequence[PlannedRun], fingerprint: dict[str, Any]) -> Ledger | None:
         """Resume what this directory holds, refuse a changed definition, or (ab.resume=false) start over."""

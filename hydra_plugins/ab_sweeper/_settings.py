@@ -11,6 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.ab_sweeper.config import ABSettings
+from metta_ab.experiment import ExperimentError, NumberRange
+from metta_ab.plan import SEED_MODULUS
 
 
 class SettingsError(ValueError):
@@ -31,11 +33,32 @@ def _unknown_keys(node: DictConfig, schema: type, prefix: str) -> None:
             _unknown_keys(child, hints[key], f"{path}.")
 
 
+#: The sweeper's own numeric settings and what they may hold (None, where allowed, is not checked).
+RANGES = {
+    "max_retries": NumberRange(whole=True, low=0),
+    "run_timeout": NumberRange(low=0, low_open=True),
+    "settle_timeout": NumberRange(low=0),
+    "base_seed": NumberRange(whole=True, low=0, high=SEED_MODULUS, high_open=True),
+    "progress_interval": NumberRange(low=0, low_open=True),
+}
+
+
 def read_settings(node: DictConfig) -> ABSettings:
     _unknown_keys(node, ABSettings, "")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(ABSettings), node)
-        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+        settings: ABSettings = OmegaConf.to_object(merged)  # type: ignore[assignment]
     except OmegaConfBaseException as error:
         message = str(error).splitlines()[0]
         raise SettingsError(f"ab.{getattr(error, 'full_key', '') or ''}: {message}") from None
+    for name, allowed in RANGES.items():
+        value = getattr(settings, name)
+        if value is not None and not allowed.accepts(value):
+            raise SettingsError(f"ab.{name}={value}: must be {allowed.describe()}")
+    try:
+        settings.analysis.validate("ab.analysis")
+        if settings.sequential.is_set:
+            settings.sequential.check_given("ab.sequential")
+    except ExperimentError as error:
+        raise SettingsError(str(error)) from None
+    return settings
