@@ -32,6 +32,7 @@ from metta_ab.ledger import (
     COMPLETED,
     EXPERIMENT_CONFIG,
     FAILED,
+    LEDGER_FILE,
     ExperimentLock,
     ExperimentLockedError,
     Ledger,
@@ -163,11 +164,10 @@ class ABSweep:
         try:
             with ExperimentLock(lock_path):
                 previous = self._previous_ledger(fingerprint)
-                self._write_definition(runs, layout)
                 if self.settings.dry_run:
-                    print(self._plan_text(runs), end="")
-                    print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
+                    self._dry_run(runs, layout)
                     return []
+                self._write_definition(runs, layout)
                 if self.experiment.sequential is None:
                     ledger = self._ledger(runs, previous, fingerprint)
                     returns = self._launch_with_retries(runs, ledger)
@@ -267,6 +267,18 @@ class ABSweep:
             else:
                 task_overrides.append(override.input_line)
         return task_overrides, ab_keys
+
+    def _dry_run(self, runs: Sequence[PlannedRun], layout: Any) -> None:
+        """Print the plan; save it only into a directory no sweep ran in, whose files a dry run must not touch."""
+        print(self._plan_text(runs), end="")
+        if (self.experiment_dir / LEDGER_FILE).exists():
+            print(
+                f"Dry run: nothing launched, nothing saved: {self.experiment_dir} holds a sweep's runs, which a "
+                "dry run leaves as they are"
+            )
+            return
+        self._write_definition(runs, layout)
+        print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
 
     def _write_definition(self, runs: Sequence[PlannedRun], layout: Any) -> None:
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
