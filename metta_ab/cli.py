@@ -24,8 +24,6 @@ from metta_ab.runner import (
     sweep_command,
 )
 
-ANALYSES_DIR = "analyses"  # EXPERIMENT_DIR/analyses/<name>: re-analyses, beside the sweep's own report
-
 EPILOG_RUN = """examples:
   metta-ab run my_experiment.py                      # tools/train.py, one run after another
   metta-ab run my_experiment.py --parallel --max-parallel 2
@@ -208,7 +206,7 @@ def _check_output_dir(experiment_dir: Path, output_dir: str | None) -> None:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from metta_ab.analysis import analyze_directory
-    from metta_ab.report import write_report
+    from metta_ab.report import report_directory, write_report
 
     if args.wandb:
         experiment_dir = _fetch_wandb_group(args)
@@ -218,8 +216,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         raise ABRunError("give an experiment directory, or --wandb ENTITY/PROJECT --group GROUP")
     _check_output_dir(experiment_dir, args.output_dir)
     results = analyze_directory(experiment_dir, _analysis_settings(args))
-    assert results.reanalysis is not None
-    directory = Path(args.output_dir or experiment_dir / ANALYSES_DIR / results.reanalysis.directory_name())
+    directory = Path(args.output_dir) if args.output_dir else report_directory(results)
     print(write_report(results, plots=not args.no_plots, directory=directory), end="")
     print(f"[ab] analysis written to {directory} (the sweep's own report is unchanged)")
     if results.no_verdict:

@@ -23,6 +23,7 @@ from metta_ab.suite_report import aggregate_rows, per_task_rows, suite_header
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation, fmt_setting
 
 SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
+ANALYSES_DIR = "analyses"  # EXPERIMENT_DIR/analyses/<name>: re-analyses, beside the sweep's own report
 
 
 def _summary_description(results: ExperimentResults) -> str:
@@ -423,10 +424,18 @@ def _run_dict(record: RunRecord, metrics: RunMetrics | None) -> dict[str, Any]:
     }
 
 
+def report_directory(results: ExperimentResults) -> Path:
+    """Where the report goes by default: the experiment directory for the sweep's own, and for a re-analysis
+    EXPERIMENT_DIR/analyses/<what differs>, so that it never replaces the sweep's."""
+    if results.reanalysis is None:
+        return results.experiment_dir
+    return results.experiment_dir / ANALYSES_DIR / results.reanalysis.directory_name()
+
+
 def write_report(results: ExperimentResults, plots: bool = True, directory: Path | None = None) -> str:
-    """Write summary.txt, summary.json and the plots into `directory` (default: the experiment directory, the
-    sweep's own report); return the text."""
-    out = results.experiment_dir if directory is None else directory
+    """Write summary.txt, summary.json and the plots into `directory` (default `report_directory`); return the
+    text."""
+    out = report_directory(results) if directory is None else directory
     out.mkdir(parents=True, exist_ok=True)
     text = summary_text(results)
     write_text_atomic(out / SUMMARY_TXT, text)
