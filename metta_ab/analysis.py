@@ -1,14 +1,17 @@
 """From recorded runs to the verdict: one score per run, then the statistics of `stats.py`.
 
 The sweeper calls `analyze_runs` at the end of a sweep; `metta-ab analyze` calls `analyze_directory`,
-which recomputes everything from the experiment directory without rerunning anything.
+which recomputes everything from the experiment directory without rerunning anything: a re-analysis, which
+records the settings the sweep declared and what it changed (`Reanalysis`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +36,42 @@ from metta_ab.loading import load_experiment
 from metta_ab.looks import Looks, SequentialOutcome, design_for, runs_needed
 from metta_ab.plan import seeds_are_paired
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
+from metta_ab.text_format import fmt_setting
+
+MULTIRUN_YAML = "multirun.yaml"  # the sweep's config as Hydra composed it, `ab.analysis.*` included
 
 if TYPE_CHECKING:
     from metta_ab.suite_analysis import SuiteResults
+
+
+@dataclass(frozen=True)
+class Reanalysis:
+    """A re-analysis of a sweep's runs: the analysis settings the sweep declared and the ones used (both
+    resolved). With any change it is exploratory: chosen after the results were seen, so it never replaces the
+    sweep's own report."""
+
+    declared: AnalysisSettings
+    used: AnalysisSettings
+
+    @property
+    def changed(self) -> dict[str, tuple[Any, Any]]:
+        """{setting: (declared, used)} for every setting this analysis changed."""
+        declared, used = vars(self.declared), vars(self.used)
+        return {key: (declared[key], used[key]) for key in used if used[key] != declared[key]}
+
+    @property
+    def exploratory(self) -> bool:
+        return bool(self.changed)
+
+    def directory_name(self, limit: int = 100) -> str:
+        """`metric=acc,direction=max` (what differs, safe as a file name), or `declared` when nothing does."""
+        if not self.changed:
+            return "declared"
+        text = ",".join(f"{key}={fmt_setting(used)}" for key, (_, used) in self.changed.items())
+        name = re.sub(r"[^A-Za-z0-9._,=+-]", "_", text)
+        if len(name) > limit:  # long metric names: a prefix and a hash keep it unique and within NAME_MAX
+            name = name[: limit - 9] + "-" + hashlib.sha1(text.encode()).hexdigest()[:8]
+        return name
 
 
 @dataclass
@@ -64,6 +100,7 @@ class ExperimentResults:
     # why some comparison has no verdict (no run reported the metric, too few scored runs), with the fix;
     # None when every comparison was tested. The report opens with it and the sweep exits non-zero.
     no_verdict: str | None = None
+    reanalysis: Reanalysis | None = None  # a `metta-ab analyze` of the runs: declared vs used settings
 
     @property
     def metric(self) -> str | None:
@@ -146,11 +183,22 @@ def source_warnings(metrics: dict[str, RunMetrics], shown: int = 5) -> list[str]
     return warnings
 
 
+SWEEP_METRIC_FIX = (
+    "Fix the name in .set_metric({name!r}, ...) (or set ab.analysis.metric={name}) and run the same command again: "
+    "completed runs are analyzed, not run again."
+)
+ANALYZE_METRIC_FIX = "Fix the name: --metric {name} (with its --direction)."
+
+
 def metric_not_found(
-    metric: str, metrics: dict[str, RunMetrics], shown: int = 12, subject: str = "No run reported"
+    metric: str,
+    metrics: dict[str, RunMetrics],
+    shown: int = 12,
+    subject: str = "No run reported",
+    fix: str = SWEEP_METRIC_FIX,
 ) -> str:
-    """The warning for a declared metric no run reported: the names the runs did report, closest first.
-    `subject` starts the sentence ("a_run_1 completed without reporting", say)."""
+    """The warning for a metric no run reported: the names the runs did report, closest first, and `fix` with
+    the closest as {name}. `subject` starts the sentence ("a_run_1 completed without reporting", say)."""
     names = list(dict.fromkeys(name for found in metrics.values() for name in found.names))
     if not names:
         return (
@@ -164,8 +212,7 @@ def metric_not_found(
     listed += f" and {len(names) - shown} more" if len(names) > shown else ""
     return (
         f"{subject} {metric!r}; {'it' if len(metrics) == 1 else 'the runs'} reported {listed} (closest first). "
-        f"Fix the name in .set_metric({names[0]!r}, ...) (or set ab.analysis.metric={names[0]}) and run the same "
-        "command again: completed runs are analyzed, not run again."
+        + fix.format(name=names[0])
     )
 
 
@@ -462,8 +509,46 @@ def records_from_directory(experiment: ABExperiment, experiment_dir: Path) -> li
     return records
 
 
+def sweep_analysis_settings(experiment_dir: Path) -> AnalysisSettings:
+    """The `ab.analysis.*` settings the sweep ran with (over the experiment's), as its multirun.yaml recorded
+    them; none without that file (a directory fetched from W&B)."""
+    import yaml
+
+    path = experiment_dir / MULTIRUN_YAML
+    if not path.is_file():
+        return AnalysisSettings()
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ExperimentError(
+            f"{path} cannot be read ({type(error).__name__}), so the analysis settings the sweep declared are not "
+            "known; restore it, or rerun the sweep (completed runs are not run again), which writes it"
+        ) from None
+    ab = config.get("ab") if isinstance(config, dict) else None
+    analysis = ab.get("analysis") if isinstance(ab, dict) else None
+    names = {f.name for f in dataclasses.fields(AnalysisSettings)}
+    return AnalysisSettings(**{k: v for k, v in (analysis or {}).items() if k in names})
+
+
+def _check_direction_given(declared: AnalysisSettings, overrides: AnalysisSettings) -> None:
+    """A metric other than the declared one must say which way is better: inheriting the declared metric's
+    direction judges accuracy as lower-is-better on an experiment declared on a loss."""
+    metric = overrides.metric
+    if metric is None or metric == declared.metric or overrides.direction is not None:
+        return
+    if declared.metric is None:
+        said = "the experiment declared no metric, so which way is better is not known"
+    else:
+        direction = declared.direction or AnalysisSettings.DEFAULTS["direction"]
+        said = f"it is not the declared metric {declared.metric!r} and must not inherit its direction ({direction})"
+    raise ExperimentError(
+        f"metric {metric!r}: {said}; add --direction max (higher is better) or --direction min (lower is better)"
+    )
+
+
 def analyze_directory(experiment_dir: Path, overrides: AnalysisSettings | None = None) -> ExperimentResults:
-    """Recompute the verdict of a finished (or partly finished) experiment from its files."""
+    """Recompute the verdict of a finished (or partly finished) experiment from its files: the declared analysis
+    (the experiment's settings with the sweep's `ab.analysis.*`), with `overrides` on top."""
     experiment_dir = Path(experiment_dir)
     config = experiment_dir / EXPERIMENT_CONFIG
     if not config.is_file():
@@ -472,4 +557,14 @@ def analyze_directory(experiment_dir: Path, overrides: AnalysisSettings | None =
             "sweep wrote, e.g. ab_test_results/<experiment name>"
         )
     experiment = load_experiment(config)
-    return analyze_runs(experiment, records_from_directory(experiment, experiment_dir), experiment_dir, overrides)
+    sweep_settings = sweep_analysis_settings(experiment_dir)
+    declared = experiment.analysis.over(sweep_settings)
+    overrides = overrides or AnalysisSettings()
+    _check_direction_given(declared, overrides)
+    records = records_from_directory(experiment, experiment_dir)
+    results = analyze_runs(experiment, records, experiment_dir, sweep_settings.over(overrides))
+    results.reanalysis = Reanalysis(declared.resolved(), declared.over(overrides).resolved())
+    metric, found = overrides.metric, results.metrics.values()
+    if results.no_verdict and metric and TASK_FIELD not in metric and found and not any(f.has(metric) for f in found):
+        results.no_verdict = metric_not_found(metric, results.metrics, fix=ANALYZE_METRIC_FIX)
+    return results

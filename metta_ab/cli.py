@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from metta_ab import exit_status
 from metta_ab.experiment import AnalysisSettings, ExperimentError
+from metta_ab.ledger import LEDGER_FILE, read_json
 from metta_ab.runner import (
     ABRunError,
     SweepOptions,
@@ -89,13 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser(
         "analyze",
-        help="recompute the verdict of an experiment directory (or of a W&B group)",
+        help="re-analyze an experiment directory (or a W&B group); the sweep's own report is never changed",
+        description="Recompute the verdict from the runs' files into EXPERIMENT_DIR/analyses/<what differs> "
+        "(or --output-dir). Settings other than the declared ones make the analysis exploratory: its report "
+        "opens saying so.",
         usage="metta-ab analyze EXPERIMENT_DIR [options] | metta-ab analyze --wandb ENTITY/PROJECT --group GROUP",
     )
     analyze.add_argument("experiment_dir", nargs="?", help="the directory a sweep wrote (ab_test_results/<name>)")
     analyze.add_argument("--wandb", metavar="ENTITY/PROJECT", help="fetch the runs from the W&B server instead")
     analyze.add_argument("--group", help="with --wandb: the experiment's W&B group (its name)")
-    analyze.add_argument("--output-dir", default="ab_test_results", help="with --wandb: where to write it")
+    analyze.add_argument(
+        "--wandb-dir", help="with --wandb: the group is written to WANDB_DIR/GROUP (default ab_test_results)"
+    )
+    analyze.add_argument(
+        "--output-dir",
+        help="where the report goes (default EXPERIMENT_DIR/analyses/<what differs from the declared analysis>); "
+        "with --wandb and no --wandb-dir, its former meaning: where the group is written",
+    )
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     _add_analysis_flags(analyze)
 
@@ -148,29 +160,69 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return _cmd_run(args)
 
 
+def _fetch_wandb_group(args: argparse.Namespace) -> Path:
+    """The W&B group as an experiment directory, WANDB_DIR/GROUP; never over a sweep's own directory."""
+    if not args.group:
+        raise ABRunError("--wandb needs --group GROUP (the experiment name the sweep used as W&B group)")
+    if args.wandb_dir is None and args.output_dir is not None:  # the spelling before --wandb-dir
+        args.wandb_dir, args.output_dir = args.output_dir, None
+    experiment_dir = Path(args.wandb_dir or "ab_test_results") / args.group
+    if _holds_a_sweep(experiment_dir):
+        raise ABRunError(
+            f"{experiment_dir} holds the runs of a sweep, which a W&B fetch would overwrite: analyze it directly "
+            "(metta-ab analyze DIR), or fetch the group elsewhere with --wandb-dir DIR"
+        )
+    if importlib.util.find_spec("wandb") is None:
+        raise ABRunError(
+            "--wandb reads the W&B server through wandb, which is not installed: pip install 'metta-ab[wandb]'"
+        )
+    from metta_ab.wandb_api import fetch_group, write_experiment_dir
+
+    write_experiment_dir(fetch_group(args.wandb, args.group), args.group, experiment_dir)
+    print(f"[ab] {args.wandb} group {args.group} written to {experiment_dir}")
+    return experiment_dir
+
+
+def _holds_a_sweep(directory: Path) -> bool:
+    """Whether a sweep ran in `directory` (its ledger.json), rather than a W&B fetch."""
+    ledger = directory / LEDGER_FILE
+    if not ledger.exists():
+        return False
+    header = read_json(ledger)  # unreadable: a sweep's all the same
+    return not (isinstance(header, dict) and str(header.get("source", "")).startswith("wandb group"))
+
+
+def _check_output_dir(experiment_dir: Path, output_dir: str | None) -> None:
+    """A re-analysis never goes where a sweep's own report is: its directory, or any holding a sweep's ledger."""
+    if output_dir is None:
+        return
+    directory = Path(output_dir)
+    if directory.resolve() == experiment_dir.resolve() or (directory / LEDGER_FILE).exists():
+        raise ABRunError(
+            f"--output-dir {output_dir} holds a sweep's own report, which a re-analysis never replaces; choose "
+            "another directory, or leave --output-dir out (EXPERIMENT_DIR/analyses/<what differs>)"
+        )
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from metta_ab.analysis import analyze_directory
-    from metta_ab.report import write_report
+    from metta_ab.report import report_directory, write_report
 
     if args.wandb:
-        if not args.group:
-            raise ABRunError("--wandb needs --group GROUP (the experiment name the sweep used as W&B group)")
-        if importlib.util.find_spec("wandb") is None:
-            raise ABRunError(
-                "--wandb reads the W&B server through wandb, which is not installed: pip install 'metta-ab[wandb]'"
-            )
-        from metta_ab.wandb_api import fetch_group, write_experiment_dir
-
-        experiment_dir = Path(args.output_dir) / args.group
-        write_experiment_dir(fetch_group(args.wandb, args.group), args.group, experiment_dir)
-        print(f"[ab] {args.wandb} group {args.group} written to {experiment_dir}")
+        experiment_dir = _fetch_wandb_group(args)
     elif args.experiment_dir:
         experiment_dir = Path(args.experiment_dir)
     else:
         raise ABRunError("give an experiment directory, or --wandb ENTITY/PROJECT --group GROUP")
+    _check_output_dir(experiment_dir, args.output_dir)
     results = analyze_directory(experiment_dir, _analysis_settings(args))
-    print(write_report(results, plots=not args.no_plots), end="")
-    return 0
+    directory = Path(args.output_dir) if args.output_dir else report_directory(results)
+    print(write_report(results, plots=not args.no_plots, directory=directory), end="")
+    print(f"[ab] analysis written to {directory} (the sweep's own report is unchanged)")
+    if results.no_verdict:
+        print(f"metta-ab analyze: no verdict: {results.no_verdict}", file=sys.stderr)
+        return exit_status.NO_VERDICT
+    return exit_status.VERDICT
 
 
 def _cmd_power(args: argparse.Namespace) -> int:

@@ -166,8 +166,8 @@ def _time_to_threshold(results: ExperimentResults, path: Path) -> bool:
     return True
 
 
-def write_plots(results: ExperimentResults) -> list[Path]:
-    out = results.experiment_dir
+def write_plots(results: ExperimentResults, out: Path) -> list[Path]:
+    """The figures, into `out`: the experiment directory, or a re-analysis's own directory."""
     written = []
     # a suite's runs learn different tasks on different scales: one curve per variant would mix them
     if results.suite is None and _learning_curves(results, out / CURVES_PNG):

@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from pathlib import Path
 from typing import Any
 
-from metta_ab.analysis import ExperimentResults
+from metta_ab.analysis import ExperimentResults, Reanalysis
+from metta_ab.experiment import AnalysisSettings
 from metta_ab.ledger import COMPLETED, FAILED, RunRecord, write_text_atomic
 from metta_ab.sequential_report import look_rows, sequential_verdict_sentence
 from metta_ab.sources import RunMetrics, returned_values
 from metta_ab.stats import INSUFFICIENT, Comparison
 from metta_ab.suite_report import aggregate_rows, per_task_rows, suite_header
-from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation
+from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation, fmt_setting
 
 SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
+ANALYSES_DIR = "analyses"  # EXPERIMENT_DIR/analyses/<name>: re-analyses, beside the sweep's own report
 
 
 def _summary_description(results: ExperimentResults) -> str:
@@ -233,10 +236,31 @@ def _returned_rows(results: ExperimentResults) -> list[str]:
     return lines
 
 
+def _metric_and_direction(settings: AnalysisSettings) -> str:
+    return f"{settings.metric} ({settings.direction})" if settings.metric else "no metric"
+
+
+def reanalysis_line(reanalysis: Reanalysis) -> str:
+    """How a `metta-ab analyze` report differs from the analysis the experiment declared: "exploratory: the
+    experiment declared loss (min); this analysis uses acc (max)", then any other setting changed."""
+    declared = _metric_and_direction(reanalysis.declared)
+    if not reanalysis.exploratory:
+        return f"re-analysis with the declared settings: {declared}"
+    others = [
+        f"{key} {fmt_setting(used)} (declared {fmt_setting(was)})"
+        for key, (was, used) in reanalysis.changed.items()
+        if key not in ("metric", "direction")
+    ]
+    uses = ", ".join([_metric_and_direction(reanalysis.used), *others])
+    return f"exploratory: the experiment declared {declared}; this analysis uses {uses}"
+
+
 def summary_text(results: ExperimentResults) -> str:
     experiment, s = results.experiment, results.settings
     analysis = results.analysis
     lines = [f"A/B experiment: {experiment.name}"]
+    if results.reanalysis is not None:
+        lines.append(reanalysis_line(results.reanalysis))
     if results.no_verdict:
         lines.append(f"NO VERDICT:     {results.no_verdict}")
     if experiment.description:
@@ -349,6 +373,7 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "paired": bool(analysis.paired) if analysis else None,
         "control": analysis.control if analysis else None,
         "no_verdict": results.no_verdict,  # why some comparison has no verdict (and the fix); null: all have one
+        "reanalysis": _reanalysis_dict(results.reanalysis),  # null in the sweep's own summary
         "variants": variants,
         "comparisons": stats_dict["comparisons"],
         "warnings": list(results.warnings) + list(stats_dict["warnings"]),
@@ -358,6 +383,17 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         **(results.suite.to_dict() if results.suite is not None else {}),  # tasks.<task>, aggregate
         "looks": list(results.looks),  # every analysis the sweeper wrote: runs per variant at each
         "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],
+    }
+
+
+def _reanalysis_dict(reanalysis: Reanalysis | None) -> dict[str, Any] | None:
+    if reanalysis is None:
+        return None
+    return {
+        "exploratory": reanalysis.exploratory,  # some setting differs from the declared analysis
+        "opening": reanalysis_line(reanalysis),  # summary.txt's line
+        "declared": {"metric": reanalysis.declared.metric, "direction": reanalysis.declared.direction},
+        "changed": {key: {"declared": was, "used": used} for key, (was, used) in reanalysis.changed.items()},
     }
 
 
@@ -388,15 +424,24 @@ def _run_dict(record: RunRecord, metrics: RunMetrics | None) -> dict[str, Any]:
     }
 
 
-def write_report(results: ExperimentResults, plots: bool = True) -> str:
-    """Write summary.txt, summary.json and the plots into the experiment directory; return the text."""
+def report_directory(results: ExperimentResults) -> Path:
+    """Where the report goes by default: the experiment directory for the sweep's own, and for a re-analysis
+    EXPERIMENT_DIR/analyses/<what differs>, so that it never replaces the sweep's."""
+    if results.reanalysis is None:
+        return results.experiment_dir
+    return results.experiment_dir / ANALYSES_DIR / results.reanalysis.directory_name()
+
+
+def write_report(results: ExperimentResults, plots: bool = True, directory: Path | None = None) -> str:
+    """Write summary.txt, summary.json and the plots into `directory` (default `report_directory`); return the
+    text."""
+    out = report_directory(results) if directory is None else directory
+    out.mkdir(parents=True, exist_ok=True)
     text = summary_text(results)
-    write_text_atomic(results.experiment_dir / SUMMARY_TXT, text)
-    write_text_atomic(
-        results.experiment_dir / SUMMARY_JSON, json.dumps(summary_dict(results), indent=1, allow_nan=False)
-    )
+    write_text_atomic(out / SUMMARY_TXT, text)
+    write_text_atomic(out / SUMMARY_JSON, json.dumps(summary_dict(results), indent=1, allow_nan=False))
     if plots and results.analysis is not None:
         from metta_ab.plots import write_plots
 
-        write_plots(results)
+        write_plots(results, out)
     return text

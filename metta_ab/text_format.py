@@ -28,3 +28,10 @@ def fmt_p_relation(p: float | None) -> str:
     """'=0.012' or '<0.001', to follow a 'p' in a sentence."""
     text = fmt_p(p)
     return text if text.startswith("<") else f"={text}"
+
+
+def fmt_setting(value: object) -> str:
+    """An analysis setting as it is typed on the command line ("0.1", "max"); None as "not set"."""
+    if value is None:
+        return "not set"
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -123,8 +123,9 @@ def test_analyze_recomputes_with_other_settings(tmp_path, experiment):
     result = metta_ab("analyze", str(exp_dir), "--direction", "min", "--no-plots", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "lower is better" in result.stdout
-    summary = json.loads((exp_dir / "summary.json").read_text())
+    summary = json.loads((exp_dir / "analyses" / "direction=min" / "summary.json").read_text())
     assert summary["direction"] == "min" and summary["comparisons"][0]["verdict"] == "worse"
+    assert json.loads((exp_dir / "summary.json").read_text())["direction"] == "max"  # the sweep's, unchanged
     missing = metta_ab("analyze", str(tmp_path), cwd=tmp_path)
     assert missing.returncode == 2 and "is not an experiment directory" in missing.stderr
 

@@ -174,7 +174,7 @@ def test_event_files_are_read_with_no_tensorboard_tensorflow_or_protobuf(tmp_pat
     assert proc.returncode == 0, proc.stderr
     a, b, warnings = json.loads(proc.stdout.splitlines()[-1])
     assert (a, b) == ([1.0], [2.0]) and not [w for w in warnings if "TensorBoard" in w]
-    summary = json.loads((experiment_dir / "summary.json").read_text())
+    summary = json.loads((experiment_dir / "analyses" / "declared" / "summary.json").read_text())
     assert summary["runs"][0]["metric_sources"][0].startswith("tensorboard events (tb/events.out.tfevents.")
 
 

@@ -115,7 +115,6 @@ def test_a_reader_gives_the_verdict_in_the_sweep_in_analyze_and_from_the_saved_e
     assert f"reader: {tmp_path / 'exp.py'}:read_score" in saved
 
     # `metta-ab analyze` in a fresh process, from experiment_config.yaml alone.
-    (directory / "summary.json").unlink()
     env = {**os.environ, "WANDB_MODE": "offline"}
     proc = subprocess.run(
         [sys.executable, "-m", "metta_ab", "analyze", str(directory), "--no-plots"],
@@ -127,7 +126,7 @@ def test_a_reader_gives_the_verdict_in_the_sweep_in_analyze_and_from_the_saved_e
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "strong is better than weak on score" in proc.stdout
-    check_verdict(json.loads((directory / "summary.json").read_text()), "score")
+    check_verdict(json.loads((directory / "analyses" / "declared" / "summary.json").read_text()), "score")
 
     # The saved experiment as the experiment file: the sweep resumes (nothing to run) and reads with the reader.
     (directory / "summary.json").unlink()

@@ -58,11 +58,12 @@ def build(
 
 
 def analyze(directory: Path, *args: str) -> tuple[dict, str]:
-    proc = subprocess.run(
-        [str(METTA_AB), "analyze", str(directory), "--no-plots", *args], capture_output=True, text=True, timeout=600
-    )
+    """`metta-ab analyze` with `args`, into a directory of its own: (summary.json, summary.txt)."""
+    out = directory.with_name(directory.name + "-analysis")
+    command = [str(METTA_AB), "analyze", str(directory), "--no-plots", "--output-dir", str(out), *args]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    return json.loads((directory / "summary.json").read_text()), (directory / "summary.txt").read_text()
+    return json.loads((out / "summary.json").read_text()), (out / "summary.txt").read_text()
 
 
 def test_zero_variance_is_decided_by_the_exact_permutation_test(tmp_path):

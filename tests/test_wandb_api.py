@@ -81,7 +81,7 @@ def test_a_suite_trained_one_task_per_run_keeps_its_tasks(tmp_path):
     experiment = write_experiment_dir(runs, RECORDED["group"], exp_dir)
     assert [t.name for t in experiment.tasks] == ["maze", "lava"]
     assert (exp_dir / "lr_0.1_lava_run_2").is_dir() and (exp_dir / "lr_0.1_maze_run_2").is_dir()
-    results = analyze_directory(exp_dir, AnalysisSettings(metric="eval/reward"))
+    results = analyze_directory(exp_dir, AnalysisSettings(metric="eval/reward", direction="max"))
     assert results.suite is not None and results.suite.tasks == ["maze", "lava"]
     verdicts = {t: a.comparisons[0].verdict for t, a in results.suite.per_task.items()}
     assert verdicts["maze"] == "better" and verdicts["lava"] == "inconclusive"

@@ -253,11 +253,10 @@ class ABSweep:
             with lock:
                 previous = self._previous_ledger(runs, fingerprint)
                 looks = Looks.load(self.experiment_dir)  # refused now if unreadable, not after the runs
-                self._write_definition(runs, layout)
                 if self.settings.dry_run:
-                    print(self._plan_text(runs), end="")
-                    print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
+                    self._dry_run(runs, layout)
                     return []
+                self._write_definition(runs, layout)
                 if self.experiment.sequential is not None:
                     self._check_looks_rule(runs, looks)
                 ledger = self._ledger(runs, previous, fingerprint)
@@ -386,6 +385,18 @@ class ABSweep:
             else:
                 task_overrides.append(override.input_line)
         return task_overrides, ab_keys
+
+    def _dry_run(self, runs: Sequence[PlannedRun], layout: Any) -> None:
+        """Print the plan; save it only into a directory no sweep ran in, whose files a dry run must not touch."""
+        print(self._plan_text(runs), end="")
+        if (self.experiment_dir / LEDGER_FILE).exists():
+            print(
+                f"Dry run: nothing launched, nothing saved: {self.experiment_dir} holds a sweep's runs, which a "
+                "dry run leaves as they are"
+            )
+            return
+        self._write_definition(runs, layout)
+        print(f"Dry run: nothing launched. Plan saved in {self.experiment_dir / PLAN_TXT}")
 
     def _write_definition(self, runs: Sequence[PlannedRun], layout: Any) -> None:
         self.experiment_dir.mkdir(parents=True, exist_ok=True)
