@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sweeper_cli import METTA_LIKE, job_config, job_dirs, status, write_experiment
 
-from metta_ab import ABRunError, create_experiment, run_ab_test
+from metta_ab import ABRunError, create_experiment, exit_status, run_ab_test
 
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 
@@ -74,7 +74,7 @@ def test_parallel_uses_joblib_with_max_parallel(tmp_path, experiment):
 
 def test_no_retry_and_max_retries(tmp_path, experiment):
     failing = metta_ab("run", "exp.py", "--app", str(METTA_LIKE), "--no-retry", "--", "fail_mode=b_run_1", cwd=tmp_path)
-    assert failing.returncode == 1
+    assert failing.returncode == exit_status.RUNS_FAILED
     assert "1 of 4 runs failed" in failing.stderr
     exp_dir = tmp_path / "ab_test_results" / "cli_test"
     assert not (exp_dir / "b_run_1" / "attempts").exists()

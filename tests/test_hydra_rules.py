@@ -19,6 +19,7 @@ import yaml
 from sweeper_cli import APPS, job_dirs, run_app, run_sweep, status, write_experiment
 
 from hydra_plugins.ab_sweeper._process import start_time
+from metta_ab import exit_status
 
 RULES = APPS / "rules" / "app.py"
 TWO_VARIANTS = """
@@ -228,7 +229,7 @@ def callback_events(cwd: Path) -> list[dict]:
 def test_callbacks_see_the_jobs_own_exception_and_return_value(tmp_path, launcher):
     experiment(tmp_path)
     result = sweep_with("with_callbacks", *AB, *launcher, "fail_run=b_run_1", "ab.max_retries=0", cwd=tmp_path)
-    assert result.returncode == 1, result.output
+    assert result.returncode == exit_status.RUNS_FAILED, result.output
     events = callback_events(tmp_path)
     job_ends = {e["run"]: e for e in events if e["event"] == "job_end"}
     assert job_ends["a_run_1"]["status"] == "COMPLETED"
@@ -337,7 +338,7 @@ def test_failure_message_without_job_logging_names_the_job_dir(tmp_path):
         RULES, *AB, "fail_run=b_run_1", "ab.max_retries=0", "hydra/job_logging=disabled",
         cwd=tmp_path,
     )  # fmt: skip
-    assert result.returncode == 1, result.output
+    assert result.returncode == exit_status.RUNS_FAILED, result.output
     job_dir = result.experiment_dir("rules") / "b_run_1"
     line = next(line for line in result.stderr.splitlines() if line.strip().startswith("b_run_1:"))
     assert "ValueError: boom" in line
@@ -349,7 +350,7 @@ def test_failure_message_without_job_logging_names_the_job_dir(tmp_path):
 def test_failure_message_points_at_the_job_log_with_the_traceback(tmp_path):
     experiment(tmp_path)
     result = run_sweep(RULES, *AB, "fail_run=b_run_1", "ab.max_retries=0", cwd=tmp_path)
-    assert result.returncode == 1, result.output
+    assert result.returncode == exit_status.RUNS_FAILED, result.output
     line = next(line for line in result.stderr.splitlines() if line.strip().startswith("b_run_1:"))
     assert "ValueError: boom" in line
     log_file = Path(line.split("(log: ", 1)[1].rstrip(")"))
@@ -382,7 +383,7 @@ def test_run_timeout_stops_a_hanging_run_of_an_app_with_its_own_sigalrm_handler(
     result = run_sweep(
         RULES, *AB, "mode=hang_with_handler", "ab.run_timeout=2", "ab.max_retries=0", cwd=tmp_path, timeout=120
     )
-    assert result.returncode == 1, result.output
+    assert result.returncode == exit_status.RUNS_FAILED, result.output
     records = ledger(result.experiment_dir("rules"))
     for record in records.values():
         assert record["errors"] == ["attempt 1: RunTimeout: the run exceeded ab.run_timeout=2s"]

@@ -16,6 +16,7 @@ import pytest
 from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, status, write_experiment
 
 from hydra_plugins.ab_sweeper._process import start_time
+from metta_ab import exit_status
 
 EXPERIMENT = """
 experiment = (
@@ -40,7 +41,7 @@ def ledger(exp_dir):
 def test_rerun_runs_only_what_did_not_complete(tmp_path):
     write(tmp_path)
     first = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "fail_mode=b_run_2", "ab.max_retries=0", cwd=tmp_path)
-    assert first.returncode == 1
+    assert first.returncode == exit_status.RUNS_FAILED
     exp_dir = first.experiment_dir("resume")
     before = {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)}
 

@@ -19,6 +19,7 @@ from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, write_experiment
 
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._process import is_alive, start_time
+from metta_ab import exit_status
 from metta_ab.ledger import write_status
 
 EXPERIMENT = """
@@ -75,9 +76,9 @@ def test_sys_exit_0_is_a_completed_run_whose_files_are_read(sweep, launcher):
 @LAUNCHERS
 def test_sys_exit_3_fails_that_run_only_and_is_retried(sweep, launcher):
     result = sweep("fail_mode=a_run_2", "fail_kind=sysexit3", *launcher)
-    assert result.returncode == 1, result.output
+    assert result.returncode == exit_status.RUNS_FAILED, result.output
     lines = result.stderr.splitlines()
-    assert lines[0] == "[ab] 1 of 6 runs failed (up to 3 retries each):"
+    assert lines[0].startswith("[ab] 1 of 6 runs failed (up to 3 retries each); fix the cause")
     assert lines[1].startswith("  a_run_2: SystemExit: the run called sys.exit(3) (log: ")
     assert lines[2] == "    not retried: attempt 2 failed with the same error as attempt 1"
     exp_dir = result.experiment_dir("endings")
@@ -104,7 +105,7 @@ def test_run_ending_the_sweeper_every_time_ends_failed_after_its_retries(sweep):
 
     for _ in range(2):  # its two attempts are spent: it stays failed, the sweep ends with its summary
         again = sweep(*args)
-        assert again.returncode == 1, again.output
+        assert again.returncode == exit_status.RUNS_FAILED, again.output
         assert "Launching" not in again.output
         assert again.stderr.startswith("[ab] 1 of 6 runs failed")
         assert f"a_run_2: {ENDED_SWEEPER}" in again.stderr
@@ -135,9 +136,9 @@ def test_run_that_ended_the_sweeper_once_completes_on_the_rerun(sweep):
 @LAUNCHERS
 def test_import_error_is_not_retried(sweep, launcher):
     result = sweep("fail_mode=b_run_1", "fail_kind=import", *launcher)
-    assert result.returncode == 1, result.output
+    assert result.returncode == exit_status.RUNS_FAILED, result.output
     lines = result.stderr.splitlines()
-    assert lines[0] == "[ab] 1 of 6 runs failed (up to 3 retries each):"
+    assert lines[0].startswith("[ab] 1 of 6 runs failed (up to 3 retries each); fix the cause")
     assert lines[1].startswith("  b_run_1: ModuleNotFoundError: No module named 'metta_ab_no_such_module'")
     assert lines[2] == (
         "    not retried: an import error fails the same at every attempt: install the module or fix the import"
@@ -151,7 +152,7 @@ def test_import_error_is_not_retried(sweep, launcher):
 @pytest.mark.slow
 def test_the_same_error_twice_is_not_retried_again_but_a_rerun_tries_once_more(sweep):
     result = sweep("fail_mode=b_run_1", "fail_kind=always")  # the same ValueError at every attempt
-    assert result.returncode == 1, result.output
+    assert result.returncode == exit_status.RUNS_FAILED, result.output
     exp_dir = result.experiment_dir("endings")
     record = ledger(exp_dir)["b_run_1"]
     assert record["attempts"] == 2  # not 4 (ab.max_retries=3)
@@ -159,7 +160,7 @@ def test_the_same_error_twice_is_not_retried_again_but_a_rerun_tries_once_more(s
     assert "not retried: attempt 2 failed with the same error as attempt 1" in result.stderr
 
     again = sweep("fail_mode=b_run_1", "fail_kind=always")  # the user may have fixed something: one more try
-    assert again.returncode == 1
+    assert again.returncode == exit_status.RUNS_FAILED
     assert ledger(exp_dir)["b_run_1"]["attempts"] == 3
     assert "not retried: attempt 3 failed with the same error as attempt 2" in again.stderr
 

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats as sps
 from sweeper_cli import METTA_LIKE, PYTHON, job_dirs, run_sweep, status, write_experiment
 
+from metta_ab import exit_status
 from metta_ab.loading import load_experiment
 from metta_ab.runner import run_ab_test
 from metta_ab.stats.sequential import run_sequential, sequential_design
@@ -183,7 +184,7 @@ def test_a_look_with_a_failed_run_is_decided_only_once_the_run_completes(tmp_pat
     write(tmp_path, a, b)
     args = ("ab.experiment=seq.py", "fail_mode=B_run_3", "fail_kind=once", "ab.max_retries=0")
     first = run_sweep(METTA_LIKE, *args, cwd=tmp_path)
-    assert first.returncode == 1
+    assert first.returncode == exit_status.RUNS_FAILED
     exp_dir = first.experiment_dir("seq")
     assert "look 1 is not decided: 1 run(s) failed" in first.output
     assert looks(exp_dir) == [] and summary(exp_dir)["sequential"]["looks_done"] == 0

@@ -7,6 +7,8 @@ import json
 import pytest
 from sweeper_cli import METTA_LIKE, run_sweep, write_experiment
 
+from metta_ab import exit_status
+
 A = [0.42, 0.55, 0.31, 0.61, 0.48]
 B = [0.58, 0.66, 0.49, 0.72, 0.53, 0.81, 0.60, 0.44]
 PAIRED_C = [0.40, 0.52, 0.33, 0.60, 0.47, 0.55]
@@ -37,7 +39,7 @@ experiment = (
         "fail_kind=always",
         cwd=tmp_path,
     )
-    assert result.returncode == 1  # three runs failed, and the user is told
+    assert result.returncode == exit_status.RUNS_FAILED  # three runs failed, and the user is told
     summary = json.loads(result.experiment_dir("worked").joinpath("summary.json").read_text())
     assert summary["paired"] is False and summary["control"] == "A" and summary["metric"] == "score"
     a, b = summary["variants"]["A"], summary["variants"]["B"]

@@ -138,10 +138,6 @@ def _ended_its_sweeper(record: RunRecord, status: dict[str, Any] | None) -> bool
     )
 
 
-class ABSweepFailed(ABConfigError):
-    """Some runs still failed after the retries; the message names them and their logs."""
-
-
 class ABSweep:
     def __init__(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         with stopping_on_signals():
@@ -620,7 +616,8 @@ class ABSweep:
             )
             sys.exit(exit_status.INTERRUPTED)
         if failed:
-            raise ABSweepFailed(self._failure_message(failed, len(records)))
+            sys.stderr.write(self._failure_message(failed, len(records)) + "\n")
+            sys.exit(exit_status.RUNS_FAILED)
         if results.no_verdict:
             sys.stderr.write(f"[ab] no verdict: {results.no_verdict}\n")
             sys.exit(exit_status.NO_VERDICT)
@@ -641,7 +638,10 @@ class ABSweep:
                 lines.append(f"    not retried: {record.not_retried}")
         if len(failed) > 20:
             lines.append(f"  ... and {len(failed) - 20} more (see summary.txt)")
-        message = f"[ab] {len(failed)} of {total} runs failed (up to {self.settings.max_retries} retries each):"
+        message = (
+            f"[ab] {len(failed)} of {total} runs failed (up to {self.settings.max_retries} retries each); fix the "
+            "cause and run the same command again: completed runs are not run again."
+        )
         if self.launcher_errors and any(r.attempts == 0 for r in failed):
             last = self.launcher_errors[-1].splitlines()
             shown = "\n".join(f"    {line}" for line in last[-40:])
