@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -17,11 +19,15 @@ from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
 from metta_ab.experiment import ABExperiment, normalize_key
 from metta_ab.plan import AppLayout, InjectionKeys, PlannedRun
 
 BASE_GROUP = "ab_base"
 DROP_AB_NODE = "~ab"  # every job is composed with the master's `hydra/sweeper=ab`, minus the `ab:` settings node
+
+
+VALIDATION_HEARTBEAT = 10.0  # seconds between progress lines while the experiment is checked
 
 
 class ABConfigError(CompactHydraException):
@@ -193,7 +199,14 @@ class AppConfig:
             if run.task is not None:
                 first_runs.setdefault(("task", run.task), run)
         arms = {("variant", v.name): v for v in experiment.variants} | {("task", t.name): t for t in experiment.tasks}
-        for (kind, name), run in first_runs.items():
+        said = started = time.monotonic()
+        for done, ((kind, name), run) in enumerate(first_runs.items()):
+            if time.monotonic() - said >= VALIDATION_HEARTBEAT:  # thousands of variants take minutes
+                said = time.monotonic()
+                logging.getLogger(STATUS_LOGGER).info(
+                    "[ab] checking the experiment against the app's config: %d of %d variants and tasks composed "
+                    "(%.0f s)", done, len(first_runs), said - started,
+                )  # fmt: skip
             where = f"{kind} {name!r}"
             overrides = list(run.overrides)
             try:
