@@ -266,17 +266,17 @@ def _no_verdict(
             return None
     if reasons:
         return " ".join(reasons)
-    if not any(r.status == COMPLETED for r in records):
-        return (
-            "no run completed; see the failed runs below and their logs, fix the cause and run the same command again."
-        )
+    unfinished = sum(r.status != COMPLETED for r in records)
+    if unfinished == len(records):
+        return "no run completed: see why in the failed runs and their logs, fix it and run the same command again."
     if metric is not None and not any(found.has(metric) for found in metrics.values()):
         return metric_not_found(metric, metrics)
     assert analysis is not None
     pairs = ", ".join(f"{c.treatment} vs {c.control}" for c in untested)
+    again = f"run the same command again to retry the {unfinished} run(s) that did not complete, or " * bool(unfinished)
     return (
-        f"{pairs}: fewer than 2 scored runs per variant{' (pairs, with paired seeds)' if analysis.paired else ''}. "
-        "Rerun the same command to retry failed runs, or raise runs_per_variant."
+        f"{pairs}: fewer than 2 scored runs per variant{' (pairs, with paired seeds)' if analysis.paired else ''}; "
+        f"{again}raise runs_per_variant (a rerun adds only the new runs)."
     )
 
 

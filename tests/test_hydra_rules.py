@@ -37,6 +37,10 @@ experiment = (
 AB = ("ab.experiment=exp.py", "ab.plots=false")  # plots cost a second per sweep and are tested elsewhere
 
 
+# With one run per variant there is nothing to test: these sweeps end without a verdict, and say so.
+ONE_RUN_EACH = exit_status.NO_VERDICT
+
+
 def experiment(tmp_path: Path, runs: int = 1) -> Path:
     return write_experiment(tmp_path / "exp.py", TWO_VARIANTS.format(runs=runs))
 
@@ -61,7 +65,7 @@ def ledger(exp_dir: Path) -> dict[str, dict]:
 def test_job_records_say_ab_and_hold_no_ab_node(tmp_path):
     experiment(tmp_path)
     result = run_sweep(RULES, *AB, cwd=tmp_path)
-    assert result.returncode == 0, result.output
+    assert result.returncode == ONE_RUN_EACH, result.output
     exp_dir = result.experiment_dir("rules")
     assert job_dirs(exp_dir) == ["a_run_1", "b_run_1"]
     for name in job_dirs(exp_dir):
@@ -82,14 +86,14 @@ def test_job_records_say_ab_and_hold_no_ab_node(tmp_path):
 def test_command_rebuilt_from_multirun_yaml_resumes_the_experiment(tmp_path):
     experiment(tmp_path)
     first = run_sweep(RULES, *AB, "x=5", cwd=tmp_path)
-    assert first.returncode == 0, first.output
+    assert first.returncode == ONE_RUN_EACH, first.output
     exp_dir = first.experiment_dir("rules")
     started = {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)}
 
     overrides = yaml.safe_load((exp_dir / "multirun.yaml").read_text())["hydra"]["overrides"]
     hydra_overrides = [o for o in overrides["hydra"] if o != "hydra.mode=MULTIRUN"]
     again = run_app(RULES, "-m", *hydra_overrides, *overrides["task"], cwd=tmp_path)
-    assert again.returncode == 0, again.output
+    assert again.returncode == ONE_RUN_EACH, again.output
     assert "resuming: 2 of 2 runs already completed" in again.output
     assert "Launching" not in again.output
     assert {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)} == started
@@ -246,7 +250,7 @@ def test_callbacks_see_the_jobs_own_exception_and_return_value(tmp_path, launche
 def test_the_apps_callbacks_are_told_the_experiment_dir_from_multirun_start_on(tmp_path):
     experiment(tmp_path)
     result = sweep_with("with_callbacks", *AB, cwd=tmp_path)
-    assert result.returncode == 0, result.output
+    assert result.returncode == ONE_RUN_EACH, result.output
     events = callback_events(tmp_path)
     assert [e["status"] for e in events if e["event"] == "job_end"] == ["COMPLETED", "COMPLETED"]
     sweep_dir = str(result.experiment_dir("rules"))
@@ -293,13 +297,13 @@ def _pretend_still_running(exp_dir: Path, job: str, pid: int, pid_started: int |
 def test_reused_pid_is_not_waited_for(tmp_path, unrelated_process):
     experiment(tmp_path)
     first = run_sweep(RULES, *AB, cwd=tmp_path)
-    assert first.returncode == 0, first.output
+    assert first.returncode == ONE_RUN_EACH, first.output
     exp_dir = first.experiment_dir("rules")
     pid = unrelated_process.pid
     _pretend_still_running(exp_dir, "a_run_1", pid, pid_started=start_time(pid) + 1)
 
     again = run_sweep(RULES, *AB, "ab.settle_timeout=3600", cwd=tmp_path, timeout=900)
-    assert again.returncode == 0, again.output
+    assert again.returncode == ONE_RUN_EACH, again.output
     assert "waiting for" not in again.output
     assert "gave up waiting" not in again.output
     assert "Launching 1 jobs" in again.output
@@ -313,13 +317,13 @@ def test_reused_pid_is_not_waited_for(tmp_path, unrelated_process):
 def test_old_record_of_a_live_pid_is_waited_for_at_most_settle_timeout(tmp_path, unrelated_process):
     experiment(tmp_path)
     first = run_sweep(RULES, *AB, cwd=tmp_path)
-    assert first.returncode == 0, first.output
+    assert first.returncode == ONE_RUN_EACH, first.output
     exp_dir = first.experiment_dir("rules")
     pid = unrelated_process.pid
     _pretend_still_running(exp_dir, "a_run_1", pid, pid_started=None)
 
     again = run_sweep(RULES, *AB, "ab.settle_timeout=3", cwd=tmp_path)
-    assert again.returncode == 0, again.output
+    assert again.returncode == ONE_RUN_EACH, again.output
     assert f"waiting for 1 run(s) still going from before, so none runs twice: a_run_1 (pid {pid})" in again.output
     assert "gave up waiting after 3 s (ab.settle_timeout) for 1 run(s)" in again.output
     assert "launched again: a_run_1" in again.output
@@ -367,7 +371,7 @@ def test_failure_message_points_at_the_job_log_with_the_traceback(tmp_path):
 def test_apps_own_sigalrm_handler_is_called_under_run_timeout(tmp_path, mode):
     experiment(tmp_path)
     result = run_sweep(RULES, *AB, f"mode={mode}", "ab.run_timeout=30", cwd=tmp_path)
-    assert result.returncode == 0, result.output
+    assert result.returncode == ONE_RUN_EACH, result.output
     exp_dir = result.experiment_dir("rules")
     assert job_dirs(exp_dir) == ["a_run_1", "b_run_1"]
     for name in job_dirs(exp_dir):

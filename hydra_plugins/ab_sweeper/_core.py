@@ -25,6 +25,7 @@ from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask, no_retry_helps
+from hydra_plugins.ab_sweeper.ab_sweeper import exit_after_callbacks
 from metta_ab import exit_status
 from metta_ab.design_checks import check_sequential, check_suite
 from metta_ab.experiment import ABExperiment, ExperimentError, SequentialSettings
@@ -617,10 +618,10 @@ class ABSweep:
             sys.exit(exit_status.INTERRUPTED)
         if failed:
             sys.stderr.write(self._failure_message(failed, len(records)) + "\n")
-            sys.exit(exit_status.RUNS_FAILED)
-        if results.no_verdict:
+            exit_after_callbacks(exit_status.RUNS_FAILED)
+        elif results.no_verdict:
             sys.stderr.write(f"[ab] no verdict: {results.no_verdict}\n")
-            sys.exit(exit_status.NO_VERDICT)
+            exit_after_callbacks(exit_status.NO_VERDICT)
 
     def _failure_message(self, failed: Sequence[RunRecord], total: int) -> str:
         """Each failed run with its error and log; when runs never started, what the launcher said."""

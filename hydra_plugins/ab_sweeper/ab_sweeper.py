@@ -14,11 +14,20 @@ from hydra.experimental.callback import Callback
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict, read_write
 
-_composed = {"option": False}  # whether `hydra/sweeper=ab` was composed in this process
+_composed = {"option": False, "callback": False}  # whether `hydra/sweeper=ab` / ABCallback exist in this process
+_exit_after_callbacks: dict[str, int] = {}  # "status": what the sweep ends with once the app's callbacks ran
 
 
 def option_composed() -> bool:
     return _composed["option"]
+
+
+def exit_after_callbacks(status: int) -> None:
+    """End the process with `status` once the app's `on_multirun_end` callbacks have run (ABCallback is
+    notified last: Hydra notifies them in reverse order); right away where ABCallback is not registered."""
+    if not _composed["callback"]:
+        sys.exit(status)
+    _exit_after_callbacks["status"] = status
 
 
 class ABUsageError(CompactHydraException):
@@ -84,7 +93,7 @@ class ABCallback(Callback):
     is told."""
 
     def __init__(self) -> None:
-        _composed["option"] = True
+        _composed["option"] = _composed["callback"] = True
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         experiment = _experiment(config)
@@ -94,6 +103,11 @@ class ABCallback(Callback):
                 f"mode: add -m (python <app> -m hydra/sweeper=ab ab.experiment={experiment} ...)\n"
             )
             raise SystemExit(2)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        status = _exit_after_callbacks.pop("status", None)
+        if status is not None:
+            raise SystemExit(status)  # a BaseException: Hydra does not turn it into a warning
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if _experiment(config) is not None:
