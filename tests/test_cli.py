@@ -207,9 +207,12 @@ experiment = (
 """
 
 
-@pytest.mark.parametrize("paired", [True, False], ids=["paired", "independent"])
-def test_power_from_a_pilot_uses_its_design_and_effect(tmp_path, paired):
-    write_experiment(tmp_path / "pilot.py", PILOT)
+@pytest.mark.parametrize(
+    ("paired", "min_effect"), [(True, None), (False, None), (True, 0.5)], ids=["paired", "independent", "min_effect"]
+)
+def test_power_from_a_pilot_uses_its_design_and_effect(tmp_path, paired, min_effect):
+    declared = f'set_metric("score", min_effect={min_effect})'
+    write_experiment(tmp_path / "pilot.py", PILOT.replace('set_metric("score")', declared))
     seeds = [] if paired else ["--", "ab.paired_seeds=false"]
     sweep = metta_ab("run", "pilot.py", "--app", str(METTA_LIKE), *seeds, cwd=tmp_path)
     assert sweep.returncode == 0, sweep.stderr
@@ -218,15 +221,16 @@ def test_power_from_a_pilot_uses_its_design_and_effect(tmp_path, paired):
     a, b = np.array(PILOT_A), np.array(PILOT_B)
     if paired:  # d_z = mean / SD of the differences: 2.02, 5 pairs (the two-sample formula would say 6)
         diff = b - a
-        d, name = diff.mean() / diff.std(ddof=1), "d_z"
-        r = np.corrcoef(a, b)[0, 1]
-        assert f"pair correlation {r:.2f}" in result.stdout
+        d, name = (min_effect or diff.mean()) / diff.std(ddof=1), "d_z"
+        assert f"pair correlation {np.corrcoef(a, b)[0, 1]:.2f}" in result.stdout
     else:  # Hedges' g: 0.68, 35 runs per variant
         pooled = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
         d, name = (b.mean() - a.mean()) / pooled * (1 - 3 / (4 * 8 - 9)), "Hedges' g"
-    assert nct_runs(d, paired) == (5 if paired else 35) != nct_runs(d, not paired)
+    if min_effect is None:
+        assert nct_runs(d, paired) == (5 if paired else 35) != nct_runs(d, not paired)
     line = result.stdout.splitlines()[1]
-    assert line.startswith(f"  b vs a: observed difference {np.mean(b - a):+.3g} ({name} = {d:.3g}: ")
+    effect = f"declared min_effect {min_effect:g}" if min_effect else f"observed difference {np.mean(b - a):+.3g}"
+    assert line.startswith(f"  b vs a: {effect} ({name} = {d:.3g}: ")
     assert f"; {nct_runs(d, paired)} runs per variant (" in line
 
 
