@@ -137,7 +137,7 @@ def nct_power(d: float, n: int, paired: bool, alpha: float = 0.05) -> float:
     """Two-sided t-test power from scipy's noncentral t: one-sample on n differences, or two-sample n + n."""
     df, nc = (n - 1, d * math.sqrt(n)) if paired else (2 * n - 2, d * math.sqrt(n / 2))
     crit = sps.t.ppf(1 - alpha / 2, df)
-    return float(sps.nct.sf(crit, df, nc) + sps.nct.cdf(-crit, df, nc))
+    return float(sps.nct.sf(crit, df, nc) + sps.nct.sf(crit, df, -nc))  # lower tail by symmetry: cdf can be NaN
 
 
 def nct_runs(d: float, paired: bool, alpha: float = 0.05, power: float = 0.8) -> int:
