@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metta_ab import exit_status
 from metta_ab.experiment import AnalysisSettings, ExperimentError
@@ -24,11 +26,27 @@ from metta_ab.runner import (
     sweep_command,
 )
 
+if TYPE_CHECKING:
+    from metta_ab.stats import Comparison
+
 EPILOG_RUN = """examples:
   metta-ab run my_experiment.py                      # tools/train.py, one run after another
   metta-ab run my_experiment.py --parallel --max-parallel 2
   metta-ab run my_experiment.py --app examples/train.py -- trainer.total_timesteps=1000
   metta-ab run my_experiment.py -- hydra/launcher=submitit_slurm hydra.launcher.partition=gpu
+"""
+
+EPILOG_POWER = """d is the difference / SD of one run's score in both designs. Paired, the test sees the pair
+differences, whose effect is d_z = d / sqrt(2 (1 - R)) for a pair correlation R (a pilot prints its R).
+  paired:      one-sample t on n differences; noncentral t, df = n - 1, noncentrality d_z sqrt(n)
+  independent: Welch's t with n runs per variant; with equal n its statistic is Student's, and the power
+               computed is Student's: noncentral t, df = 2n - 2, noncentrality d sqrt(n / 2) (Welch's df is
+               at most 2n - 2, so its power is at most this)
+
+examples:
+  metta-ab power --effect-size 1 --paired --correlation 0.5    # 10 runs per variant
+  metta-ab power --effect-size 1 --independent                 # 17 runs per variant
+  metta-ab power --pilot ab_test_results/my_experiment
 """
 
 
@@ -111,11 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     _add_analysis_flags(analyze)
 
-    power = commands.add_parser("power", help="how many runs per variant are needed")
+    power = commands.add_parser(
+        "power",
+        help="how many runs per variant are needed",
+        description="Runs per variant the two-sided t-test needs to detect an effect with the given power, for "
+        "the design the sweep runs: paired seeds (one-sample t on the pair differences) or independent runs "
+        "(Welch's t). --pilot uses a finished experiment's own design and observed effects.",
+        usage="metta-ab power --effect-size D (--paired --correlation R | --independent) [--alpha A] [--power P]\n"
+        "       metta-ab power --pilot EXPERIMENT_DIR [--alpha A] [--power P]",
+        epilog=EPILOG_POWER,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     source = power.add_mutually_exclusive_group(required=True)
-    source.add_argument("--effect-size", type=float, help="standardized effect size d (difference / SD)")
-    source.add_argument("--pilot", help="an experiment directory: use its observed effects")
-    power.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    source.add_argument("--effect-size", type=float, help="d = difference / SD of one run's score (> 0)")
+    source.add_argument("--pilot", help="an experiment directory: its design and observed effects")
+    design = power.add_mutually_exclusive_group()
+    design.add_argument("--paired", action="store_true", help="paired seeds (the sweep's default); needs --correlation")
+    design.add_argument("--independent", action="store_true", help="independent runs (ab.paired_seeds=false)")
+    power.add_argument(
+        "--correlation", type=float, help="with --paired: correlation of a pair's two scores, in (-1, 1)"
+    )
+    power.add_argument("--alpha", type=float, default=0.05, help="significance level, two-sided (default 0.05)")
     power.add_argument("--power", type=float, default=0.8, dest="target_power", help="power (default 0.8)")
     return parser
 
@@ -225,31 +259,92 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return exit_status.VERDICT
 
 
+def _check_power_args(args: argparse.Namespace) -> None:
+    """One line for each input the power figures have no meaning for."""
+    for flag, value in (("--alpha", args.alpha), ("--power", args.target_power)):
+        if not 0.0 < value < 1.0:
+            raise ABRunError(f"{flag} must be between 0 and 1 (exclusive), got {value:g}")
+    if args.correlation is not None and not -1.0 < args.correlation < 1.0:
+        raise ABRunError(f"--correlation must be between -1 and 1 (exclusive), got {args.correlation:g}")
+    if args.pilot is not None:
+        if args.paired or args.independent or args.correlation is not None:
+            raise ABRunError(
+                "--pilot uses the pilot's own design; --paired, --independent, --correlation go with --effect-size"
+            )
+        return
+    if not (math.isfinite(args.effect_size) and args.effect_size > 0):
+        raise ABRunError(f"--effect-size must be a positive number (difference / SD), got {args.effect_size:g}")
+    if not (args.paired or args.independent):
+        raise ABRunError(
+            "name the design: --paired --correlation R (seeds shared by variants, the sweep's "
+            "default) or --independent (ab.paired_seeds=false)"
+        )
+    if args.paired and args.correlation is None:
+        raise ABRunError(
+            "--paired needs --correlation R, the correlation of a pair's two scores (a pilot's: "
+            "metta-ab power --pilot DIR)"
+        )
+    if args.independent and args.correlation is not None:
+        raise ABRunError("--correlation is the pair correlation of --paired; independent runs have no pairs")
+
+
+def _test_name(paired: bool) -> str:
+    if paired:
+        return "one-sample t on the pair differences, df = n - 1"
+    return "Welch's t with equal n and equal SDs: noncentral t, df = 2n - 2"
+
+
 def _cmd_power(args: argparse.Namespace) -> int:
     from metta_ab import stats
 
+    _check_power_args(args)
+    goal = f"power {args.target_power:g} at alpha {args.alpha:g} (two-sided)"
     if args.effect_size is not None:
-        d = abs(args.effect_size)
-        needed = stats.power_runs_needed(d, alpha=args.alpha, power=args.target_power)
-        print(f"To detect d = {d:g} with power {args.target_power:g} at alpha {args.alpha:g} (two-sided Welch):")
+        d = args.effect_size
+        if args.paired:
+            d_test = stats.paired_effect(d, args.correlation)
+            r = args.correlation
+            design = f"paired seeds, d_z = d / sqrt(2 (1 - {r:g})) = {d_test:.3g} on the differences"
+        else:
+            d_test, design = d, "independent runs"
+        needed = stats.power_runs_needed(d_test, alpha=args.alpha, power=args.target_power, paired=args.paired)
+        print(f"To detect d = {d:g} with {goal}:")
+        print(f"  design: {design}; {_test_name(args.paired)}")
         print(f"  {needed} runs per variant")
         for n in (3, 5, 10, 20, 50):
-            print(f"  with {n:>2} runs per variant: power {stats.power_at(d, n, args.alpha):.2f}")
+            power = stats.power_at(d_test, n, args.alpha, paired=args.paired)
+            print(f"  with {n:>2} runs per variant: power {power:.2f}")
         return 0
     from metta_ab.analysis import analyze_directory
 
     results = analyze_directory(Path(args.pilot), AnalysisSettings(alpha=args.alpha))
-    if results.analysis is None:
-        raise ExperimentError(f"{args.pilot}: no metric to compute power from")
-    print(f"Pilot {results.experiment.name}, metric {results.metric}:")
+    if results.no_verdict or results.analysis is None:
+        reason = " ".join((results.no_verdict or "no metric to compute power from").split())
+        raise ExperimentError(f"pilot {args.pilot} has no verdict to plan from: {reason}")
+    print(f"Pilot {results.experiment.name}, metric {results.metric}, {goal}:")
     for c in results.analysis.comparisons:
-        d = abs(c.effect_d)
-        needed = stats.power_runs_needed(d, alpha=args.alpha, power=args.target_power) if d > 0 else None
-        print(
-            f"  {c.treatment} vs {c.control}: observed difference {c.difference:+.3g} (d = {d:.2f}); "
-            + (f"{needed} runs per variant for power {args.target_power:g}" if needed else "no effect observed")
-        )
+        print(f"  {c.treatment} vs {c.control}: {_pilot_plan(c, args)}")
     return 0
+
+
+def _pilot_plan(c: Comparison, args: argparse.Namespace) -> str:
+    """The runs needed for a pilot comparison's effect, in the pilot's own design (paired: its d_z)."""
+    from metta_ab import stats
+
+    if c.paired:
+        name, unit = "d_z", f"SD of the pair differences; pair correlation {c.pair_correlation:.2f}"
+    else:
+        name, unit = "Hedges' g", "pooled SD"
+    if c.runs_needed_for == "min_effect":
+        effect = f"declared min_effect {c.min_effect:g} ({name} = {c.effect_d:.3g}: min_effect / {unit})"
+    else:
+        effect = f"observed difference {c.difference:+.3g} ({name} = {c.effect_d:.3g}: |difference| / {unit})"
+    if not math.isfinite(c.effect_d):
+        return f"{effect}; no spread in the scores, so no runs needed can be computed"
+    if c.effect_d == 0:
+        return f"{effect}; no effect to detect"
+    needed = stats.power_runs_needed(c.effect_d, alpha=args.alpha, power=args.target_power, paired=c.paired)
+    return f"{effect}; {needed} runs per variant ({_test_name(c.paired)})"
 
 
 COMMANDS = {"run": _cmd_run, "plan": _cmd_plan, "analyze": _cmd_analyze, "power": _cmd_power}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import stats as sps
 from sweeper_cli import METTA_LIKE, job_config, job_dirs, status, write_experiment
 
 from metta_ab import ABRunError, create_experiment, exit_status, run_ab_test
@@ -130,13 +133,114 @@ def test_analyze_recomputes_with_other_settings(tmp_path, experiment):
     assert missing.returncode == 2 and "is not an experiment directory" in missing.stderr
 
 
-def test_power_from_an_effect_size_and_from_a_pilot(tmp_path, experiment):
-    result = metta_ab("power", "--effect-size", "1", cwd=tmp_path)
-    assert result.returncode == 0 and "17 runs per variant" in result.stdout
-    assert "with  5 runs per variant: power 0.29" in result.stdout
-    assert metta_ab("run", "exp.py", "--app", str(METTA_LIKE), cwd=tmp_path).returncode == 0
-    pilot = metta_ab("power", "--pilot", "ab_test_results/cli_test", cwd=tmp_path)
-    assert pilot.returncode == 0 and "b vs a: observed difference" in pilot.stdout
+def nct_power(d: float, n: int, paired: bool, alpha: float = 0.05) -> float:
+    """Two-sided t-test power from scipy's noncentral t: one-sample on n differences, or two-sample n + n."""
+    df, nc = (n - 1, d * math.sqrt(n)) if paired else (2 * n - 2, d * math.sqrt(n / 2))
+    crit = sps.t.ppf(1 - alpha / 2, df)
+    return float(sps.nct.sf(crit, df, nc) + sps.nct.sf(crit, df, -nc))  # lower tail by symmetry: cdf can be NaN
+
+
+def nct_runs(d: float, paired: bool, alpha: float = 0.05, power: float = 0.8) -> int:
+    return next(n for n in range(2, 100_000) if nct_power(d, n, paired, alpha) >= power)
+
+
+@pytest.mark.parametrize(
+    ("args", "d_test", "paired", "alpha", "power", "runs"),
+    [
+        (["--effect-size", "1", "--paired", "--correlation", "0.5"], 1.0, True, 0.05, 0.8, 10),
+        (["--effect-size", "1", "--independent"], 1.0, False, 0.05, 0.8, 17),
+        (
+            ["--effect-size", "0.7", "--paired", "--correlation", "0.8", "--alpha", "0.01", "--power", "0.9"],
+            0.7 / math.sqrt(2 * (1 - 0.8)), True, 0.01, 0.9, None,
+        ),
+        (["--effect-size", "0.6", "--independent", "--alpha", "0.1", "--power", "0.95"], 0.6, False, 0.1, 0.95, None),
+    ],
+    ids=["paired-d1-r.5", "independent-d1", "paired-r.8", "independent-d.6"],
+)  # fmt: skip
+def test_power_plans_the_design_it_names(tmp_path, args, d_test, paired, alpha, power, runs):
+    result = metta_ab("power", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    needed = nct_runs(d_test, paired, alpha, power)
+    assert runs in (None, needed) and f"  {needed} runs per variant" in lines
+    design = "one-sample t on the pair differences, df = n - 1" if paired else "noncentral t, df = 2n - 2"
+    assert design in lines[1] and ("paired seeds" in lines[1]) == paired
+    for n in (3, 5, 10, 20, 50):
+        assert f"  with {n:>2} runs per variant: power {nct_power(d_test, n, paired, alpha):.2f}" in lines
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--effect-size", "1", "--independent", "--alpha", "1.5"], "--alpha must be between 0 and 1"),
+        (["--effect-size", "1", "--independent", "--alpha", "0"], "--alpha must be between 0 and 1"),
+        (["--effect-size", "1", "--independent", "--power", "1"], "--power must be between 0 and 1"),
+        (["--effect-size", "0", "--independent"], "--effect-size must be a positive number"),
+        (["--effect-size", "-1", "--independent"], "--effect-size must be a positive number"),
+        (["--effect-size", "nan", "--independent"], "--effect-size must be a positive number"),
+        (["--effect-size", "1", "--paired", "--correlation", "1"], "--correlation must be between -1 and 1"),
+        (["--effect-size", "1", "--paired", "--correlation", "-1.2"], "--correlation must be between -1 and 1"),
+        (["--effect-size", "1", "--paired"], "--paired needs --correlation R"),
+        (["--effect-size", "1"], "name the design: --paired --correlation R"),
+        (["--effect-size", "1", "--independent", "--correlation", ".5"], "independent runs have no pairs"),
+        (["--pilot", "x", "--paired"], "--pilot uses the pilot's own design"),
+        (["--pilot", "no_such_dir"], "no_such_dir is not an experiment directory"),
+    ],
+)
+def test_power_refuses_bad_input_in_one_line(tmp_path, args, message):
+    result = metta_ab("power", *args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("metta-ab power: error: ") and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+PILOT_A, PILOT_B = [1.0, 2.0, 3.0, 4.0], [1.9, 3.6, 3.4, 5.3]
+PILOT = f"""
+experiment = (
+    create_experiment("pilot", "power pilot")
+    .add_variant(name="a", known_scores={PILOT_A})
+    .add_variant(name="b", known_scores={PILOT_B})
+    .set_runs_per_variant(4)
+    .set_metric("score")
+    .build()
+)
+"""
+
+
+@pytest.mark.parametrize(
+    ("paired", "min_effect"), [(True, None), (False, None), (True, 0.5)], ids=["paired", "independent", "min_effect"]
+)
+def test_power_from_a_pilot_uses_its_design_and_effect(tmp_path, paired, min_effect):
+    declared = f'set_metric("score", min_effect={min_effect})'
+    write_experiment(tmp_path / "pilot.py", PILOT.replace('set_metric("score")', declared))
+    seeds = [] if paired else ["--", "ab.paired_seeds=false"]
+    sweep = metta_ab("run", "pilot.py", "--app", str(METTA_LIKE), *seeds, cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr
+    result = metta_ab("power", "--pilot", "ab_test_results/pilot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    a, b = np.array(PILOT_A), np.array(PILOT_B)
+    if paired:  # d_z = mean / SD of the differences: 2.02, 5 pairs (the two-sample formula would say 6)
+        diff = b - a
+        d, name = (min_effect or diff.mean()) / diff.std(ddof=1), "d_z"
+        assert f"pair correlation {np.corrcoef(a, b)[0, 1]:.2f}" in result.stdout
+    else:  # Hedges' g: 0.68, 35 runs per variant
+        pooled = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+        d, name = (b.mean() - a.mean()) / pooled * (1 - 3 / (4 * 8 - 9)), "Hedges' g"
+    if min_effect is None:
+        assert nct_runs(d, paired) == (5 if paired else 35) != nct_runs(d, not paired)
+    line = result.stdout.splitlines()[1]
+    effect = f"declared min_effect {min_effect:g}" if min_effect else f"observed difference {np.mean(b - a):+.3g}"
+    assert line.startswith(f"  b vs a: {effect} ({name} = {d:.3g}: ")
+    assert f"; {nct_runs(d, paired)} runs per variant (" in line
+
+
+def test_power_refuses_a_pilot_without_a_verdict(tmp_path):
+    write_experiment(tmp_path / "pilot.py", PILOT.replace('set_metric("score")', 'set_metric("scroe")'))
+    sweep = metta_ab("run", "pilot.py", "--app", str(METTA_LIKE), cwd=tmp_path)
+    assert sweep.returncode == exit_status.NO_VERDICT
+    result = metta_ab("power", "--pilot", "ab_test_results/pilot", cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "pilot ab_test_results/pilot has no verdict to plan from: " in result.stderr and "scroe" in result.stderr
 
 
 def test_saved_experiment_yaml_runs_again(tmp_path, experiment):

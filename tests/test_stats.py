@@ -186,6 +186,35 @@ def test_power_at_five_seeds() -> None:
         S.power_runs_needed(0.0)
 
 
+def _nct_power(d: float, n: int, paired: bool, alpha: float) -> float:
+    """Two-sided power read off scipy's noncentral t: one-sample on n differences, or two-sample n + n."""
+    df, nc = (n - 1, d * math.sqrt(n)) if paired else (2 * n - 2, d * math.sqrt(n / 2))
+    crit = sps.t.ppf(1 - alpha / 2, df)
+    return float(sps.nct.sf(crit, df, nc) + sps.nct.sf(crit, df, -nc))  # lower tail by symmetry: cdf can be NaN
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    d=st.floats(0.3, 4.0),
+    alpha=st.floats(0.005, 0.2),
+    power=st.floats(0.5, 0.99),
+    paired=st.booleans(),
+)
+def test_runs_needed_is_the_first_n_the_noncentral_t_gives_the_power(d, alpha, power, paired) -> None:
+    needed = S.power_runs_needed(d, alpha, power, paired=paired)
+    assert _nct_power(d, needed, paired, alpha) >= power
+    assert needed == 2 or _nct_power(d, needed - 1, paired, alpha) < power
+    assert S.power_at(d, needed, alpha, paired=paired) == pytest.approx(_nct_power(d, needed, paired, alpha), abs=1e-9)
+
+
+@given(d=st.floats(0.01, 10.0), r=st.floats(-0.99, 0.99))
+def test_paired_effect_is_d_over_the_sd_of_differences(d, r) -> None:
+    # Var(T - C) = Var T + Var C - 2 r SD_T SD_C with SD 1 each
+    assert S.paired_effect(d, r) == pytest.approx(d / math.sqrt(1 + 1 - 2 * r))
+    with pytest.raises(ValueError):
+        S.paired_effect(d, 1.0)
+
+
 def test_comparison_power_fields(ab: S.Comparison) -> None:
     assert ab.mde_d == pytest.approx(S.minimum_detectable_d(8, n_other=5))
     assert ab.mde == pytest.approx(ab.mde_d * S._pooled_sd(B, A))

@@ -45,7 +45,7 @@ from metta_ab.stats.compare import Comparison, _pooled_sd, compare, decide
 from metta_ab.stats.curves import final_score, normalized_auc, time_to_threshold
 from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.family import Analysis, analyze
-from metta_ab.stats.power import DEFAULT_POWER, minimum_detectable_d, power_at, power_runs_needed
+from metta_ab.stats.power import DEFAULT_POWER, minimum_detectable_d, paired_effect, power_at, power_runs_needed
 from metta_ab.stats.significance import failure_rate_test, holm, tost
 from metta_ab.stats.suite import SuiteAnalysis, analyze_suite
 from metta_ab.stats.survival import compare_times, describe_times, detectable_hazard_ratio, kaplan_meier
@@ -78,6 +78,7 @@ __all__ = [
     "kaplan_meier",
     "minimum_detectable_d",
     "normalized_auc",
+    "paired_effect",
     "power_at",
     "power_runs_needed",
     "time_to_threshold",

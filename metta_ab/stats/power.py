@@ -78,6 +78,14 @@ def power_runs_needed(d: float, alpha: float = 0.05, power: float = DEFAULT_POWE
             low += 16
 
 
+def paired_effect(d: float, correlation: float) -> float:
+    """d_z of the pair differences for an effect ``d`` (difference / SD of one run's score) when a pair's two
+    scores correlate ``correlation``: Var(T - C) = 2 SD^2 (1 - r), so d_z = d / sqrt(2 (1 - r))."""
+    if not -1.0 < correlation < 1.0:
+        raise ValueError(f"correlation must be in (-1, 1), got {correlation!r}")
+    return d / math.sqrt(2.0 * (1.0 - correlation))
+
+
 @functools.lru_cache(maxsize=4096)
 def minimum_detectable_d(
     n: int,
