@@ -92,6 +92,29 @@ def time_verdict_sentence(c: Comparison, metric: str) -> str:
     )
 
 
+def _exact_tests_remark(c: Comparison, test: str) -> str:
+    """Where it matters, that no exact test can reach alpha at this N: a significant t-test stands alone, and an
+    exact test that decides cannot call a difference."""
+    if not (_finite(c.exact_min_p) and c.exact_min_p >= c.alpha):
+        return ""
+    if c.test in ("paired_t", "welch") and c.verdict in ("better", "worse"):
+        consequence = f"the verdict rests on the {'paired t' if c.paired else 'Welch t'}-test"
+    elif c.test in ("permutation", "wilcoxon", "mann-whitney"):
+        consequence = f"the {test} test cannot call a difference at this N"
+    else:
+        return ""
+    if c.paired:
+        zeros = f"{c.zero_differences} with a zero difference; " if c.zero_differences else ""
+        design = f"{c.n_pairs} pairs ({zeros}"
+    else:
+        each = c.n_treatment == c.n_control
+        design = f"{c.n_control} runs each (" if each else f"{c.n_treatment} and {c.n_control} runs ("
+    return (
+        f" No exact test can reach p < {c.alpha:g} with {design}smallest possible p = {c.exact_min_p:.4g}): "
+        f"{consequence}."
+    )
+
+
 def verdict_sentence(c: Comparison, metric: str) -> str:
     """One plain sentence: the verdict, the effect with its CI and test, and what the seed count allows."""
     if c.test == "logrank":
@@ -112,13 +135,14 @@ def verdict_sentence(c: Comparison, metric: str) -> str:
     else:
         interval = f"{level}% CI {fmt_ci(c.difference_ci)}"
     evidence = f"difference {c.difference:+.3g}, {interval}, {p_text}"
-    if c.verdict in ("better", "worse"):
+    if c.verdict in ("better", "worse") and c.below_min_effect:
+        head = (
+            f"{c.treatment} is {c.verdict} than {c.control} on {metric} by {amount}, a negligible difference (the "
+            f"whole {level}% CI lies within ±{c.min_effect:g}, the smallest difference declared to matter): "
+            f"{evidence}."
+        )
+    elif c.verdict in ("better", "worse"):
         head = f"{c.treatment} is {c.verdict} than {c.control} on {metric} by {amount}: {evidence}."
-        if c.below_min_effect:
-            head += (
-                f" The whole CI lies within ±{c.min_effect:g}: the difference is smaller than the "
-                f"{c.min_effect:g} declared to matter."
-            )
     elif c.verdict == "equivalent":
         head = (
             f"{c.treatment} and {c.control} show no meaningful difference on {metric} "
@@ -128,6 +152,7 @@ def verdict_sentence(c: Comparison, metric: str) -> str:
         return f"{c.treatment} vs {c.control}: not enough completed runs to test (at least 2 per variant are needed)."
     else:
         head = f"Inconclusive: {c.treatment} vs {c.control} on {metric}: {evidence}."
+    head += _exact_tests_remark(c, test)
     n = c.n_pairs if c.paired and c.n_pairs else min(c.n_treatment, c.n_control)
     if not _finite(c.mde):
         return head + f" With {n} seeds per variant the detectable difference cannot be estimated (no variance)."

@@ -466,23 +466,29 @@ def test_equivalence_tost() -> None:
         S.compare(t, c, min_effect=-1)
 
 
-def test_rank_tests_that_cannot_reach_alpha_warn() -> None:
-    comp = S.compare([3.0, 4.0, 5.0], [0.0, 1.0, 2.0])
-    assert comp.rank_test_p == pytest.approx(0.10)  # the smallest possible with n = m = 3
-    assert any("smallest possible p = 0.1" in w for w in comp.warnings)
-    w5 = S.compare([1.1, 2.2, 3.3, 4.4, 5.5], [1.0, 2.0, 3.0, 4.0, 5.0], paired=True)
-    assert w5.rank_test_p == pytest.approx(0.0625)
-    assert any("smallest possible p = 0.0625" in w for w in w5.warnings)
-    assert not any("smallest possible" in w for w in S.compare(B, A).warnings)
-
-
-def test_welch_permutation_disagreement_is_flagged() -> None:
-    # n = m = 3: Welch can be significant, the exact permutation test cannot (min p = 0.1)
+def test_exact_tests_that_cannot_reach_alpha_are_no_warning_and_not_in_disagreement() -> None:
+    """At 3 vs 3 runs or 5 pairs the exact tests cannot reach 0.05: they cannot disagree with a significant t-test
+    in any way that informs, so neither a flag nor a warning says so (the verdict sentence does, once)."""
     comp = S.compare([10.0, 10.1, 10.2], [0.0, 0.1, 0.2])
-    assert comp.p_value < 0.05 and comp.permutation_p >= 0.05
-    assert "welch_permutation_disagree" in comp.flags
-    assert any("disagree" in w for w in comp.warnings)
-    assert comp.verdict == S.BETTER  # the verdict is Welch's; the flag says to be careful
+    assert comp.rank_test_p == pytest.approx(0.10) == pytest.approx(comp.exact_min_p)  # 2 / C(6, 3)
+    assert comp.verdict == S.BETTER and comp.permutation_p >= 0.05
+    assert comp.flags == () and comp.warnings == ()
+    w5 = S.compare([1.1, 2.3, 3.2, 4.6, 5.5], [1.0, 2.0, 3.0, 4.0, 5.0], paired=True)
+    assert w5.rank_test_p == pytest.approx(0.0625) == pytest.approx(w5.exact_min_p)  # 2 / 2^5
+    assert w5.verdict == S.BETTER and w5.flags == () and w5.warnings == ()
+    assert S.compare(B, A).exact_min_p == pytest.approx(2 / math.comb(13, 5))
+
+
+def test_disagreement_is_flagged_when_the_permutation_test_could_have_reached_alpha() -> None:
+    c = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    diff = np.array([1.0, 1.1, 0.9, 1.2, 1.0, -0.3])  # 6 pairs: the sign flips can reach 2 / 64
+    comp = S.compare(c + diff, c, paired=True)
+    assert comp.t_p_value == pytest.approx(sps.ttest_rel(c + diff, c).pvalue) and comp.t_p_value < 0.05
+    assert comp.permutation_p == pytest.approx(4 / 64)  # the observed signs and the -0.3 flipped, both ways
+    assert comp.exact_min_p == pytest.approx(2 / 64)
+    assert "t_permutation_disagree" in comp.flags
+    assert sum("disagree" in w for w in comp.warnings) == 1
+    assert comp.verdict == S.BETTER  # the verdict is the t-test's; the flag says to be careful
 
 
 def test_zero_variance_and_zero_control_mean() -> None:

@@ -140,16 +140,44 @@ def test_constant_paired_difference_is_decided_by_the_sign_flip_test() -> None:
     assert five.p_value == pytest.approx(2 / 32) and five.verdict == S.INCONCLUSIVE
 
 
-def test_zero_paired_differences_count_for_the_cannot_reach_alpha_warning() -> None:
+def test_zero_paired_differences_count_for_the_cannot_reach_alpha_remark() -> None:
     c = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     t = c + np.array([0.11, 0.32, 0.23, 0.54, 0.45, 0.0])  # six pairs, one zero difference
     comp = S.compare(t, c, paired=True)
     # scipy drops the zero (zero_method="wilcox"): five ranks, smallest two-sided p = 2 / 32
     assert sps.wilcoxon(t, c, method="exact").pvalue == pytest.approx(0.0625)
-    assert comp.rank_test_p == pytest.approx(0.0625)
-    assert any("6 pairs (1 with a zero difference)" in w and "smallest possible p = 0.0625" in w for w in comp.warnings)
+    assert comp.rank_test_p == pytest.approx(0.0625) == pytest.approx(comp.exact_min_p)
+    assert comp.zero_differences == 1 and comp.verdict == S.BETTER
+    sentence = verdict_sentence(comp, "reward")
+    assert "No exact test can reach p < 0.05 with 6 pairs (1 with a zero difference; smallest possible p = 0.0625)" in (
+        sentence
+    )
+    assert sentence.count("exact test") == 1 and not any("smallest possible" in w for w in comp.warnings)
     no_zero = S.compare(t + 0.01, c, paired=True)
-    assert not any("smallest possible" in w for w in no_zero.warnings)  # 2 / 64 < 0.05
+    assert no_zero.exact_min_p == pytest.approx(2 / 64) and "exact test" not in verdict_sentence(no_zero, "reward")
+
+
+def test_the_small_n_remark_is_said_once_and_only_where_it_matters() -> None:
+    c = np.array([1.0, 2.0, 3.0, 4.0])
+    t = c + np.array([0.30, 0.35, 0.32, 0.31])
+    significant = S.compare(t, c, paired=True)  # 4 pairs: smallest sign-flip p 2 / 16 = 0.125
+    assert significant.t_p_value == pytest.approx(sps.ttest_rel(t, c).pvalue)
+    assert significant.verdict == S.BETTER
+    assert significant.permutation_p == pytest.approx(0.125) == pytest.approx(significant.exact_min_p)
+    sentence = verdict_sentence(significant, "reward")
+    assert (
+        "No exact test can reach p < 0.05 with 4 pairs (smallest possible p = 0.125): the verdict rests on the "
+        "paired t-test." in sentence
+    )
+    assert significant.warnings == () and significant.flags == ()
+    inconclusive = S.compare(c + np.array([0.3, -0.2, 0.1, 0.0]), c, paired=True)
+    assert inconclusive.verdict == S.INCONCLUSIVE and "exact test" not in verdict_sentence(inconclusive, "reward")
+    constant = S.compare(c + 0.25, c, paired=True)  # the exact test decides: it cannot call a difference
+    assert "the exact permutation test cannot call a difference at this N" in verdict_sentence(constant, "reward")
+    unpaired = S.compare([10.0, 10.1, 10.2], [0.0, 0.1, 0.2])
+    assert "with 3 runs each (smallest possible p = 0.1): the verdict rests on the Welch t-test" in (
+        verdict_sentence(unpaired, "reward")
+    )
 
 
 def test_a_significant_difference_below_the_declared_min_effect_says_so() -> None:
@@ -160,10 +188,13 @@ def test_a_significant_difference_below_the_declared_min_effect_says_so() -> Non
     assert comp.verdict == S.BETTER and comp.below_min_effect
     assert comp.difference_ci == pytest.approx((ci.low, ci.high)) and ci.high < 0.2
     sentence = verdict_sentence(comp, "reward")
-    assert "smaller than the 0.2 declared to matter" in sentence
+    assert sentence.startswith(
+        "treatment is better than control on reward by 0.05 (5%), a negligible difference (the whole 95% CI lies "
+        "within ±0.2, the smallest difference declared to matter): difference +0.05, 95% CI [0.0483, 0.0517]"
+    )
     big = S.compare(t, c, paired=True, min_effect=0.03)  # the CI reaches past 0.03: it may matter
     assert big.verdict == S.BETTER and not big.below_min_effect
-    assert "declared to matter" not in verdict_sentence(big, "reward")
+    assert "negligible" not in verdict_sentence(big, "reward")
 
 
 def test_one_comparison_never_prints_a_holm_adjusted_p() -> None:
@@ -205,3 +236,79 @@ def test_infinite_paired_scores() -> None:
     diff = treatment - control
     assert comp.p_value == pytest.approx(sps.wilcoxon(diff, method="exact").pvalue)  # 2 / 128
     assert comp.verdict == S.BETTER and comp.effect_sign > 0
+
+
+# ---- scale-free numerics ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_scores_near_1e12_have_the_variance_they_have(paired: bool) -> None:
+    """1e12 + [0..4] vs 1e12 + [-1..3] (SD 1.58 each) is not "no variance": the t-test, its CI and p are scipy's,
+    the same as at 0 + [0..4] vs 0 + [-1..3]."""
+    t = np.arange(5.0)
+    c = np.array([-1.0, 1.0, 0.0, 2.0, 3.0]) if paired else np.arange(-1.0, 4.0)  # paired: differences vary
+    ref = sps.ttest_rel(t, c) if paired else sps.ttest_ind(t, c, equal_var=False)
+    ci = ref.confidence_interval(0.95)
+    near = S.compare(1e12 + t, 1e12 + c, paired=paired)
+    assert near.test == ("paired_t" if paired else "welch") and near.t_test == near.test
+    assert near.t_p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    assert near.t_statistic == pytest.approx(ref.statistic, rel=1e-12) and near.t_df == pytest.approx(ref.df)
+    assert near.difference_ci == pytest.approx((ci.low, ci.high), rel=1e-12)
+    assert near.difference == pytest.approx(float(np.mean(t) - np.mean(c)), abs=0)
+    at_zero = S.compare(t, c, paired=paired)
+    assert (near.p_value, near.permutation_p, near.rank_test_p) == (
+        at_zero.p_value,
+        at_zero.permutation_p,
+        at_zero.rank_test_p,
+    )
+    if not paired:  # 5 vs 5 runs: p from all 252 relabellings of Welch's t
+        assert near.p_value == pytest.approx(brute_welch_permutation_p(list(t), list(c)))
+        assert near.permutation_p == pytest.approx(brute_permutation_p([0, 1, 2, 3, 4], [-1, 0, 1, 2, 3]))
+    assert not any("undefined" in w for w in near.warnings)
+
+
+def test_rounding_noise_is_still_no_variance() -> None:
+    """x + 0.25 - x varies in the last bits: the paired differences are constant, and the exact test decides."""
+    control = np.array([0.1, 0.2, 0.3, 0.7, 0.9, 1.3])
+    comp = S.compare(control + 0.25, control, paired=True)
+    assert np.ptp((control + 0.25) - control) > 0  # the noise is there
+    assert comp.test == "permutation" and comp.p_value == pytest.approx(2 / 64)
+
+
+grid_scores = st.lists(st.integers(-640, 640), min_size=2, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    grid_scores,
+    grid_scores,
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.integers(-40, 40),
+)
+def test_offset_and_power_of_two_scale_leave_the_analysis_unchanged(
+    t: list[int], c: list[int], paired: bool, offset: int, power: int
+) -> None:
+    """Scores k / 64 moved by up to 1e12 and scaled by 2^power (exactly representable): the same tests, p-values
+    and verdict; the CIs scale (a difference does not move with the offset)."""
+    if paired:
+        t, c = t[: len(c)], c[: len(t)]
+    x, y = np.array(t) / 64, np.array(c) / 64
+    scale = 2.0**power
+    base = S.compare(x, y, paired=paired, n_resamples=200)
+    moved = S.compare((x + offset) * scale, (y + offset) * scale, paired=paired, n_resamples=200)
+    assert (moved.test, moved.p_method, moved.verdict, moved.flags) == (
+        base.test,
+        base.p_method,
+        base.verdict,
+        base.flags,
+    )
+    for name in ("p_value", "t_p_value", "permutation_p", "rank_test_p", "t_statistic", "hedges_g", "exact_min_p"):
+        assert getattr(moved, name) == pytest.approx(getattr(base, name), rel=1e-12, nan_ok=True), name
+    for name in ("difference_ci", "bootstrap_difference_ci", "iqm_difference_ci"):
+        assert np.asarray(getattr(moved, name)) == pytest.approx(
+            np.asarray(getattr(base, name)) * scale, rel=1e-12, nan_ok=True
+        ), name
+    assert moved.difference == pytest.approx(base.difference * scale, rel=1e-12, abs=0)
+    assert moved.mean_control == pytest.approx((base.mean_control + offset) * scale, rel=1e-15)
+    assert len(moved.warnings) == len(base.warnings)

@@ -92,10 +92,11 @@ def test_a_constant_paired_difference_is_decided_by_the_sign_flip_test(tmp_path)
 def test_six_pairs_with_a_zero_difference_cannot_reach_alpha(tmp_path):
     control = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     treatment = [1.11, 2.32, 3.23, 4.54, 5.45, 6.0]
-    summary, _ = analyze(build(tmp_path / "e", {"C": control, "T": treatment}))
+    summary, text = analyze(build(tmp_path / "e", {"C": control, "T": treatment}))
     (c,) = summary["comparisons"]
     assert c["wilcoxon_p"] == pytest.approx(sps.wilcoxon(treatment, control, method="exact").pvalue) == 0.0625
-    assert any("6 pairs (1 with a zero difference)" in w and "smallest possible p = 0.0625" in w for w in c["warnings"])
+    assert c["exact_min_p"] == 0.0625 and c["zero_differences"] == 1
+    assert "with 6 pairs (1 with a zero difference; smallest possible p = 0.0625)" in text
 
 
 def test_a_significant_difference_inside_min_effect_says_it_is_smaller_than_what_matters(tmp_path):
@@ -106,7 +107,7 @@ def test_a_significant_difference_inside_min_effect_says_it_is_smaller_than_what
     ci = sps.ttest_rel(treatment, control).confidence_interval()
     assert c["verdict"] == "better" and c["below_min_effect"] is True
     assert c["difference_ci"] == pytest.approx([ci.low, ci.high])
-    assert "The whole CI lies within ±0.2: the difference is smaller than the 0.2 declared to matter." in text
+    assert "by 0.05 (5%), a negligible difference (the whole 95% CI lies within ±0.2, the smallest difference" in text
 
 
 def test_three_variants_show_holm_and_one_comparison_does_not(tmp_path):

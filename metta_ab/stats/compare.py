@@ -21,6 +21,7 @@ from metta_ab.stats._common import (
     WORSE,
     Direction,
     _as_1d,
+    _centered,
     _check_level,
     _ci,
     _direction,
@@ -88,7 +89,10 @@ class Comparison:
     is; the log-rank test for censored times to a threshold (``metta_ab.stats.survival``). ``p_method``
     says how ``p_value`` was computed (unpaired Welch: from the permutation distribution of t when that
     can reach alpha, see ``compare``). ``t_test``, ``t_statistic``, ``t_df``, ``t_p_value`` are always
-    the t-test's, with the t distribution's p (NaN when undefined). ``p_adjusted``
+    the t-test's, with the t distribution's p (NaN when undefined). ``exact_min_p`` is the smallest p the
+    exact permutation and rank tests can give at this N without ties (2 / arrangements; paired: over the
+    pairs whose difference is not zero, ``zero_differences`` the others): at or above alpha they cannot
+    confirm a significant t-test, so their disagreement with it is not flagged. ``p_adjusted``
     is the Holm-adjusted p when the analysis has ``family_size`` >= 2 comparisons (else the raw p) and
     ``verdict`` is decided from it.
 
@@ -156,6 +160,8 @@ class Comparison:
     t_df: float = math.nan
     t_p_value: float = math.nan
     p_method: str = ""
+    exact_min_p: float = math.nan
+    zero_differences: int = 0
     n_infinite: int = 0
     effect_sign: float = math.nan
     family_size: int = 1
@@ -303,18 +309,24 @@ def _units(t_all: np.ndarray, c_all: np.ndarray, paired: bool) -> _Units:
     return _Units(t, c, np.isfinite(t) & np.isfinite(c), int(both.sum()), int(both.size - both.sum()))
 
 
+#: Spread within this many units in the last place of the largest |score| is what float rounding of the scores
+#: can produce (x + 0.25 - x varies in the last bits): it counts as none. 1e12 + [0..4] spreads 32,000 of them.
+_ROUNDING_ULPS = 16
+
+
 def _t_test(t: np.ndarray, c: np.ndarray, paired: bool, ci_level: float) -> dict[str, Any]:
-    """Welch's (or the paired) t-test with its CI of the difference; NaN where it is undefined."""
+    """Welch's (or the paired) t-test with its CI of the difference; NaN where it is undefined (no spread
+    beyond the scores' rounding). Computed on centered scores: the same p at 1e12 + x as at x."""
+    scale = float(max(np.max(np.abs(t)), np.max(np.abs(c))))
+    noise = _ROUNDING_ULPS * np.finfo(float).eps * scale
+    spreads = [np.ptp(t - c)] if paired else [np.ptp(t), np.ptp(c)]
+    t, c = _centered(t, c)
     with _warnings.catch_warnings(), np.errstate(all="ignore"):
         _warnings.simplefilter("ignore", RuntimeWarning)
         res = sps.ttest_rel(t, c) if paired else sps.ttest_ind(t, c, equal_var=False)
         ci = res.confidence_interval(ci_level)
     statistic, df, p = float(res.statistic), float(res.df), float(res.pvalue)
-    # zero standard error: t = +-inf (or NaN for 0 / 0); or rounding noise of it (x + 0.25 - x varies in
-    # the last bits): spread below 1e-10 of the scores' magnitude counts as none
-    scale = float(max(np.max(np.abs(t)), np.max(np.abs(c)), 1e-300))
-    spreads = [np.ptp(t - c)] if paired else [np.ptp(t), np.ptp(c)]
-    defined = math.isfinite(statistic) and max(spreads) > 1e-10 * scale
+    defined = math.isfinite(statistic) and max(spreads) > noise
     r = math.nan
     if paired and np.std(t) > 0 and np.std(c) > 0:
         r = float(np.corrcoef(t, c)[0, 1])
@@ -557,10 +569,10 @@ def compare(
     ss = np.random.SeedSequence(seed)
     boot_rng, perm_rng, rank_rng = (np.random.default_rng(s) for s in ss.spawn(3))
     mean_t, mean_c = float(np.mean(t)), float(np.mean(c))
-    difference = float(np.mean(t - c)) if paired else mean_t - mean_c
-
-    # 1-2. the t-test, its CI of the difference
+    # 1-2. the t-test, its CI of the difference (told from rounding noise by the scores' magnitude)
     tt = _t_test(t, c, paired, ci_level)
+    t, c = _centered(t, c)  # every test below is shift invariant: let it see the spread, not the magnitude
+    difference = float(np.mean(t - c)) if paired else float(np.mean(t) - np.mean(c))
     if paired and math.isfinite(tt["r"]) and tt["r"] <= 0:
         notes.append(f"pair correlation r = {tt['r']:.2f}: shared seeds did not produce correlated runs.")
 
@@ -590,29 +602,22 @@ def compare(
                 _warnings.simplefilter("ignore", RuntimeWarning)
                 p_value, p_exact = welch_permutation_p(t, c, perm_rng)
             p_method = "exact permutation" if p_exact else "permutation"
+    if paired:  # zero differences carry no sign: only the others can be flipped or ranked
+        zero_differences = int(units.differences.size - np.count_nonzero(units.differences))
+        exact_min_p = _min_exact_p(units.differences.size - zero_differences, None)
+    else:
+        zero_differences, exact_min_p = 0, _min_exact_p(units.t.size, units.c.size)
+    # a check that cannot reach alpha at this N disagrees with every significant t-test: it says nothing then
+    # (the verdict sentence says that the exact tests cannot reach alpha, where that matters)
     t_p = tt["p"]
-    if math.isfinite(t_p) and (t_p < alpha) != (permutation_p < alpha):
+    if exact_min_p < alpha and math.isfinite(t_p) and (t_p < alpha) != (permutation_p < alpha):
         flags.append("welch_permutation_disagree" if not paired else "t_permutation_disagree")
         notes.append(
             f"the {'paired t' if paired else 'Welch'} test (p = {t_p:.3g}) and the permutation test "
             f"(p = {permutation_p:.3g}) disagree at alpha = {alpha:g}; treat the verdict with caution."
         )
-    if math.isfinite(t_p) and (t_p < alpha) != (rank_p < alpha):
+    if exact_min_p < alpha and math.isfinite(t_p) and (t_p < alpha) != (rank_p < alpha):
         flags.append("t_rank_disagree")
-    if paired:  # zero differences carry no sign: only the others can be flipped or ranked
-        n_informative = int(np.count_nonzero(units.differences))
-        min_p = _min_exact_p(n_informative, None)
-        design = f"{units.n_pairs} pairs" + (
-            f" ({units.n_pairs - n_informative} with a zero difference)" if n_informative < (units.n_pairs or 0) else ""
-        )
-    else:
-        min_p = _min_exact_p(units.t.size, units.c.size)
-        design = f"n = {units.t.size} and m = {units.c.size}"
-    if min_p >= alpha:
-        notes.append(
-            f"with {design} the {rank_name} and exact permutation tests cannot reach p < {alpha:g} "
-            f"(smallest possible p = {min_p:.4g}); they cannot confirm a significant result."
-        )
 
     # 4. effect sizes with bootstrap CIs (descriptive); 5. power
     effects = _effect_sizes(t, c, paired, d, n_resamples, ci_level, boot_rng)
@@ -639,6 +644,8 @@ def compare(
         t_df=tt["df"],
         t_p_value=t_p,
         p_method=p_method,
+        exact_min_p=exact_min_p,
+        zero_differences=zero_differences,
         effect_sign=float(effect_sign),
         permutation_p=permutation_p,
         permutation_exact=permutation_exact,

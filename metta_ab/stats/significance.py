@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from metta_ab.stats._common import _as_1d, _pad, _seeded
+from metta_ab.stats._common import _as_1d, _centered, _pad, _seeded
 
 #: Permutation tests enumerate every partition / sign flip when there are at most this many.
 EXACT_PERMUTATION_LIMIT = 100_000
@@ -175,8 +175,10 @@ def _two_sample_permutation_p(
 
     For the random case the pooled sample is shuffled as one sample (scipy's "pairings" type, vectorized)
     and split at n, which is the same random relabelling as the "independent" type without its
-    per-permutation Python loop.
+    per-permutation Python loop. The statistic sees centered scores, so that its ties are the same at 1e12 + x
+    as at x.
     """
+    t, c = _centered(t, c)
     n = t.size
     pooled = np.concatenate([t, c])
     batch = max(1, _PERMUTATION_BATCH_ELEMENTS // pooled.size)
