@@ -12,7 +12,7 @@ from hydra_plugins.ab_sweeper._progress import ProgressWatcher
 from metta_ab import exit_status
 from metta_ab.ledger import write_status
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # analysis: one Hydra in CI
 
 TYPO = """
 experiment = (

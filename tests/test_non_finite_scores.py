@@ -10,6 +10,8 @@ import pytest
 from scipy import stats as sps
 from test_verdict_analyze import analyze, build
 
+pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+
 
 def test_non_finite_scores_are_recorded_ranked_and_left_out_of_mean_tests(tmp_path):
     control = [0.50, 0.55, 0.45, 0.52, 0.48, 0.51, 0.47]

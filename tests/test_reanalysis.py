@@ -14,6 +14,8 @@ from sweeper_cli import METTA_LIKE, run_sweep, write_experiment
 
 from metta_ab import exit_status
 
+pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 
 # Declared like a loss: lower is better. The runs return {"score": 10 * learning_rate + seed / 100, "seed": ...}:

@@ -28,6 +28,8 @@ from metta_ab.metric_reader import MetricReader
 from metta_ab.sources import collect_run_metrics, tensorboard_events, torchrl_csv
 from metta_ab.sources.progress_table import metrics_from_table, parse_table, step_column
 
+pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+
 tensorboardX = pytest.importorskip("tensorboardX")
 from tensorboardX.crc32c import crc32c as tensorboardX_crc32c  # noqa: E402
 from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata  # noqa: E402

@@ -15,7 +15,7 @@ from sweeper_cli import APPS, run_sweep, write_experiment
 from metta_ab import exit_status
 
 pytest.importorskip("tensorboardX")  # the tensorboard_logger app writes with it (metta-ab reads without it)
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # analysis: one Hydra in CI
 
 SEEDS = (0, 1, 2)  # runs 1-3, paired
 QUALITY = {"weak": 0.5, "strong": 1.0}

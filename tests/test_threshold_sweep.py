@@ -10,6 +10,8 @@ import pytest
 from scipy import stats as sps
 from sweeper_cli import APPS, run_sweep, write_experiment
 
+pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+
 THRESHOLD_APP = APPS / "threshold_curves" / "app.py"
 TOTAL = 1000  # steps per run; a crossing step past it is never reached
 FAST = [200, 300, 250, 350, 300, 400]

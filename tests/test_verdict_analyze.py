@@ -17,6 +17,8 @@ from metta_ab.experiment import create_experiment
 from metta_ab.ledger import EXPERIMENT_CONFIG, write_status
 from metta_ab.loading import save_experiment
 
+pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 
 

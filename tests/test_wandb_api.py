@@ -17,6 +17,8 @@ from metta_ab.analysis import analyze_directory
 from metta_ab.experiment import AnalysisSettings, ExperimentError
 from metta_ab.wandb_api import fetch_group, write_experiment_dir
 
+pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+
 RECORDED = json.loads((Path(__file__).parent / "data" / "wandb_api_group.json").read_text())
 
 
