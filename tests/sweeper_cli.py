@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -33,6 +34,19 @@ class SweepResult:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+    @property
+    def errors(self) -> str:
+        """stderr without Python's warnings (Hydra 1.4 warns about an app's version_base before anything else),
+        so that a test can check what the sweep's first line says."""
+        kept, in_warning = [], False
+        for line in self.stderr.splitlines(keepends=True):
+            if re.match(r"^\S+:\d+: \w*Warning: ", line):
+                in_warning = True
+            elif not (in_warning and line.startswith("  ")):
+                in_warning = False
+                kept.append(line)
+        return "".join(kept)
 
     def experiment_dir(self, name: str, output_dir: str = "ab_test_results") -> Path:
         return self.cwd / output_dir / name

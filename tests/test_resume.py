@@ -335,7 +335,7 @@ def test_unreadable_looks_json_is_refused(completed, tmp_path):
     looks.write_text(looks.read_text()[:20])
     again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *FAILS_ONCE, cwd=tmp_path)
     assert again.returncode == 1
-    assert again.stderr.startswith(f"{looks}: not valid JSON")
+    assert again.errors.startswith(f"{looks}: not valid JSON")
     assert "restore it, or start over with ab.resume=false" in again.stderr
     assert "Traceback" not in again.stderr and "Launching" not in again.output
     assert {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)} == started
@@ -347,7 +347,7 @@ def test_status_record_with_a_mistyped_field_is_refused(completed, tmp_path):
     record.write_text(record.read_text().replace('"attempt": 1', '"attempt": "two"'))
     again = run_sweep(METTA_LIKE, "ab.experiment=exp.py", *FAILS_ONCE, cwd=tmp_path)
     assert again.returncode == 1
-    assert again.stderr.startswith(f"{record}: field 'attempt' is 'two', not of type int; fix the field, or delete")
+    assert again.errors.startswith(f"{record}: field 'attempt' is 'two', not of type int; fix the field, or delete")
     assert "Traceback" not in again.stderr and "Launching" not in again.output
     assert {d: status(exp_dir / d)["started_at"] for d in job_dirs(exp_dir)} == started
 
@@ -423,7 +423,7 @@ def test_unreadable_looks_of_a_sequential_experiment_are_not_decided_again(tmp_p
 
     again = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "ab.analysis.alpha=0.2", cwd=tmp_path)
     assert again.returncode == 1
-    first_line = again.stderr.splitlines()[0]
+    first_line = again.errors.splitlines()[0]
     assert first_line.startswith(f"{looks}: ") and "restore it, or start over with ab.resume=false" in first_line
     assert "Traceback" not in again.stderr and "Launching" not in again.output
 

@@ -77,7 +77,7 @@ def test_sys_exit_0_is_a_completed_run_whose_files_are_read(sweep, launcher):
 def test_sys_exit_3_fails_that_run_only_and_is_retried(sweep, launcher):
     result = sweep("fail_mode=a_run_2", "fail_kind=sysexit3", *launcher)
     assert result.returncode == exit_status.RUNS_FAILED, result.output
-    lines = result.stderr.splitlines()
+    lines = result.errors.splitlines()
     assert lines[0].startswith("[ab] 1 of 6 runs failed (up to 3 retries each); fix the cause")
     assert lines[1].startswith("  a_run_2: SystemExit: the run called sys.exit(3) (log: ")
     assert lines[2] == "    not retried: attempt 2 failed with the same error as attempt 1"
@@ -107,7 +107,7 @@ def test_run_ending_the_sweeper_every_time_ends_failed_after_its_retries(sweep):
         again = sweep(*args)
         assert again.returncode == exit_status.RUNS_FAILED, again.output
         assert "Launching" not in again.output
-        assert again.stderr.startswith("[ab] 1 of 6 runs failed")
+        assert again.errors.startswith("[ab] 1 of 6 runs failed")
         assert f"a_run_2: {ENDED_SWEEPER}" in again.stderr
         assert "use hydra/launcher=joblib to isolate runs" in again.stderr
         assert "not retried: it ended the sweeper's process in each of its last 2 attempts" in again.stderr
@@ -137,7 +137,7 @@ def test_run_that_ended_the_sweeper_once_completes_on_the_rerun(sweep):
 def test_import_error_is_not_retried(sweep, launcher):
     result = sweep("fail_mode=b_run_1", "fail_kind=import", *launcher)
     assert result.returncode == exit_status.RUNS_FAILED, result.output
-    lines = result.stderr.splitlines()
+    lines = result.errors.splitlines()
     assert lines[0].startswith("[ab] 1 of 6 runs failed (up to 3 retries each); fix the cause")
     assert lines[1].startswith("  b_run_1: ModuleNotFoundError: No module named 'metta_ab_no_such_module'")
     assert lines[2] == (
