@@ -39,12 +39,13 @@ class SweepResult:
     def errors(self) -> str:
         """stderr without Python's warnings (Hydra 1.4 warns about an app's version_base before anything else),
         so that a test can check what the sweep's first line says."""
-        kept, in_warning = [], False
+        kept, in_warning = [], False  # a warning: "file:line: Category: message (lines)" then "  source line"
         for line in self.stderr.splitlines(keepends=True):
             if re.match(r"^\S+:\d+: \w*Warning: ", line):
                 in_warning = True
-            elif not (in_warning and line.startswith("  ")):
-                in_warning = False
+            elif in_warning:
+                in_warning = not line.startswith("  ")
+            else:
                 kept.append(line)
         return "".join(kept)
 
