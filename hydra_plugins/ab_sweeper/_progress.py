@@ -138,7 +138,8 @@ class ProgressWatcher:
                 log.warning("[ab] could not check %s: %s: %s", job_dir.name, type(error).__name__, error)
 
     def _slow_runs(self) -> str:
-        """ "; a_run_3 running for 0:41:00 (median run 0:09:30)" for runs past SLOW_FACTOR x the median."""
+        """The runs past SLOW_FACTOR x the median duration, as a tail for the progress line ("; a_run_3
+        running for 0:41:00 (median run 0:09:30)"), or "" when there are none."""
         if not self._durations or not self._started_at:
             return ""
         median = statistics.median(self._durations)
