@@ -17,6 +17,7 @@ SPEC="$REPO/tests/real_apps/$APP"
 # shellcheck source=/dev/null
 APP_PIP_ARGS=()  # extra pip arguments (e.g. -c constraints) an app.env may set
 METTA_AB_EXTRAS=joblib  # the extras a user of this app installs (an app.env may add wandb)
+EXPECT_EXIT=0  # the sweep's exit status: 0 a verdict; an app that logs no metric sets 4 (no verdict)
 source "$SPEC/app.env"
 CACHE="$(mkdir -p "${REAL_APPS_DIR:-.real_apps}/$APP" && cd "${REAL_APPS_DIR:-.real_apps}/$APP" && pwd)"
 PY="$CACHE/venv/bin/python"
@@ -78,11 +79,18 @@ for launcher in basic joblib; do
   (cd "$CACHE/work" && timeout "${SWEEP_TIMEOUT:-900}" "$PY" -m "$APP_MODULE" "${args[@]}") > "$CACHE/sweep_$launcher.log" 2>&1
   code=$?
   echo "   exit $code after $(($(date +%s) - t0)) s; output in $CACHE/sweep_$launcher.log"
-  if [ "$code" = 0 ]; then
-    pass "$launcher: the sweep exits 0"
+  if [ "$code" = "$EXPECT_EXIT" ]; then
+    pass "$launcher: the sweep exits $EXPECT_EXIT"
   else
-    fail "$launcher: the sweep exits 0 (exit $code):"
+    fail "$launcher: the sweep exits $EXPECT_EXIT (exit $code):"
     grep -vE "^\s*$" "$CACHE/sweep_$launcher.log" | tail -8 | sed 's/^/       /'
+  fi
+  if [ "$EXPECT_EXIT" = 4 ]; then  # no verdict: the last line and summary.txt's second line say why
+    last="$(grep -vE "^\s*$" "$CACHE/sweep_$launcher.log" | tail -1)"
+    [[ "$last" == "[ab] no verdict: "* ]] && pass "$launcher: the last line says there is no verdict and why" \
+      || fail "$launcher: the last line says there is no verdict and why (it is: $last)"
+    [[ "$(sed -n 2p "$sweep_dir/summary.txt" 2>/dev/null)" == "NO VERDICT: "* ]] && pass "$launcher: summary.txt opens with NO VERDICT" \
+      || fail "$launcher: summary.txt opens with NO VERDICT"
   fi
   "$PY" "$REPO/scripts/real_app_check.py" --experiment "$SPEC/exp.py" --sweep-dir "$sweep_dir" \
     --app-config "$CACHE/app_config.yaml" --seed-key "$SEED_KEY" --log-glob "$APP_LOG_GLOB" \
