@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -356,10 +357,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv[: len(argv) - len(overrides) - (1 if "--" in argv else 0)])
     args.overrides = overrides
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, in the handler below, not as a traceback at exit
+        return status
     except (ExperimentError, ABRunError) as error:
         print(f"metta-ab {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `metta-ab analyze DIR | head`: stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error flushing stdout at exit
+        return exit_status.OUTPUT_CLOSED
 
 
 if __name__ == "__main__":

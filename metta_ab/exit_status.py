@@ -7,3 +7,4 @@ USAGE = 2  # the command line itself: `-m` forgotten, a wrong argument of metta-
 RUNS_FAILED = 3  # runs still failed after their retries; the summary is written from the others
 NO_VERDICT = 4  # the runs completed, but no verdict could be computed (e.g. no run reported the metric)
 INTERRUPTED = 130  # Ctrl-C or SIGTERM; run the same command again to resume
+OUTPUT_CLOSED = 141  # `metta-ab ... | head`: the reader closed the pipe (128 + SIGPIPE, as a shell tool ends)

@@ -120,6 +120,15 @@ def test_plan_without_and_with_an_app(tmp_path, experiment):
     assert "key 'trainer__lr' (trainer.lr) does not exist" in checked.stderr
 
 
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, experiment):
+    """`metta-ab plan exp.py | head -0`: the reader is gone before the output comes."""
+    command = [str(METTA_AB), "plan", "exp.py"]
+    with subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()
+        status, stderr = proc.wait(timeout=240), proc.stderr.read().decode()
+    assert (status, stderr) == (141, "")
+
+
 def test_analyze_recomputes_with_other_settings(tmp_path, experiment):
     assert metta_ab("run", "exp.py", "--app", str(METTA_LIKE), cwd=tmp_path).returncode == 0
     exp_dir = tmp_path / "ab_test_results" / "cli_test"
