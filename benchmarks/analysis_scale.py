@@ -4,13 +4,13 @@
 
 Builds a synthetic experiment directory of 20 variants x 50 runs, each run with 2,000-point learning
 curves, as a finished sweep leaves it: experiment_config.yaml (`ABExperiment.to_dict()`), plan.txt /
-plan.json, ledger.json (`metta_ab.ledger.Ledger`), and per job directory the ab_status.json the task
+plan.json, ledger.json (`metta_ab.records.ledger.Ledger`), and per job directory the ab_status.json the task
 wrapper writes (`write_status`) and the metrics.json the example app writes (final values + curve
 columns step/reward/success_rate/episode_length; compact JSON). Then, in this process, times:
 
     baseline   reading every file (yaml + json.loads), nothing else
-    analyze    metta_ab.analysis.analyze_directory(dir)
-    report     metta_ab.report.write_report(results, plots=False), then plots=True
+    analyze    metta_ab.analysis.results.analyze_directory(dir)
+    report     metta_ab.report.summary.write_report(results, plots=False), then plots=True
 
 plus a breakdown (imports, collecting the metrics, the statistics, matplotlib's import). `--full` adds
 20 x 100 runs. A suite case times `metta_ab.stats.suite.analyze_suite` alone on synthetic scores, 10 tasks
@@ -32,9 +32,10 @@ import numpy as np
 import yaml
 from _harness import machine, parse_options, ratio_line, scratch_dir, table
 
-from metta_ab.experiment import create_experiment
-from metta_ab.ledger import LEDGER_FILE, STATUS_FILE, Ledger, RunRecord, write_status, write_text_atomic
+from metta_ab.atomic_files import write_text_atomic
+from metta_ab.definition.experiment import create_experiment
 from metta_ab.plan import PlanSettings, definition_fingerprint, format_plan, plan_experiment
+from metta_ab.records.ledger import LEDGER_FILE, STATUS_FILE, Ledger, RunRecord, write_status
 
 TARGET_SECONDS = 5.0
 SUITE_TARGET_CPU_SECONDS = 5.0
@@ -192,7 +193,8 @@ def _row(clock: Stopwatch, label: str, *keys: str) -> list[str]:
 
 
 def _import_library():
-    from metta_ab import analysis, plots, report, stats
+    from metta_ab.analysis.results import plots, report, stats
+    from metta_ab.analysis.results import results as analysis
 
     return analysis, report, plots, stats
 
@@ -212,7 +214,7 @@ def main() -> None:
         rows += [
             [size, f"(building the directory: {clock.wall['build']:.1f} s; {megabytes:.0f} MB to read)", "", "", ""],
             line("baseline: read + parse every file", "read"),
-            line("import metta_ab.analysis, report (numpy, scipy)", "import"),
+            line("import metta_ab.analysis.results, report (numpy, scipy)", "import"),
             line("analyze_directory", "analyze"),
             line("  part: collect_run_metrics for every run", "collect"),
             line("  part: stats.analyze", "stats"),

@@ -65,7 +65,7 @@ def dry_run(work: Path, runs: int) -> tuple[Timed, dict]:
 
 STAGES = [
     ("start-up until the sweep (imports, plugin scan, master config)", None),
-    ("import _core (metta_ab.analysis -> numpy, scipy)", "ab: import _core (metta_ab, numpy, scipy)"),
+    ("import _core (metta_ab.analysis.results -> numpy, scipy)", "ab: import _core (metta_ab, numpy, scipy)"),
     ("resolve the app layout", "ab: resolve the app layout"),
     ("plan", "ab: plan"),
     ("validate: compose each variant's config once", "ab: validate (compose each variant once)"),

@@ -1,6 +1,6 @@
 """metta-ab: A/B testing for training runs, as a Hydra sweeper plugin (`hydra/sweeper=ab`).
 
-The names below are imported on first use: Hydra imports the plugin (and with it `metta_ab.experiment`
+The names below are imported on first use: Hydra imports the plugin (and with it `metta_ab.definition.experiment`
 and `metta_ab.plan`) at every app start, which must not pay for the loader and the runner.
 """
 
@@ -8,12 +8,12 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "ABExperiment": "metta_ab.experiment",
-    "ABVariant": "metta_ab.experiment",
-    "ExperimentError": "metta_ab.experiment",
-    "create_experiment": "metta_ab.experiment",
-    "ExperimentLoadError": "metta_ab.loading",
-    "load_experiment": "metta_ab.loading",
+    "ABExperiment": "metta_ab.definition.experiment",
+    "ABVariant": "metta_ab.definition.experiment",
+    "ExperimentError": "metta_ab.definition.experiment",
+    "create_experiment": "metta_ab.definition.experiment",
+    "ExperimentLoadError": "metta_ab.definition.loading",
+    "load_experiment": "metta_ab.definition.loading",
     "ABRunError": "metta_ab.runner",
     "run_ab_test": "metta_ab.runner",
 }

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metta_ab import exit_status
-from metta_ab.experiment import AnalysisSettings, ExperimentError
-from metta_ab.ledger import LEDGER_FILE, read_json
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import AnalysisSettings
+from metta_ab.records.ledger import LEDGER_FILE, read_json
 from metta_ab.runner import (
     ABRunError,
     SweepOptions,
@@ -156,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from metta_ab.loading import load_experiment
+    from metta_ab.definition.loading import load_experiment
 
     experiment = load_experiment(args.experiment)
     app = resolve_app(args.app, experiment, Path(args.experiment.split(":")[0]))
@@ -181,7 +182,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from metta_ab.loading import load_experiment
+    from metta_ab.definition.loading import load_experiment
     from metta_ab.plan import PlanSettings, format_plan, plan_experiment
 
     experiment = load_experiment(args.experiment)
@@ -211,7 +212,7 @@ def _fetch_wandb_group(args: argparse.Namespace) -> Path:
         raise ABRunError(
             "--wandb reads the W&B server through wandb, which is not installed: pip install 'metta-ab[wandb]'"
         )
-    from metta_ab.wandb_api import fetch_group, write_experiment_dir
+    from metta_ab.sources.wandb_group import fetch_group, write_experiment_dir
 
     write_experiment_dir(fetch_group(args.wandb, args.group), args.group, experiment_dir)
     print(f"[ab] {args.wandb} group {args.group} written to {experiment_dir}")
@@ -240,8 +241,8 @@ def _check_output_dir(experiment_dir: Path, output_dir: str | None) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from metta_ab.analysis import analyze_directory
-    from metta_ab.report import report_directory, write_report
+    from metta_ab.analysis.results import analyze_directory
+    from metta_ab.report.summary import report_directory, write_report
 
     if args.wandb:
         experiment_dir = _fetch_wandb_group(args)
@@ -316,7 +317,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
             power = stats.power_at(d_test, n, args.alpha, paired=args.paired)
             print(f"  with {n:>2} runs per variant: power {power:.2f}")
         return 0
-    from metta_ab.analysis import analyze_directory
+    from metta_ab.analysis.results import analyze_directory
 
     results = analyze_directory(Path(args.pilot), AnalysisSettings(alpha=args.alpha))
     if results.no_verdict or results.analysis is None:

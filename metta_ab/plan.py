@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError, check_safe_name, normalize_key
-from metta_ab.overrides import OverrideValueError, format_value, value_override
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import ABExperiment, ABVariant, check_safe_name, normalize_key
+from metta_ab.definition.overrides import OverrideValueError, format_value, value_override
 
 SEED_MODULUS = 2**31  # seeds stay valid for numpy's legacy np.random.seed and every framework
 SEED_BLOCK = 2**16  # unpaired seeds: consecutive seeds per variant; runs_per_variant must stay below
@@ -323,7 +324,7 @@ def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def format_look_schedule(experiment: ABExperiment) -> list[str]:
     """The looks of a sequential experiment and each look's boundary (two-sided nominal p and t), for plan.txt."""
-    from metta_ab.looks import design_for
+    from metta_ab.records.looks import design_for
 
     seq = experiment.sequential
     assert seq is not None

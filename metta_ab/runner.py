@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metta_ab.experiment import ABExperiment
-from metta_ab.ledger import COMPLETED, LEDGER_FILE, PLANNED, read_json
-from metta_ab.loading import load_experiment, save_experiment
-from metta_ab.overrides import format_value
+from metta_ab.definition.experiment import ABExperiment
+from metta_ab.definition.loading import load_experiment, save_experiment
+from metta_ab.definition.overrides import format_value
+from metta_ab.records.ledger import COMPLETED, LEDGER_FILE, PLANNED, read_json
 
 DEFAULT_APP = Path("tools") / "train.py"
 

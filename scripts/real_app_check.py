@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from metta_ab.loading import load_experiment
+from metta_ab.definition.loading import load_experiment
 
 failures = 0
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sweeper_cli import APPS, job_dirs, run_app, run_sweep, write_experiment
 
-from metta_ab.wandb_log import find_wandb_logs, read_wandb_log
+from metta_ab.sources.wandb_transaction_log import find_wandb_logs, read_wandb_log
 
 PLAIN = APPS / "plain" / "app.py"
 JOBLIB = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")

@@ -14,14 +14,14 @@ import yaml
 from sweeper_cli import METTA_LIKE, job_config, job_dirs, run_sweep
 
 from metta_ab import run_ab_test
-from metta_ab.loading import load_experiment
+from metta_ab.definition.loading import load_experiment
 
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 
 # The README's section 1 pattern, with scores the app returns per run so that there is a verdict.
 CUSTOM_CLASS = """
 from metta_ab import ABExperiment, ABVariant
-from metta_ab.experiment import SequentialSettings
+from metta_ab.definition.experiment import SequentialSettings
 
 
 class MyCustomExperiment(ABExperiment):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from metta_ab import ABExperiment, ABVariant, ExperimentError, create_experiment
-from metta_ab.experiment import MAX_NAME_LENGTH, AnalysisSettings, ExperimentBuilder, SequentialSettings
+from metta_ab.definition.experiment import MAX_NAME_LENGTH, AnalysisSettings, ExperimentBuilder, SequentialSettings
 
 
 def two_variant_builder(name: str = "lr_test") -> ExperimentBuilder:

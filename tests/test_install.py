@@ -166,7 +166,8 @@ def test_nothing_imports_wandb_and_a_sweep_runs_without_it(installed: tuple[Path
     probe = textwrap.dedent(
         """
         import sys
-        import metta_ab, metta_ab.cli, metta_ab.analysis, metta_ab.report, metta_ab.wandb_log, metta_ab.wandb_api
+        import metta_ab, metta_ab.cli, metta_ab.analysis.results, metta_ab.report.summary
+        import metta_ab.sources.wandb_transaction_log, metta_ab.sources.wandb_group
         from hydra.core.plugins import Plugins
         from hydra.plugins.sweeper import Sweeper
         Plugins.instance().discover(Sweeper)
@@ -215,7 +216,7 @@ def test_wandb_features_name_the_extra(installed: tuple[Path, Path], tmp_path: P
     # ... is read where wandb is not: a WandbLogError (every metric source turns those into a warning) naming the extra.
     read = textwrap.dedent(
         f"""
-        from metta_ab.wandb_log import WandbLogError, read_wandb_log
+        from metta_ab.sources.wandb_transaction_log import WandbLogError, read_wandb_log
         try:
             read_wandb_log({str(log)!r})
         except WandbLogError as error:

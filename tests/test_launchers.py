@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from sweeper_cli import EXAMPLE_APP, METTA_LIKE, SweepResult, job_dirs, run_sweep, status, write_experiment
 
-from metta_ab.wandb_log import find_wandb_logs, read_wandb_log
+from metta_ab.sources.wandb_transaction_log import find_wandb_logs, read_wandb_log
 
 # --- the experiments -------------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from metta_ab import ledger as ledger_module
-from metta_ab.ledger import (
+from metta_ab.atomic_files import write_text_atomic
+from metta_ab.records import ledger as ledger_module
+from metta_ab.records.ledger import (
     ATTEMPTS_DIR,
     COMPLETED,
     FAILED,
@@ -30,7 +31,6 @@ from metta_ab.ledger import (
     read_status,
     write_json_atomic,
     write_status,
-    write_text_atomic,
 )
 
 
@@ -371,7 +371,7 @@ def test_ledger_load_names_the_field(tmp_path: Path, change: dict[str, Any], pro
 
 
 def test_ledger_load_keeps_header_fields_it_does_not_read(tmp_path: Path) -> None:
-    Ledger.create(tmp_path, [record()], experiment="g", source="wandb group g").save()  # as wandb_api writes it
+    Ledger.create(tmp_path, [record()], experiment="g", source="wandb group g").save()  # as sources.wandb_group writes it
     loaded = Ledger.load(tmp_path)
     assert loaded is not None and loaded.header == {"experiment": "g", "source": "wandb group g"}
 

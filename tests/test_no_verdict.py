@@ -10,7 +10,7 @@ from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, status, write_experimen
 
 from hydra_plugins.ab_sweeper._progress import ProgressWatcher
 from metta_ab import exit_status
-from metta_ab.ledger import write_status
+from metta_ab.records.ledger import write_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # analysis: one Hydra in CI
 

@@ -37,7 +37,7 @@ def test_non_finite_scores_are_recorded_ranked_and_left_out_of_mean_tests(tmp_pa
 
 def test_a_returned_inf_is_recorded_and_summary_json_stays_strict_json(tmp_path):
     directory = build(tmp_path / "e", {"C": [0.5, 0.6, 0.4], "T": [0.7, 0.8, 0.9]}, paired=False)
-    from metta_ab.ledger import write_status
+    from metta_ab.records.ledger import write_status
 
     write_status(
         directory / "T_run_2",

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from metta_ab.overrides import OverrideValueError, format_value, value_override
+from metta_ab.definition.overrides import OverrideValueError, format_value, value_override
 
 PARSER = OverridesParser.create()
 

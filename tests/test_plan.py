@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 import metta_ab
 from metta_ab import ABExperiment, ExperimentError, create_experiment
-from metta_ab.experiment import ExperimentBuilder
+from metta_ab.definition.experiment import ExperimentBuilder
 from metta_ab.plan import AppLayout, InjectionKeys, PlannedRun, PlanSettings, format_plan, plan_experiment
 
 PARSER = OverridesParser.create()

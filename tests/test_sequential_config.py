@@ -9,7 +9,8 @@ import yaml
 from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, write_experiment
 
 from metta_ab import create_experiment
-from metta_ab.experiment import ABExperiment, ExperimentError
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import ABExperiment
 from metta_ab.plan import format_look_schedule
 from metta_ab.stats.sequential import sequential_design
 

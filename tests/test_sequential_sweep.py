@@ -17,7 +17,7 @@ from scipy import stats as sps
 from sweeper_cli import METTA_LIKE, PYTHON, job_dirs, run_sweep, status, write_experiment
 
 from metta_ab import exit_status
-from metta_ab.loading import load_experiment
+from metta_ab.definition.loading import load_experiment
 from metta_ab.runner import run_ab_test
 from metta_ab.stats.sequential import run_sequential, sequential_design
 

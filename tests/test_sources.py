@@ -20,11 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metta_ab.analysis import analyze_directory
-from metta_ab.experiment import ABExperiment, ExperimentError, create_experiment
-from metta_ab.ledger import EXPERIMENT_CONFIG, write_status
-from metta_ab.loading import load_experiment, save_experiment
-from metta_ab.metric_reader import MetricReader
+from metta_ab.analysis.results import analyze_directory
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import ABExperiment, create_experiment
+from metta_ab.definition.loading import load_experiment, save_experiment
+from metta_ab.definition.metric_reader import MetricReader
+from metta_ab.records.ledger import EXPERIMENT_CONFIG, write_status
 from metta_ab.sources import collect_run_metrics, tensorboard_events, torchrl_csv
 from metta_ab.sources.progress_table import metrics_from_table, parse_table, step_column
 
@@ -165,8 +166,8 @@ def test_event_files_are_read_with_no_tensorboard_tensorflow_or_protobuf(tmp_pat
         import json, sys
         for name in ("tensorboard", "tensorflow", "google.protobuf", "tensorboardX", "crc32c"):
             sys.modules[name] = None  # `import <name>` now fails as if it were not installed
-        from metta_ab.analysis import analyze_directory
-        from metta_ab.report import write_report
+        from metta_ab.analysis.results import analyze_directory
+        from metta_ab.report.summary import write_report
         results = analyze_directory({str(experiment_dir)!r})
         write_report(results, plots=False)
         print(json.dumps([results.scores["a"].tolist(), results.scores["b"].tolist(), results.warnings]))

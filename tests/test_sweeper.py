@@ -184,7 +184,7 @@ def test_without_experiment_it_is_the_basic_sweeper(tmp_path):
 
 def test_example_app_runs_carry_the_injected_wandb_fields(tmp_path):
     """The real example app under joblib: each job's offline W&B run has the plan's project/group/tags/name."""
-    from metta_ab.wandb_log import find_wandb_logs, read_wandb_log
+    from metta_ab.sources.wandb_transaction_log import find_wandb_logs, read_wandb_log
 
     write_experiment(
         tmp_path / "tiny.py",

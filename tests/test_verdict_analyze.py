@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from metta_ab.experiment import create_experiment
-from metta_ab.ledger import EXPERIMENT_CONFIG, write_status
-from metta_ab.loading import save_experiment
+from metta_ab.definition.experiment import create_experiment
+from metta_ab.definition.loading import save_experiment
+from metta_ab.records.ledger import EXPERIMENT_CONFIG, write_status
 
 pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
 

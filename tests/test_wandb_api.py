@@ -1,7 +1,7 @@
 """`metta-ab analyze --wandb`: a group fetched from the W&B API becomes an experiment directory.
 
 No W&B server is reachable here, so the API is replaced at its narrow interface (`api.runs(path, filters)`
-and the run fields metta_ab.wandb_api reads) by responses stored in tests/data/wandb_api_group.json.
+and the run fields metta_ab.sources.wandb_group reads) by responses stored in tests/data/wandb_api_group.json.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from metta_ab.analysis import analyze_directory
-from metta_ab.experiment import AnalysisSettings, ExperimentError
-from metta_ab.wandb_api import fetch_group, write_experiment_dir
+from metta_ab.analysis.results import analyze_directory
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import AnalysisSettings
+from metta_ab.sources.wandb_group import fetch_group, write_experiment_dir
 
 pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
 

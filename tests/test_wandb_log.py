@@ -1,4 +1,4 @@
-"""Tests for metta_ab.wandb_log against real offline W&B runs (wandb in offline mode, no mocks)."""
+"""Tests for metta_ab.sources.wandb_transaction_log against real offline W&B runs (wandb in offline mode, no mocks)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from metta_ab.wandb_log import WandbLogError, find_wandb_logs, read_wandb_log
+from metta_ab.sources.wandb_transaction_log import WandbLogError, find_wandb_logs, read_wandb_log
 
 BLOCK = 32 * 1024
 LONG_STEPS = 2000
@@ -412,7 +412,7 @@ def test_find_wandb_logs(runs: SimpleNamespace, tmp_path: Path) -> None:
 
 def test_import_is_cheap() -> None:
     code = (
-        "import sys, metta_ab.wandb_log\n"
+        "import sys, metta_ab.sources.wandb_transaction_log\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('wandb', 'google')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

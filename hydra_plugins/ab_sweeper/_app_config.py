@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
-from metta_ab.experiment import ABExperiment, normalize_key
+from metta_ab.definition.experiment import ABExperiment, normalize_key
 from metta_ab.plan import AppLayout, InjectionKeys, PlannedRun
 
 BASE_GROUP = "ab_base"

@@ -27,9 +27,24 @@ from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask, no_retry_helps
 from hydra_plugins.ab_sweeper.ab_sweeper import exit_after_callbacks
 from metta_ab import exit_status
-from metta_ab.design_checks import check_sequential, check_suite
-from metta_ab.experiment import ABExperiment, ExperimentError, SequentialSettings
-from metta_ab.ledger import (
+from metta_ab.atomic_files import write_text_atomic
+from metta_ab.definition.design_checks import check_sequential, check_suite
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import ABExperiment, SequentialSettings
+from metta_ab.definition.loading import save_experiment
+from metta_ab.definition.overrides import format_value
+from metta_ab.plan import (
+    InjectionKeys,
+    PlannedRun,
+    PlanSettings,
+    definition_fingerprint,
+    fingerprint_changes,
+    format_plan,
+    plan_experiment,
+    seeds_are_paired,
+    variant_overrides,
+)
+from metta_ab.records.ledger import (
     COMPLETED,
     EXPERIMENT_CONFIG,
     FAILED,
@@ -44,22 +59,8 @@ from metta_ab.ledger import (
     move_attempt_aside,
     ran_in_sweeper_process,
     read_status,
-    write_text_atomic,
 )
-from metta_ab.loading import save_experiment
-from metta_ab.looks import Looks, completed_per_variant, decision_rule, design_for, runs_needed
-from metta_ab.overrides import format_value
-from metta_ab.plan import (
-    InjectionKeys,
-    PlannedRun,
-    PlanSettings,
-    definition_fingerprint,
-    fingerprint_changes,
-    format_plan,
-    plan_experiment,
-    seeds_are_paired,
-    variant_overrides,
-)
+from metta_ab.records.looks import Looks, completed_per_variant, decision_rule, design_for, runs_needed
 
 log = logging.getLogger(STATUS_LOGGER)
 
@@ -424,7 +425,7 @@ class ABSweep:
         """A sequential experiment: per look, ONE launch (and its retries) of the next runs of the variants still
         open, then the look's decision, saved before the next look starts, so a rerun continues after the last
         decision saved and never decides a look twice. A look with a failed run is not decided."""
-        from metta_ab.analysis import analyze_runs  # scipy: imported only once there are results
+        from metta_ab.analysis.results import analyze_runs  # scipy: imported only once there are results
         from metta_ab.stats.sequential import decide_look
 
         rule = looks.rule or {}
@@ -570,7 +571,7 @@ class ABSweep:
         if self.metric_checked:
             return
         self.metric_checked = True
-        from metta_ab.metric_check import missing_metric  # scipy: imported only once there are results
+        from metta_ab.analysis.metric_check import missing_metric  # scipy: imported only once there are results
 
         relative = job_dir.relative_to(self.experiment_dir).as_posix()
         task = self.tasks_by_job_dir.get(relative)
@@ -592,8 +593,8 @@ class ABSweep:
         """The report of what the ledger holds; after Ctrl-C or SIGTERM, the same and status 130."""
         records = list(ledger.runs.values())
         try:
-            from metta_ab.analysis import analyze_runs  # scipy: imported only once there are results
-            from metta_ab.report import write_report
+            from metta_ab.analysis.results import analyze_runs  # scipy: imported only once there are results
+            from metta_ab.report.summary import write_report
 
             if self.experiment.sequential is None:  # a sequential experiment's looks are recorded as decided
                 looks.record_analysis(self.experiment.runs_per_variant, completed_per_variant(records))

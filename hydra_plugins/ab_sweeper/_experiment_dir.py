@@ -15,8 +15,8 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from metta_ab.experiment import ABExperiment
-from metta_ab.loading import load_experiment
+from metta_ab.definition.experiment import ABExperiment
+from metta_ab.definition.loading import load_experiment
 
 HYDRA_DEFAULT_SWEEP_DIR = "multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}"  # hydra/output/default.yaml
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from hydra_plugins.ab_sweeper._process import is_alive
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
-from metta_ab.ledger import RUNNING, ran_in_sweeper_process, read_status
+from metta_ab.records.ledger import RUNNING, ran_in_sweeper_process, read_status
 
 log = logging.getLogger(STATUS_LOGGER)
 REPORT_EVERY = 30.0  # seconds between "still waiting" lines

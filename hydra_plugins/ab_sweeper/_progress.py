@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from metta_ab.ledger import COMPLETED, FAILED, RUNNING, STATUS_FILE, read_json
+from metta_ab.records.ledger import COMPLETED, FAILED, RUNNING, STATUS_FILE, read_json
 
 SLOW_FACTOR = 3.0  # a run is named in the progress line once it has run this many times the median duration
 

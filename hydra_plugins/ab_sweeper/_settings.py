@@ -11,7 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.ab_sweeper.config import ABSettings
-from metta_ab.experiment import ExperimentError, NumberRange
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import NumberRange
 from metta_ab.plan import SEED_MODULUS
 
 

@@ -34,7 +34,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, ValidationError
 
 from hydra_plugins.ab_sweeper._process import is_alive, start_time
-from metta_ab.ledger import (
+from metta_ab.atomic_files import write_text_atomic
+from metta_ab.records.ledger import (
     ATTEMPTS_DIR,
     COMPLETED,
     FAILED,
@@ -43,7 +44,6 @@ from metta_ab.ledger import (
     json_safe,
     read_status,
     write_status,
-    write_text_atomic,
 )
 
 log = logging.getLogger(__name__)

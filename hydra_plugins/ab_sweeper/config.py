@@ -16,7 +16,7 @@ from hydra.errors import HydraDeprecationError, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from metta_ab.experiment import AnalysisSettings, SequentialSettings
+from metta_ab.definition.experiment import AnalysisSettings, SequentialSettings
 from metta_ab.plan import InjectionKeys
 
 

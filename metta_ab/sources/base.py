@@ -84,7 +84,7 @@ class RunMetrics:
 
 def as_number(value: Any) -> float | None:
     """A real number as a float (numpy scalars too), inf and NaN included: a diverged run's score is a
-    result, recorded and judged (`metta_ab.analysis`), not dropped; None for anything else, bools included."""
+    result, recorded and judged (`metta_ab.analysis.results`), not dropped; None for anything else, bools included."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     return float(value)
@@ -179,7 +179,7 @@ class Job:
     def __init__(self, path: Path, return_value: Any = None, reader: Any = None) -> None:
         self.path = Path(path)
         self.return_value = return_value
-        self.reader = reader  # a metta_ab.metric_reader.MetricReader, or None
+        self.reader = reader  # a metta_ab.definition.metric_reader.MetricReader, or None
         self.warnings: list[str] = []
 
     def relative(self, path: Path) -> str:

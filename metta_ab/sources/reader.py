@@ -1,4 +1,4 @@
-"""The reader function declared with `.set_metric(name, reader=fn)` (recorded by `metta_ab.metric_reader`).
+"""The reader function declared with `.set_metric(name, reader=fn)` (recorded by `metta_ab.definition.metric_reader`).
 
 `fn(job_dir)` gets the job directory (an absolute `pathlib.Path`) and returns one of:
 

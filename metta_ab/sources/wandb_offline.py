@@ -1,6 +1,6 @@
-"""The job's W&B run log (`wandb/offline-run-*/run-*.wandb`, read directly by `metta_ab.wandb_log`, no
-server): the newest run's summary values and history. Costs ~50 ms a run, so it is read only while the
-wanted metric is missing. `wandb/` directories are found by the job directory's one walk, so a failed
+"""The job's W&B run log (`wandb/offline-run-*/run-*.wandb`, read directly by `wandb_transaction_log`, no server):
+the newest run's summary values and history. Costs ~50 ms a run, so it is read only while the wanted metric
+is missing. `wandb/` directories are found by the job directory's one walk, so a failed
 attempt's run under attempts/<k>/ is never read."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ LABEL = "wandb offline log"
 
 
 def read(job: Job, wanted: str | None) -> Iterator[Found]:
-    from metta_ab.wandb_log import WandbLogError, read_wandb_log, wandb_logs_in
+    from metta_ab.sources.wandb_transaction_log import WandbLogError, read_wandb_log, wandb_logs_in
 
     logs = wandb_logs_in(job.files.wandb_dirs)
     if not logs:

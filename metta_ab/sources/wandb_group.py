@@ -12,10 +12,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from metta_ab.experiment import ABExperiment, ABVariant, ExperimentError
-from metta_ab.ledger import COMPLETED, EXPERIMENT_CONFIG, FAILED, Ledger, RunRecord, json_safe, write_json_atomic
-from metta_ab.loading import save_experiment
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import ABExperiment, ABVariant
+from metta_ab.definition.loading import save_experiment
 from metta_ab.plan import job_dir_name
+from metta_ab.records.ledger import (
+    COMPLETED,
+    EXPERIMENT_CONFIG,
+    FAILED,
+    Ledger,
+    RunRecord,
+    json_safe,
+    write_json_atomic,
+)
 from metta_ab.sources import METRICS_FILE
 
 VARIANT_TAG, TASK_TAG = "variant:", "task:"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metta_ab.suite_analysis import SuiteResults
+from metta_ab.analysis.suite import SuiteResults
 
 PROFILES_PNG, AGGREGATES_PNG, TASK_SCORES_PNG = "performance_profiles.png", "aggregates.png", "task_scores.png"
 

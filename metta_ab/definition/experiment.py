@@ -16,20 +16,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metta_ab.overrides import OverrideValueError, format_value, plain_value
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.overrides import OverrideValueError, format_value, plain_value
 
 if TYPE_CHECKING:
-    from metta_ab.metric_reader import MetricReader
+    from metta_ab.definition.metric_reader import MetricReader
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 #: Experiment, variant and task names become directory names (`<variant>_<task>_run_<i>`, the lock file
 #: `.<experiment>.lock`, W&B project `ab_test_<experiment>_<date>`): this keeps every one under file systems' 255.
 MAX_NAME_LENGTH = 100
 _KEY_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
-
-
-class ExperimentError(ValueError):
-    """An experiment definition that cannot run; the message says what, where and how to fix it."""
 
 
 def check_safe_name(name: object, what: str) -> None:
@@ -466,7 +463,7 @@ class ABExperiment:
         reader = analysis.pop("reader", None)
         kwargs["analysis"] = AnalysisSettings(**analysis)
         if reader is not None:
-            from metta_ab.metric_reader import MetricReader
+            from metta_ab.definition.metric_reader import MetricReader
 
             kwargs["metric_reader"] = MetricReader.from_spec(reader, analysis.get("metric"), source)
         return ABExperiment(variants=variants, tasks=tasks, **kwargs).validate()
@@ -505,7 +502,7 @@ class ABExperiment:
         self.analysis = AnalysisSettings(**{k: _plain_setting(v) for k, v in vars(self.analysis).items()})
         self.analysis.validate(f"experiment {self.name!r} metric settings", [v.name for v in self.variants])
         if self.metric_reader is not None:
-            from metta_ab.metric_reader import MetricReader
+            from metta_ab.definition.metric_reader import MetricReader
 
             if not isinstance(self.metric_reader, MetricReader):
                 try:

@@ -13,13 +13,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from metta_ab.analysis import ExperimentResults, Reanalysis
-from metta_ab.experiment import AnalysisSettings
-from metta_ab.ledger import COMPLETED, FAILED, RunRecord, write_text_atomic
-from metta_ab.sequential_report import look_rows, sequential_verdict_sentence
+from metta_ab.analysis.results import ExperimentResults, Reanalysis
+from metta_ab.atomic_files import write_text_atomic
+from metta_ab.definition.experiment import AnalysisSettings
+from metta_ab.records.ledger import COMPLETED, FAILED, RunRecord
+from metta_ab.report.sequential_summary import look_rows, sequential_verdict_sentence
+from metta_ab.report.suite_summary import aggregate_rows, per_task_rows, suite_header
 from metta_ab.sources import RunMetrics, returned_values
 from metta_ab.stats import INSUFFICIENT, Comparison
-from metta_ab.suite_report import aggregate_rows, per_task_rows, suite_header
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation, fmt_setting
 
 SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
@@ -466,7 +467,7 @@ def write_report(results: ExperimentResults, plots: bool = True, directory: Path
     write_text_atomic(out / SUMMARY_TXT, text)
     write_text_atomic(out / SUMMARY_JSON, json.dumps(summary_dict(results), indent=1, allow_nan=False))
     if plots and results.analysis is not None:
-        from metta_ab.plots import write_plots
+        from metta_ab.report.plots import write_plots
 
         write_plots(results, out)
     return text

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metta_ab.experiment import ExperimentError
+from metta_ab.definition.errors import ExperimentError
 
 Reader = Callable[[Path], Any]
 
@@ -84,7 +84,8 @@ class MetricReader:
     def load(self) -> Reader:
         """The function itself, importing its file the first time (ExperimentError if it is gone)."""
         if self._callable is None:
-            from metta_ab.loading import ExperimentLoadError, import_file
+            from metta_ab.definition.errors import ExperimentLoadError
+            from metta_ab.definition.python_file import import_file
 
             path = Path(self.path)
             if not path.is_file():

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from metta_ab.analysis import metric_not_found
-from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
+from metta_ab.analysis.results import metric_not_found
+from metta_ab.analysis.suite import metric_for, template_pattern
+from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
 from metta_ab.sources import RunMetrics, collect_run_metrics
-from metta_ab.suite_analysis import metric_for, template_pattern
 
 
 def reports_metric(metrics: RunMetrics, metric: str, task: str | None) -> bool:

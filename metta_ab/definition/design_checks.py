@@ -6,7 +6,8 @@ Kept free of numpy and scipy: the sweeper checks this at start, before any resul
 
 from __future__ import annotations
 
-from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings, ExperimentError
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
 
 
 def check_sequential(experiment: ABExperiment, settings: AnalysisSettings, where: str) -> None:

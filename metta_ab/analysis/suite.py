@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from metta_ab import stats
-from metta_ab.analysis import score_run
-from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings, ExperimentError
-from metta_ab.ledger import COMPLETED, RunRecord
+from metta_ab.analysis.scores import score_run
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
+from metta_ab.records.ledger import COMPLETED, RunRecord
 from metta_ab.sources import RunMetrics
 from metta_ab.stats.family import holm_adjust
 from metta_ab.stats.suite import SuiteAnalysis, analyze_suite

@@ -1,4 +1,4 @@
-"""From recorded runs to the verdict: one score per run, then the statistics of `stats.py`.
+"""From recorded runs to the verdict: one score per run, then the statistics of `metta_ab.stats`.
 
 The sweeper calls `analyze_runs` at the end of a sweep; `metta-ab analyze` calls `analyze_directory`,
 which recomputes everything from the experiment directory without rerunning anything: a re-analysis, which
@@ -15,13 +15,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from metta_ab import stats
-from metta_ab.experiment import TASK_FIELD, ABExperiment, AnalysisSettings, ExperimentError
-from metta_ab.ledger import (
+from metta_ab.analysis.scores import score_run, threshold_time
+from metta_ab.analysis.suite import (
+    SuiteResults,
+    aggregate_analysis,
+    analyze_suite_scores,
+    no_tasks_message,
+    suite_scores,
+)
+from metta_ab.definition.design_checks import check_suite
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
+from metta_ab.definition.loading import load_experiment
+from metta_ab.plan import seeds_are_paired
+from metta_ab.records.ledger import (
     COMPLETED,
     EXPERIMENT_CONFIG,
     FAILED,
@@ -32,16 +44,11 @@ from metta_ab.ledger import (
     read_json,
     read_status,
 )
-from metta_ab.loading import load_experiment
-from metta_ab.looks import Looks, SequentialOutcome, design_for, runs_needed
-from metta_ab.plan import seeds_are_paired
+from metta_ab.records.looks import Looks, SequentialOutcome, design_for, runs_needed
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
 from metta_ab.text_format import fmt_setting
 
 MULTIRUN_YAML = "multirun.yaml"  # the sweep's config as Hydra composed it, `ab.analysis.*` included
-
-if TYPE_CHECKING:
-    from metta_ab.suite_analysis import SuiteResults
 
 
 @dataclass(frozen=True)
@@ -105,40 +112,6 @@ class ExperimentResults:
     @property
     def metric(self) -> str | None:
         return self.settings.metric
-
-
-def score_run(metrics: RunMetrics, settings: AnalysisSettings) -> float:
-    """One number per run: a summary of its learning curve when there is one, else its reported value.
-    For curve_summary "threshold" see `threshold_time` (this gives its time, NaN when never reached)."""
-    metric = settings.metric
-    assert metric is not None
-    if settings.curve_summary == "threshold":
-        time, censored = threshold_time(metrics, settings)
-        return math.nan if censored else time
-    curve = metrics.curves.get(metric)
-    if curve is None or settings.curve_summary == "returned":
-        if settings.curve_summary == "auc":
-            return math.nan
-        return metrics.final.get(metric, math.nan)
-    if settings.curve_summary == "auc":
-        return float(stats.normalized_auc(curve.steps, curve.values))
-    if settings.last_k is not None:
-        return float(stats.final_score(curve.values, last_k=settings.last_k))
-    return float(stats.final_score(curve.values))
-
-
-def threshold_time(metrics: RunMetrics, settings: AnalysisSettings) -> tuple[float, bool]:
-    """(first step at which the curve is at or past the threshold, False); for a run that never got there,
-    (its last logged step, True): a censored time, it needed at least that long. (NaN, False) without a
-    curve. "At or past" follows the metric's direction (>= for max, <= for min)."""
-    assert settings.metric is not None and settings.threshold is not None
-    curve = metrics.curves.get(settings.metric)
-    if curve is None or not len(curve.steps):
-        return math.nan, False
-    time = float(stats.time_to_threshold(curve.steps, curve.values, settings.threshold, settings.direction))
-    if math.isnan(time):
-        return float(np.nanmax(curve.steps)), True
-    return time, False
 
 
 def _non_finite_note(non_finite: list[dict[str, Any]], metric: str, shown: int = 10) -> str:
@@ -420,9 +393,6 @@ def _suite_results(
     warnings: list[str],
 ) -> ExperimentResults:
     """A suite of tasks: scores per (variant, task, run), per-task analyses and the aggregate verdict."""
-    from metta_ab.design_checks import check_suite
-    from metta_ab.suite_analysis import aggregate_analysis, analyze_suite_scores, no_tasks_message, suite_scores
-
     check_suite(experiment, settings, f"experiment {experiment.name!r}")
     assert settings.metric is not None
     read_problems = list(warnings)  # so far only what reading the runs' metric sources said

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import shutil
 import socket
 import types
@@ -21,7 +20,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from metta_ab.experiment import ExperimentError
+from metta_ab.atomic_files import write_text_atomic
+from metta_ab.definition.errors import ExperimentError
 
 STATUS_FILE = "ab_status.json"
 EXPERIMENT_CONFIG = "experiment_config.yaml"
@@ -34,23 +34,6 @@ ENDED_SWEEPER = (
     "its process ended the sweeper: os._exit or a crash under the basic launcher, where runs share the sweeper's "
     "process (or the sweeper was killed while it ran); use hydra/launcher=joblib to isolate runs"
 )
-
-
-def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> None:
-    """Write-then-rename: readers see the old file or the new one, never half of one. `durable` also
-    fsyncs, so the new content survives a power loss. The file gets the usual permissions (umask)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as handle:
-            handle.write(text)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metta_ab.analysis import ExperimentResults
+from metta_ab.analysis.results import ExperimentResults
 
 CURVES_PNG, SCORES_PNG, DIFFERENCES_PNG = "learning_curves.png", "scores.png", "differences.png"
 TIME_TO_THRESHOLD_PNG = "time_to_threshold.png"
@@ -181,7 +181,7 @@ def write_plots(results: ExperimentResults, out: Path) -> list[Path]:
         _differences(results, out / DIFFERENCES_PNG)
         written.append(out / DIFFERENCES_PNG)
     if results.suite is not None:
-        from metta_ab.suite_plots import write_suite_plots
+        from metta_ab.report.suite_plots import write_suite_plots
 
         written += write_suite_plots(_pyplot(), results.suite, results.experiment.name, results.metric or "", out)
     return written

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metta_ab.experiment import ABExperiment, AnalysisSettings
-from metta_ab.ledger import COMPLETED, RecordError, RunRecord, check_fields, read_json_object, write_json_atomic
+from metta_ab.definition.experiment import ABExperiment, AnalysisSettings
+from metta_ab.records.ledger import COMPLETED, RecordError, RunRecord, check_fields, read_json_object, write_json_atomic
 
 if TYPE_CHECKING:  # scipy: only the sequential parts need it
     from metta_ab.stats.sequential import LookDecision, SequentialDesign

@@ -3,7 +3,7 @@ optimality gap, probability of improvement, with stratified bootstrap CIs), then
 
 from __future__ import annotations
 
-from metta_ab.suite_analysis import SuiteResults
+from metta_ab.analysis.suite import SuiteResults
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_p
 
 

@@ -3,7 +3,7 @@ and a verdict sentence that quotes the look's boundary instead of a fixed-sample
 
 from __future__ import annotations
 
-from metta_ab.looks import ESTIMATE_NOTE, SequentialOutcome
+from metta_ab.records.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
 from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
