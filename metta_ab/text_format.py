@@ -12,6 +12,13 @@ def fmt_num(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def fmt_signed(value: float | None, digits: int = 3) -> str:
+    """A difference, with its sign: "+0.25", "-1.3e+03"; "-" alone when there is none (NaN)."""
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:+.{digits}g}"
+
+
 def fmt_ci(ci: Sequence[float] | None, digits: int = 3) -> str:
     if not ci or any(v is None or math.isnan(v) for v in ci):
         return "[-]"
@@ -19,9 +26,11 @@ def fmt_ci(ci: Sequence[float] | None, digits: int = 3) -> str:
 
 
 def fmt_p(p: float | None) -> str:
+    """Three decimals, cut rather than rounded: a p just under alpha (0.0496) never reads as alpha (0.050)
+    beside a significant verdict, nor one at alpha as under it."""
     if p is None or math.isnan(p):
         return "-"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return "<0.001" if p < 0.001 else f"{math.floor(p * 1000 + 1e-9) / 1000:.3f}"
 
 
 def fmt_p_relation(p: float | None) -> str:

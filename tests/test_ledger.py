@@ -371,7 +371,7 @@ def test_ledger_load_names_the_field(tmp_path: Path, change: dict[str, Any], pro
 
 
 def test_ledger_load_keeps_header_fields_it_does_not_read(tmp_path: Path) -> None:
-    Ledger.create(tmp_path, [record()], experiment="g", source="wandb group g").save()  # as sources.wandb_group writes it
+    Ledger.create(tmp_path, [record()], experiment="g", source="wandb group g").save()  # as wandb_group writes it
     loaded = Ledger.load(tmp_path)
     assert loaded is not None and loaded.header == {"experiment": "g", "source": "wandb group g"}
 

@@ -11,52 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from experiment_dirs import build
 from scipy import stats as sps
-
-from metta_ab.definition.experiment import create_experiment
-from metta_ab.definition.loading import save_experiment
-from metta_ab.records.ledger import EXPERIMENT_CONFIG, write_status
 
 pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
 
 METTA_AB = Path(sys.executable).parent / "metta-ab"
-
-
-def build(
-    root: Path,
-    runs: dict[str, list[object]],
-    *,
-    paired: bool = True,
-    metric: str = "score",
-    direction: str = "max",
-    **analysis: object,
-) -> Path:
-    """An experiment directory as a sweep leaves it: experiment_config.yaml and, per job, ab_status.json
-    (completed, the seed: shared by run i of every variant when `paired`) and metrics.json. A run is a
-    number (its final value), a (steps, values) curve, or None (a failed run)."""
-    builder = create_experiment("built", "built by the test")
-    for name in runs:
-        builder.add_variant(name=name)
-    experiment = builder.set_runs_per_variant(max(map(len, runs.values()))).set_metric(metric, direction).build()
-    for key, value in analysis.items():
-        setattr(experiment.analysis, key, value)
-    root.mkdir(parents=True)
-    save_experiment(experiment, root / EXPERIMENT_CONFIG)
-    for v, (name, values) in enumerate(runs.items()):
-        for i, value in enumerate(values, start=1):
-            job = root / f"{name}_run_{i}"
-            job.mkdir()
-            seed = i - 1 if paired else 1000 * v + i
-            if value is None:
-                write_status(job, {"status": "failed", "attempt": 1, "seed": seed, "error": "RuntimeError: boom"})
-                continue
-            write_status(job, {"status": "completed", "attempt": 1, "seed": seed, "return_value": None})
-            if isinstance(value, tuple):
-                layout = {"curve": {"step": list(value[0]), metric: list(value[1])}}
-            else:
-                layout = {"final": {metric: value}}
-            (job / "metrics.json").write_text(json.dumps(layout))  # json writes inf / nan as Infinity / NaN
-    return root
 
 
 def analyze(directory: Path, *args: str) -> tuple[dict, str]:

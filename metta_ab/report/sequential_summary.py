@@ -7,7 +7,7 @@ from metta_ab.records.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
 from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
-from metta_ab.text_format import fmt_num
+from metta_ab.text_format import fmt_ci, fmt_num, fmt_signed
 
 _P_SOURCES = {
     T_DISTRIBUTION: "from the t distribution",
@@ -33,7 +33,7 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
             if c.decided_at is not None and c.decided_at < h.look:
                 continue  # decided at an earlier look: no more runs, nothing new to show
             lines.append(
-                f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {c.difference:>+10.3g} "
+                f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {fmt_signed(c.difference):>10} "
                 f"{fmt_num(c.statistic, 3):>7} {fmt_num(c.p, 3):>8} {fmt_num(c.level, 3):>13}  {c.decision}"
             )
     methods = {h.look: c.p_method for h in outcome.history for c in h.comparisons if c.decided_at in (None, h.look)}
@@ -79,8 +79,8 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
     level = round(c.ci_level * 100)
     early = "; the early stop overstates it" if at < design.looks else ""
     estimate = (
-        f" Difference {c.difference:+.3g} [{fmt_num(c.difference_ci[0], 3)}, {fmt_num(c.difference_ci[1], 3)}] over "
-        f"the runs used ({level}% fixed-sample CI{early})."
+        f" Difference {fmt_signed(c.difference)} {fmt_ci(c.difference_ci)} over the runs used"
+        f" ({level}% fixed-sample CI{early})."
     )
     if look.decision in (BETTER, WORSE):
         return (

@@ -4,7 +4,7 @@ optimality gap, probability of improvement, with stratified bootstrap CIs), then
 from __future__ import annotations
 
 from metta_ab.analysis.suite import SuiteResults
-from metta_ab.text_format import fmt_ci, fmt_num, fmt_p
+from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_signed
 
 
 def suite_header(suite: SuiteResults) -> list[str]:
@@ -53,7 +53,7 @@ def per_task_rows(suite: SuiteResults) -> list[str]:
     for task in suite.tasks:
         for c in suite.per_task[task].comparisons:
             lines.append(
-                f"{task:<18} {c.treatment:<20} {c.difference:>+10.3g} {fmt_ci(c.difference_ci):<22} {c.test:<8} "
-                f"{fmt_p(c.p_value):>6} {fmt_p(c.p_adjusted):>6}  {c.verdict}"
+                f"{task:<18} {c.treatment:<20} {fmt_signed(c.difference):>10} {fmt_ci(c.difference_ci):<22} "
+                f"{c.test:<8} {fmt_p(c.p_value):>6} {fmt_p(c.p_adjusted):>6}  {c.verdict}"
             )
     return lines

@@ -21,7 +21,7 @@ from metta_ab.report.sequential_summary import look_rows, sequential_verdict_sen
 from metta_ab.report.suite_summary import aggregate_rows, per_task_rows, suite_header
 from metta_ab.sources import RunMetrics, returned_values
 from metta_ab.stats import INSUFFICIENT, Comparison
-from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation, fmt_setting
+from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation, fmt_setting, fmt_signed
 
 SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
 ANALYSES_DIR = "analyses"  # EXPERIMENT_DIR/analyses/<name>: re-analyses, beside the sweep's own report
@@ -135,7 +135,7 @@ def verdict_sentence(c: Comparison, metric: str) -> str:
         interval = "no t confidence interval (no variance)"
     else:
         interval = f"{level}% CI {fmt_ci(c.difference_ci)}"
-    evidence = f"difference {c.difference:+.3g}, {interval}, {p_text}"
+    evidence = f"difference {fmt_signed(c.difference)}, {interval}, {p_text}"
     if c.verdict in ("better", "worse") and c.below_min_effect:
         head = (
             f"{c.treatment} is {c.verdict} than {c.control} on {metric} by {amount}, a negligible difference (the "
@@ -227,7 +227,7 @@ def _comparison_rows(results: ExperimentResults) -> list[str]:
     lines = [header, "-" * len(header)]
     for c in analysis.comparisons:
         lines.append(
-            f"{c.treatment:<22} {c.difference:>+10.3g} {fmt_ci(c.difference_ci):<22} {c.test:<8} "
+            f"{c.treatment:<22} {fmt_signed(c.difference):>10} {fmt_ci(c.difference_ci):<22} {c.test:<8} "
             f"{fmt_p(c.p_value):>6} {fmt_p(c.p_adjusted):>6} {fmt_p(c.permutation_p):>6} {fmt_p(c.rank_test_p):>6} "
             f"{fmt_num(c.hedges_g, 2):>6} {fmt_num(c.prob_improvement, 2):>6}  {c.verdict:<12}"
         )

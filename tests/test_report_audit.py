@@ -1,0 +1,202 @@
+"""The report audit: generated experiments (paired and not, 2-4 variants, either direction, a minimum effect or
+none, skewed, tied and scaled scores, failed, interrupted, unreported and not-yet-run runs) analyzed as
+`metta-ab analyze` does. In each, every number summary.txt prints is summary.json's, every verdict agrees with
+its p, and every sentence about missing runs names the reasons the generated data have, and only those."""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from experiment_dirs import INTERRUPTED, NO_METRIC, build
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from metta_ab.analysis.results import analyze_directory
+from metta_ab.report.summary import summary_dict, summary_text
+from metta_ab.text_format import fmt_p
+
+pytestmark = pytest.mark.hydra_independent
+
+MISSING = {None: "failed", INTERRUPTED: "interrupted", NO_METRIC: "reported no value for 'score'"}
+NOT_RUN = "not run yet"
+
+
+@st.composite
+def experiments(draw: st.DrawFn) -> dict:
+    """Runs per variant (a score or why there is none), and the design."""
+    n_variants = draw(st.integers(2, 4))
+    runs = draw(st.integers(2, 7))
+    paired = draw(st.booleans())
+    shape = draw(st.sampled_from(["normal", "skewed", "ties"]))
+    scale = draw(st.sampled_from([1e-3, 1.0, 1e3]))
+    offset = draw(st.sampled_from([0.0, -5.0, 1e6]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    variants: dict[str, list[object]] = {}
+    for v in range(n_variants):
+        shift = draw(st.sampled_from([0.0, 0.5, 2.0]))
+        n = runs if paired or v == 0 else draw(st.integers(2, 7))
+        noise = {"normal": rng.normal(size=n), "skewed": rng.lognormal(0, 1.2, n), "ties": rng.integers(0, 3, n)}
+        values: list[object] = [offset + scale * (shift + float(x)) for x in noise[shape]]
+        for i in range(n):
+            values[i] = draw(st.sampled_from([values[i]] * 7 + [None, INTERRUPTED, NO_METRIC]))
+        variants[f"v{v}"] = values
+    return {
+        "runs": variants,
+        "paired": paired,
+        "direction": draw(st.sampled_from(["max", "min"])),
+        "min_effect": draw(st.sampled_from([None, 0.5 * scale])),
+    }
+
+
+def analyzed(design: dict) -> tuple[dict, str, dict]:
+    root = Path(tempfile.mkdtemp(prefix="audit-")) / "exp"
+    declared = {"min_effect": design["min_effect"], "n_resamples": 200}
+    build(root, design["runs"], paired=design["paired"], direction=design["direction"], **declared)
+    results = analyze_directory(root)
+    results.reanalysis = None  # as the sweep's own report, which opens with its verdict (or NO VERDICT)
+    return summary_dict(results), summary_text(results), design
+
+
+def printed(token: str) -> tuple[float, float] | None:
+    """A number as summary.txt prints it and how far the true value may be (half its last digit); None for '-'."""
+    token = token.strip("[],")
+    if token == "-":
+        return None
+    mantissa, _, exponent = token.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    ulp = 10.0 ** (-decimals + (int(exponent) if exponent else 0))
+    return float(token), ulp / 2 * 1.0001
+
+
+def agrees_p(token: str, value: float | None) -> bool:
+    """A p-value as printed: three decimals cut, not rounded (or '<0.001')."""
+    if token in ("-", "<0.001") or value is None or not math.isfinite(value):
+        return token == "-" if value is None or not math.isfinite(value) else token == "<0.001" and value < 0.001
+    return float(token) <= value + 1e-12 < float(token) + 0.001
+
+
+def agrees(token: str, value: float | None) -> bool:
+    number = printed(token)
+    if number is None or value is None or not math.isfinite(value):
+        return number is None and (value is None or not math.isfinite(value))
+    shown, slack = number
+    return abs(shown - value) <= slack + 1e-12 * abs(value)
+
+
+ROW = re.compile(
+    r"^(?P<treatment>\S+)\s+(?P<difference>\S+)\s+(?P<ci>\[-\]|\[\S+, \S+\])\s+(?P<test>\S+)\s+(?P<p>\S+)\s+"
+    r"(?P<p_adjusted>\S+)\s+(?P<permutation_p>\S+)\s+(?P<rank_test_p>\S+)\s+(?P<g>\S+)\s+(?P<pi>\S+)\s+(?P<verdict>.+?)\s*$"
+)
+
+
+def comparison_rows(text: str) -> dict[str, re.Match[str]]:
+    block = text.split("Comparisons with the control", 1)[1].split("\n\n", 1)[0]
+    rows = [ROW.match(line) for line in block.splitlines()[3:]]
+    assert all(rows), block
+    return {row["treatment"]: row for row in rows if row}
+
+
+def check_numbers(summary: dict, text: str) -> None:
+    rows = comparison_rows(text)
+    assert sorted(rows) == sorted(c["treatment"] for c in summary["comparisons"])
+    for c in summary["comparisons"]:
+        row = rows[c["treatment"]]
+        where = f"{c['treatment']}: {row.group(0)}"
+        assert agrees(row["difference"], c["difference"]), where
+        low, _, high = row["ci"].partition(", ")
+        ci = c["difference_ci"] or [None, None]
+        assert agrees(low, ci[0]) and agrees(high or "-", ci[1]), where
+        for column in ("p_adjusted", "permutation_p", "rank_test_p"):
+            assert agrees_p(row[column], c[column]), (column, where)
+        assert agrees_p(row["p"], c["p_value"]) and row["test"] == c["test"] and row["verdict"] == c["verdict"], where
+        assert agrees(row["g"], c["hedges_g"]) and agrees(row["pi"], c["prob_improvement"]), where
+
+
+def check_verdicts(summary: dict) -> None:
+    alpha = summary["alpha"]
+    for c in summary["comparisons"]:
+        p, sign, verdict = c["p_adjusted"], c["effect_sign"], c["verdict"]
+        if min(c["n_treatment"], c["n_control"]) < 2 or (c["paired"] and (c["n_pairs"] or 0) < 2):
+            assert verdict == "insufficient data", c
+            continue
+        significant = p is not None and p < alpha and sign not in (0, None)
+        if verdict in ("better", "worse"):
+            assert significant, c
+            improved = sign > 0 if c["direction"] == "max" else sign < 0
+            assert verdict == ("better" if improved else "worse"), c
+        else:
+            assert not significant and verdict in ("inconclusive", "equivalent"), c
+            if verdict == "equivalent":
+                assert c["equivalence_p_adjusted"] < alpha, c
+    assert (summary["no_verdict"] is None) == all(c["verdict"] != "insufficient data" for c in summary["comparisons"])
+
+
+def check_missing_runs(summary: dict, text: str, design: dict) -> None:
+    planned = max(map(len, design["runs"].values()))
+    expected: Counter[str] = Counter()
+    for name, values in design["runs"].items():
+        counts = summary["variants"][name]
+        assert counts["planned"] == planned
+        assert counts["completed"] == sum(v is not None and v is not INTERRUPTED for v in values)
+        assert counts["failed"] == values.count(None) and counts["interrupted"] == values.count(INTERRUPTED)
+        expected.update(MISSING[v] for v in values if v in MISSING)
+        expected[NOT_RUN] += planned - len(values)
+    notes = [w for w in summary["warnings"] if w.startswith("runs without a score: ")]
+    said = Counter()
+    for part in notes[0].removeprefix("runs without a score: ").split("; ") if notes else []:
+        count, _, reason = part.partition(" ")
+        said[reason.rpartition(" (")[0]] += int(count)
+    assert said == +expected, notes
+    words = text.split("\nVerdict:", 1)[1]
+    if not expected["failed"]:
+        assert not re.search(r"\bfailed\b", words), words
+    if not expected["interrupted"]:
+        assert "interrupted" not in words, words
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(experiments())
+def test_every_number_and_sentence_of_the_report_is_true_of_the_data(design):
+    summary, text, design = analyzed(design)
+    check_missing_runs(summary, text, design)
+    if not summary["comparisons"]:
+        assert summary["no_verdict"] and text.splitlines()[1].startswith("NO VERDICT: ")
+        return
+    check_numbers(summary, text)
+    check_verdicts(summary)
+    if summary["no_verdict"]:
+        assert text.splitlines()[1].startswith("NO VERDICT: ")
+
+
+def test_a_p_just_under_alpha_never_reads_as_alpha():
+    assert [fmt_p(p) for p in (0.0496, 0.04999, 0.05, 0.0504, 0.57, 0.0009, 1.0)] == [
+        "0.049",
+        "0.049",
+        "0.050",
+        "0.050",
+        "0.570",
+        "<0.001",
+        "1.000",
+    ]
+
+
+def test_the_audit_finds_a_wrong_number():
+    """The checks above could pass by comparing nothing: a changed number in summary.txt is caught."""
+    design = {
+        "runs": {"a": [1.0, 2.0, 3.0], "b": [2.0, 4.5, 5.0]},
+        "paired": True,
+        "direction": "max",
+        "min_effect": None,
+    }
+    summary, text, _ = analyzed(design)
+    check_numbers(summary, text)
+    row = comparison_rows(text)["b"].group(0)
+    with pytest.raises(AssertionError):
+        check_numbers(summary, text.replace(row, row.replace(" +1.83 ", " +1.93 ")))
+    assert " +1.83 " in row
