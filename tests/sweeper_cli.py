@@ -54,9 +54,17 @@ class SweepResult:
 
 
 def run_sweep(
-    app: Path, *overrides: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+    app: Path,
+    *overrides: str,
+    cwd: Path,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
+    plots: bool = False,
 ) -> SweepResult:
-    """`python app.py -m hydra/sweeper=ab ...` started in `cwd` (outside the project, like a user)."""
+    """`python app.py -m hydra/sweeper=ab ...` started in `cwd` (outside the project, like a user). The plots
+    cost about a second per sweep, so only the tests that look at them draw them (`plots=True`)."""
+    if not plots and not any(o.startswith("ab.plots=") for o in overrides):
+        overrides = (*overrides, "ab.plots=false")
     return run_app(app, "-m", "hydra/sweeper=ab", *overrides, cwd=cwd, timeout=timeout, env=env)
 
 

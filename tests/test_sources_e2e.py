@@ -67,7 +67,7 @@ def sweep(app: str, tmp_path, name: str, metric: str, reader: str = "", status: 
         (READER if reader else "")
         + EXPERIMENT.format(name=name, metric=metric, reader=f", reader={reader}" if reader else ""),
     )
-    result = run_sweep(APPS / app / "app.py", "ab.experiment=exp.py", "ab.plots=false", cwd=tmp_path)
+    result = run_sweep(APPS / app / "app.py", "ab.experiment=exp.py", cwd=tmp_path)
     assert result.returncode == status, result.output
     directory = result.experiment_dir(name)
     return directory, json.loads((directory / "summary.json").read_text())
@@ -133,7 +133,6 @@ def test_a_reader_gives_the_verdict_in_the_sweep_in_analyze_and_from_the_saved_e
     result = run_sweep(
         APPS / "text_logger" / "app.py",
         f"ab.experiment={directory / 'experiment_config.yaml'}",
-        "ab.plots=false",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.output

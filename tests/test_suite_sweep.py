@@ -148,6 +148,7 @@ def test_the_example_map_suite_is_judged_per_map_and_in_aggregate(tmp_path):
         "trainer.total_timesteps=60000",
         "hydra/launcher=joblib",
         cwd=tmp_path,
+        plots=True,
     )
     assert result.returncode == 0, result.output
     exp_dir = result.experiment_dir("map_suite")
@@ -180,7 +181,7 @@ def test_a_plain_metric_of_one_task_per_run_is_each_runs_own_tasks_score(tmp_pat
     write_experiment(
         tmp_path / "suite.py", PER_TASK.replace('.set_metric("eval/{task}/reward")', '.set_metric("reward")')
     )
-    result = run_sweep(SUITE_APP, "ab.experiment=suite.py", "noise=0.05", cwd=tmp_path)
+    result = run_sweep(SUITE_APP, "ab.experiment=suite.py", "noise=0.05", cwd=tmp_path, plots=True)
     assert result.returncode == 0, result.output
     exp_dir = result.experiment_dir("suite_tasks")
     data = summary(exp_dir)

@@ -203,7 +203,13 @@ experiment = (
     )
     env = {"WANDB_CACHE_DIR": str(tmp_path / "cache"), "WANDB_CONFIG_DIR": str(tmp_path / "config")}
     result = run_sweep(
-        EXAMPLE_APP, "ab.experiment=tiny.py", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", cwd=tmp_path, env=env
+        EXAMPLE_APP,
+        "ab.experiment=tiny.py",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        cwd=tmp_path,
+        plots=True,
+        env=env,
     )
     assert result.returncode == 0, result.output
     exp_dir = result.experiment_dir("tiny")

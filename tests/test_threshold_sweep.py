@@ -31,7 +31,7 @@ experiment = (
 
 def test_faster_variant_is_better_and_censored_runs_are_not_failures(tmp_path):
     write_experiment(tmp_path / "exp.py", EXPERIMENT)
-    result = run_sweep(THRESHOLD_APP, "ab.experiment=exp.py", f"total_steps={TOTAL}", cwd=tmp_path)
+    result = run_sweep(THRESHOLD_APP, "ab.experiment=exp.py", f"total_steps={TOTAL}", cwd=tmp_path, plots=True)
     assert result.returncode == 0, result.output
     experiment_dir = result.experiment_dir("time_to_half")
     summary = json.loads((experiment_dir / "summary.json").read_text())
