@@ -234,8 +234,9 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
 def _comparison_rows(results: ExperimentResults) -> list[str]:
     analysis = results.analysis
     assert analysis is not None
+    ci_head = "CI (Holm-adj.)" if any(c.family_size >= 2 for c in analysis.comparisons) else "CI"
     header = (
-        f"{'treatment':<22} {'difference':>10} {'CI':<22} {'test':<8} {'p':>6} {'p adj':>6} {'perm p':>6} "
+        f"{'treatment':<22} {'difference':>10} {ci_head:<22} {'test':<8} {'p':>6} {'p adj':>6} {'perm p':>6} "
         f"{'rank p':>6} {'g':>6} {'P(T>C)':>6}  {'verdict':<12}"
     )
     lines = [header, "-" * len(header)]
