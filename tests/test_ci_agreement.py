@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from metta_ab import stats as S
 from metta_ab.report import verdict_sentence
-from metta_ab.stats.intervals import PermutationInversion, holm_level
+from metta_ab.stats.intervals import PermutationInversion, ci_significance
 
 #: Skewed scores on a grid (ties happen): exp(k / 4), k in -8..8, as lognormal returns are.
 skewed_runs = st.lists(st.integers(-8, 8), min_size=4, max_size=8).map(lambda ks: np.exp(np.array(ks) / 4.0))
@@ -56,20 +56,29 @@ def test_holm_adjusted_decisions_never_contradict_their_cis(runs: list[np.ndarra
     analysis = S.analyze(values, n_resamples=20)
     for comp in analysis.comparisons:
         assert comp.family_size == len(runs) - 1
-        assert comp.difference_ci_level == pytest.approx(
-            holm_level(0.95, comp.p_value, comp.p_adjusted, comp.family_size)
-        )
+        significance = ci_significance(0.95, 0.05, comp.p_value, comp.p_adjusted, comp.family_size)
+        assert comp.difference_ci_level == 1 - significance
         assert excludes_zero(comp.difference_ci) == (comp.p_adjusted < 0.05), comp
         assert (comp.verdict in (S.BETTER, S.WORSE)) == excludes_zero(comp.difference_ci)
 
 
-def test_holm_level_lies_between_the_unadjusted_and_bonferroni() -> None:
+def test_the_holm_level_lies_between_the_unadjusted_and_bonferroni() -> None:
     p = np.array([0.004, 0.02, 0.3])
     adjusted = S.holm(p)  # 0.012, 0.04, 0.3
-    levels = [holm_level(0.95, raw, adj, 3) for raw, adj in zip(p, adjusted, strict=True)]
-    assert levels == pytest.approx([1 - 0.05 / 3, 1 - 0.05 / 2, 0.95])
-    assert holm_level(0.95, 0.0, 0.0, 3) == pytest.approx(1 - 0.05 / 3)  # p underflowed: Bonferroni's
-    assert holm_level(0.95, 0.01, 0.03, 1) == 0.95
+    significances = [ci_significance(0.95, 0.05, raw, adj, 3) for raw, adj in zip(p, adjusted, strict=True)]
+    assert significances == pytest.approx([0.05 / 3, 0.05 / 2, 0.05])
+    assert ci_significance(0.95, 0.05, 0.0, 0.0, 3) == pytest.approx(0.05 / 3)  # p underflowed: Bonferroni's
+    assert ci_significance(0.95, 0.05, 0.01, 0.03, 1) == 0.05  # alone: alpha itself, not 1 - 0.95
+    assert ci_significance(0.9, 0.05, 0.01, 0.03, 1) == pytest.approx(0.1)  # a CI level that is not 1 - alpha
+
+
+def test_a_p_of_exactly_alpha_is_kept_by_the_verdict_and_by_the_ci() -> None:
+    """3 vs 7 runs, all 120 relabellings: the smallest tail is 3 of them, p = 0.05 exactly (not < alpha).
+    The CI's threshold is alpha, not 1 - 0.95 = 0.050000000000000044, under which the CI excluded 0."""
+    comp = S.compare([17.0, 12.0, 10.0], [5.0, 6.0, 0.0, 1.0, 0.0, 3.0, 16.0], n_resamples=20)
+    assert comp.p_method == "exact permutation" and comp.p_value == 0.05 and comp.verdict == S.INCONCLUSIVE
+    assert comp.difference_ci[0] <= 0 <= comp.difference_ci[1]
+    assert comp.interval is not None and excludes_zero(comp.interval.at(1 - 0.95))
 
 
 def test_paired_holm_ci_is_the_paired_t_interval_at_the_adjusted_level() -> None:

@@ -41,7 +41,7 @@ from metta_ab.stats.intervals import (
     DifferenceInterval,
     PermutationInversion,
     TInterval,
-    holm_level,
+    ci_significance,
 )
 from metta_ab.stats.power import DEFAULT_POWER, minimum_detectable_d, power_runs_needed
 from metta_ab.stats.significance import (
@@ -108,7 +108,7 @@ class Comparison:
     distribution does (the shifts that test does not reject, ``metta_ab.stats.intervals``), "none" where
     no interval can agree (the rank test decides on infinite scores). Its level ``difference_ci_level`` is
     ``ci_level``, or beside a Holm-adjusted p the level that agrees with the adjusted decision
-    (``holm_level``). ``interval`` computes it at any level (not serialized).
+    (``ci_significance``). ``interval`` computes it at any level (not serialized).
 
     Fields that need a word: ``n_treatment``/``n_control`` count runs with a score, ``n_pairs`` the complete
     pairs a paired test uses (``pairs_dropped`` the others), ``n_infinite`` the runs (pairs) with an infinite
@@ -196,8 +196,8 @@ class Comparison:
         family = self.family_size if family_size is None else family_size
         ci, level = self.difference_ci, self.difference_ci_level
         if self.interval is not None:
-            level = holm_level(self.ci_level, self.p_value, p_adjusted, family)
-            ci = self.interval.at(level)
+            significance = ci_significance(self.ci_level, self.alpha, self.p_value, p_adjusted, family)
+            ci, level = self.interval.at(significance), 1.0 - significance
         n_t, n_c = (self.n_pairs or 0, self.n_pairs or 0) if self.paired else (self.n_treatment, self.n_control)
         verdict = decide(
             self.effect_sign,
@@ -500,7 +500,8 @@ def compare(
 ) -> Comparison:
     """Compare a treatment's per-run scores with the control's [Colas19; Agarwal21; Henderson18].
 
-    Unpaired: difference of means with the Welch CI and test (``ttest_ind(equal_var=False)``); robustness:
+    Unpaired: difference of means with Welch's test (``ttest_ind(equal_var=False)``) and the CI that agrees
+    with the p that decides (``difference_ci_method``); robustness:
     permutation test of the mean difference and exact Mann-Whitney. Paired (index i = seed i; pairs with a
     failed side dropped and counted): mean of differences, ``ttest_rel`` with its CI, sign-flip permutation
     and exact Wilcoxon, pair correlation r. Effect sizes: Hedges' g, P(treatment better than control)

@@ -1,8 +1,9 @@
 """The confidence interval of the difference that agrees with the test that decided.
 
 A t-test's p comes with the t interval; a permutation p with the interval that inverts that same test: the
-shifts delta for which (treatment - delta) vs control is not rejected. Either way the interval at level
-1 - alpha excludes 0 exactly when p < alpha, so a verdict never sits beside a CI that contradicts it.
+shifts delta for which (treatment - delta) vs control is not rejected. Either way the interval at
+significance alpha (level 1 - alpha) excludes 0 exactly when p < alpha, so a verdict never sits beside a CI
+that contradicts it.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ _MAX_DOUBLINGS = 60
 
 
 class DifferenceInterval(Protocol):
-    """An interval of the difference at any level, and how it is computed (``difference_ci_method``)."""
+    """An interval of the difference at any significance (level 1 - significance), and how it is computed
+    (``difference_ci_method``)."""
 
     method: str
 
-    def at(self, level: float) -> tuple[float, float]: ...
+    def at(self, significance: float) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class TInterval:
     standard_error: float
     df: float
 
-    def at(self, level: float) -> tuple[float, float]:
-        half = float(sps.t.ppf(0.5 + level / 2.0, self.df)) * self.standard_error
+    def at(self, significance: float) -> tuple[float, float]:
+        half = float(sps.t.ppf(1.0 - significance / 2.0, self.df)) * self.standard_error
         return _ci(self.difference - half, self.difference + half)
 
 
@@ -50,35 +52,35 @@ class ConstantShiftInterval:
     """The inversion of the permutation test of the mean difference when every score of a variant (every
     paired difference) is the same: any shift but the observed difference leaves two constant groups
     apart, whose p is the smallest the test can give (``min_p``). So the interval is that difference alone
-    when ``min_p`` rejects at the level, and every shift when it cannot."""
+    when ``min_p`` rejects at the significance, and every shift when it cannot."""
 
     difference: float
     min_p: float
     method: str = "permutation_inversion"
 
-    def at(self, level: float) -> tuple[float, float]:
-        if self.min_p < 1.0 - level:
+    def at(self, significance: float) -> tuple[float, float]:
+        if self.min_p < significance:
             return (self.difference, self.difference)
         return (-math.inf, math.inf)
 
 
 @dataclass(frozen=True)
 class PermutationInversion:
-    """The shifts delta that the studentized permutation test does not reject, at p >= 1 - level, with the
+    """The shifts delta that the studentized permutation test does not reject (p >= significance), with the
     same relabellings for every delta (``WelchPermutationTest``).
 
     Each end is found by bisection between a shift the test accepts and one it rejects. The difference
     itself (t = 0) is the accepted anchor, and 0 is a bracket of the search whenever it lies beyond the
     anchor: the end then stays on the side of 0 that the test's own p at 0 says, so the interval excludes 0
-    exactly when p(0) < 1 - level, even where p(delta) is not monotone (a studentized statistic's need not
-    be). An end is unbounded when no shift is rejected (the relabellings cannot reach 1 - level).
+    exactly when p(0) < significance, even where p(delta) is not monotone (a studentized statistic's need
+    not be). An end is unbounded when no shift is rejected (the relabellings cannot reach the significance).
     """
 
     test: WelchPermutationTest
     method: str = "permutation_inversion"
 
-    def at(self, level: float) -> tuple[float, float]:
-        threshold = 1.0 - level
+    def at(self, significance: float) -> tuple[float, float]:
+        threshold = significance
 
         def accepted(delta: float) -> bool:
             return self.test.p_value(delta) >= threshold
@@ -124,16 +126,23 @@ class PermutationInversion:
         return inner
 
 
-def holm_level(ci_level: float, p_value: float, p_adjusted: float, family_size: int) -> float:
-    """The level of the interval printed beside a Holm-adjusted p: 1 - (1 - ci_level) p / p_adjusted.
+def ci_significance(ci_level: float, alpha: float, p_value: float, p_adjusted: float, family_size: int) -> float:
+    """The significance (1 - level) of the CI printed beside a comparison's p: 1 - ``ci_level``, read as
+    ``alpha`` when the two are meant to match (1 - 0.95 is 0.050000000000000044 in floating point, and a
+    p of exactly 0.05 must not be rejected by the CI and kept by the verdict).
 
-    It scales the test's own threshold as Holm scaled the p, so the interval excludes 0 exactly when the
-    adjusted p < 1 - ci_level (= alpha): it agrees with Holm's step-down decision, which Bonferroni's
-    1 - alpha / k intervals do not (they can contain 0 beside a Holm rejection). As Holm's adjusted p lies
-    between p and k p, the level lies between the unadjusted one and Bonferroni's; with p = 0 (underflow)
-    it is Bonferroni's.
+    Beside a Holm-adjusted p it is that significance times p / p_adjusted: the test's own threshold scaled as
+    Holm scaled the p, so that the interval excludes 0 exactly when the adjusted p is below the
+    significance, and agrees with Holm's step-down decision, which Bonferroni's alpha / k intervals do not
+    (they can contain 0 beside a Holm rejection). As Holm's adjusted p lies between p and k p, the level
+    lies between the unadjusted one and Bonferroni's; with p = 0 (underflow) it is Bonferroni's. The scaled
+    threshold is kept on the side of p that the adjusted decision says, so that float rounding of the
+    product cannot part the two.
     """
+    base = alpha if math.isclose(1.0 - ci_level, alpha, rel_tol=1e-9) else 1.0 - ci_level
     if family_size < 2 or not math.isfinite(p_value) or not math.isfinite(p_adjusted):
-        return ci_level
-    share = p_value / p_adjusted if p_adjusted > 0 else 1.0 / family_size
-    return 1.0 - (1.0 - ci_level) * share
+        return base
+    if p_adjusted == 0:
+        return base / family_size
+    scaled = base * p_value / p_adjusted
+    return max(scaled, math.nextafter(p_value, 1.0)) if p_adjusted < base else min(scaled, p_value)
