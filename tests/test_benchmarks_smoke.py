@@ -29,6 +29,7 @@ RATIO_LINE = re.compile(r"^ratio (\d+(?:\.\d+)?): \S")
         "analysis_scale.py",
         "sequential_simulation.py",
         "aa_simulation.py",
+        "ci_agreement.py",
     ],
 )
 def test_benchmark_smoke_run_ends_with_its_ratio(script: str, tmp_path: Path) -> None:

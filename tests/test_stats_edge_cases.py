@@ -112,16 +112,19 @@ def test_zero_variance_in_both_variants_is_decided_by_the_permutation_test() -> 
     assert sps.ttest_ind([2.0, 2.0, 2.0], [1.0, 1.0, 1.0], equal_var=False).statistic == math.inf  # what scipy says
     assert comp.test == "permutation" and math.isnan(comp.t_p_value) and math.isnan(comp.t_statistic)
     assert comp.p_value == pytest.approx(0.1) == pytest.approx(brute_permutation_p([2, 2, 2], [1, 1, 1]))  # 2 / C(6,3)
-    assert comp.difference == 1.0 and all(math.isnan(v) for v in comp.difference_ci)
-    assert comp.verdict == S.INCONCLUSIVE
+    # its CI inverts it: every shift leaves two constant groups apart (p = 0.1 again), none is rejected
+    assert comp.difference == 1.0 and comp.difference_ci == (-math.inf, math.inf)
+    assert comp.difference_ci_method == "permutation_inversion" and comp.verdict == S.INCONCLUSIVE
     assert any("undefined" in w and "exact permutation test decides (p = 0.1)" in w for w in comp.warnings)
     sentence = verdict_sentence(comp, "reward")
-    assert "exact permutation p=0.100" in sentence and "no t confidence interval" in sentence
+    assert "exact permutation p=0.100" in sentence
+    assert "95% CI [-inf, inf] (the shifts the permutation test does not reject)" in sentence
     assert "Welch p<0.001" not in sentence and "nan" not in sentence and "Holm" not in sentence
     assert "the detectable difference cannot be estimated" in sentence
     # with 4 runs each the same data can be significant: 2 / C(8, 4) = 0.0286
     four = S.compare([2.0] * 4, [1.0] * 4)
     assert four.p_value == pytest.approx(2 / 70) and four.verdict == S.BETTER
+    assert four.difference_ci == (1.0, 1.0)  # every other shift is rejected at p = 2/70
 
 
 def test_identical_constant_variants() -> None:
@@ -253,7 +256,8 @@ def test_scores_near_1e12_have_the_variance_they_have(paired: bool) -> None:
     assert near.test == ("paired_t" if paired else "welch") and near.t_test == near.test
     assert near.t_p_value == pytest.approx(ref.pvalue, rel=1e-12)
     assert near.t_statistic == pytest.approx(ref.statistic, rel=1e-12) and near.t_df == pytest.approx(ref.df)
-    assert near.difference_ci == pytest.approx((ci.low, ci.high), rel=1e-12)
+    if paired:  # the paired t decides: its CI
+        assert near.difference_ci == pytest.approx((ci.low, ci.high), rel=1e-12)
     assert near.difference == pytest.approx(float(np.mean(t) - np.mean(c)), abs=0)
     at_zero = S.compare(t, c, paired=paired)
     assert (near.p_value, near.permutation_p, near.rank_test_p) == (
@@ -263,6 +267,7 @@ def test_scores_near_1e12_have_the_variance_they_have(paired: bool) -> None:
     )
     if not paired:  # 5 vs 5 runs: p from all 252 relabellings of Welch's t
         assert near.p_value == pytest.approx(brute_welch_permutation_p(list(t), list(c)))
+        assert near.difference_ci_method == "permutation_inversion" and near.difference_ci == at_zero.difference_ci
         assert near.permutation_p == pytest.approx(brute_permutation_p([0, 1, 2, 3, 4], [-1, 0, 1, 2, 3]))
     assert not any("undefined" in w for w in near.warnings)
 

@@ -51,7 +51,8 @@ experiment = (
     (c,) = summary["comparisons"]
     assert (c["treatment"], c["control"], c["test"]) == ("B", "A", "welch")
     assert c["difference"] == pytest.approx(0.12975)
-    assert c["difference_ci"] == pytest.approx([-0.0233682566, 0.2828682566], abs=1e-9)
+    assert c["difference_ci_method"] == "permutation_inversion"  # the CI of the test that decided, not Welch's t
+    assert c["difference_ci"][0] < 0 < c["difference_ci"][1] and c["difference_ci_level"] == 0.95
     assert c["t_p_value"] == pytest.approx(0.0874831031157, abs=1e-11)  # Welch's t distribution
     assert c["p_method"] == "exact permutation"  # the decision p: Welch's t over all 1287 relabellings
     assert c["p_value"] == pytest.approx(0.0916860916861, abs=1e-11)
@@ -62,6 +63,49 @@ experiment = (
     assert c["verdict"] == "inconclusive"
     text = result.experiment_dir("worked").joinpath("summary.txt").read_text()
     assert "Inconclusive: B vs A on score" in text and "Welch t, exact permutation p=0.092" in text
+
+
+SKEWED_A = [4.73, 0.98, 0.3, 0.84, 0.11, 0.18]
+SKEWED_B = [16.93, 2.03, 6.16, 0.4, 4.34, 4.9]  # Welch's t CI vs A [-1.51, 10.7]; permutation p 0.039
+SKEWED_C = [9.5, 3.1, 12.8, 2.6, 31.0, 5.2]
+
+
+def test_skewed_unpaired_sweep_prints_the_ci_of_the_permutation_test_adjusted_by_holm(tmp_path):
+    """Independent seeds, skewed scores, two treatments: each verdict sits beside the interval that inverts the
+    permutation test that decided it, at the level that agrees with its Holm-adjusted p, and says so."""
+    write_experiment(
+        tmp_path / "exp.py",
+        f"""
+experiment = (
+    create_experiment("skewed", "skewed independent runs")
+    .add_variant(name="A", known_scores={SKEWED_A})
+    .add_variant(name="B", known_scores={SKEWED_B})
+    .add_variant(name="C", known_scores={SKEWED_C})
+    .set_runs_per_variant(6)
+    .set_metric("score", direction="max")
+    .build()
+)
+""",
+    )
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.paired_seeds=false", cwd=tmp_path)
+    assert result.returncode == exit_status.VERDICT
+    directory = result.experiment_dir("skewed")
+    summary = json.loads(directory.joinpath("summary.json").read_text())
+    b, c = summary["comparisons"]
+    for comp in (b, c):
+        assert comp["p_method"] == "exact permutation" and comp["difference_ci_method"] == "permutation_inversion"
+        assert comp["verdict"] == "better" and comp["p_adjusted"] < 0.05 and comp["difference_ci"][0] > 0
+    # Holm: C's p 0.0087 doubled to 0.017, its CI at 1 - 0.05 / 2; B's is the last step (x1), at 95%
+    assert c["p_adjusted"] == pytest.approx(2 * 8 / 924) and c["difference_ci_level"] == pytest.approx(0.975)
+    assert b["p_adjusted"] == pytest.approx(6 / 154) and b["difference_ci_level"] == pytest.approx(0.95)
+    assert b["difference_ci"] == pytest.approx([0.22, 10.405], abs=1e-5)
+    text = directory.joinpath("summary.txt").read_text()
+    assert (
+        "B is better than A on score by 4.6 (387%): difference +4.6, 95% CI adjusted for 2 comparisons "
+        "[0.22, 10.4] (Holm: at the 95% level; the shifts the permutation test does not reject), Welch t, exact "
+        "permutation p=0.039, Holm-adjusted p=0.039." in " ".join(text.split())
+    )
+    assert "95% CI adjusted for 2 comparisons [1.3, 21.4] (Holm: at the 97.5% level;" in " ".join(text.split())
 
 
 def test_paired_sweep_uses_the_paired_test(tmp_path):

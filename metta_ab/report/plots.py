@@ -121,7 +121,9 @@ def _differences(results: ExperimentResults, path: Path) -> None:
     ax.set_yticks(range(len(comparisons)), [c.treatment for c in comparisons])
     ax.set_ylim(-0.7, len(comparisons) - 0.3)
     measured = "the mean normalized score" if results.suite is not None else results.settings.metric
-    ax.set_xlabel(f"difference in {measured} vs {analysis.control} ({round(analysis.ci_level * 100)}% CI)")
+    family = max(c.family_size for c in comparisons)
+    adjusted = f", adjusted for {family} comparisons (Holm)" if family >= 2 else ""
+    ax.set_xlabel(f"difference in {measured} vs {analysis.control} ({round(analysis.ci_level * 100)}% CI{adjusted})")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -47,7 +47,7 @@ def aggregate_rows(suite: SuiteResults) -> list[str]:
 
 def per_task_rows(suite: SuiteResults) -> list[str]:
     family = sum(len(a.comparisons) for a in suite.per_task.values())
-    holm = f"; p adj: Holm over all {family} task x treatment comparisons" if family >= 2 else ""
+    holm = f"; p adj and CI: Holm over all {family} task x treatment comparisons" if family >= 2 else ""
     header = f"{'task':<18} {'treatment':<20} {'difference':>10} {'CI':<22} {'test':<8} {'p':>6} {'p adj':>6}  verdict"
     lines = [f"Per task (raw scores{holm}):", header, "-" * len(header)]
     for task in suite.tasks:

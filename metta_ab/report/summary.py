@@ -116,6 +116,27 @@ def _exact_tests_remark(c: Comparison, test: str) -> str:
     )
 
 
+#: How each kind of ``difference_ci_method`` is computed, in words.
+CI_METHODS = {
+    "welch_t": "Welch t",
+    "paired_t": "paired t",
+    "permutation_inversion": "the shifts the permutation test does not reject",
+}
+
+
+def interval_text(c: Comparison) -> str:
+    """The CI of the difference as the sentence gives it, with how it was computed and, beside a Holm-adjusted
+    p, the adjustment: "95% CI adjusted for 3 comparisons [0.2, 1.4] (Holm: at the 98.3% level; paired t)"."""
+    if c.difference_ci_method not in CI_METHODS:
+        return "no CI (none agrees with the rank test)"
+    level = f"{round(c.ci_level * 100)}% CI"
+    how = CI_METHODS[c.difference_ci_method]
+    if c.family_size >= 2 and _finite(c.p_adjusted):
+        level += f" adjusted for {c.family_size} comparisons"
+        how = f"Holm: at the {100 * c.difference_ci_level:.3g}% level; {how}"
+    return f"{level} {fmt_ci(c.difference_ci)} ({how})"
+
+
 def verdict_sentence(c: Comparison, metric: str) -> str:
     """One plain sentence: the verdict, the effect with its CI and test, and what the seed count allows."""
     if c.test == "logrank":
@@ -129,13 +150,7 @@ def verdict_sentence(c: Comparison, metric: str) -> str:
     p_text = f"{test} p{fmt_p_relation(c.p_value)}"
     if c.family_size >= 2 and _finite(c.p_adjusted):
         p_text += f", Holm-adjusted p{fmt_p_relation(c.p_adjusted)}"
-    if _finite(*c.difference_ci):
-        interval = f"{level}% CI {fmt_ci(c.difference_ci)}"
-    elif c.test == "permutation":
-        interval = "no t confidence interval (no variance)"
-    else:
-        interval = f"{level}% CI {fmt_ci(c.difference_ci)}"
-    evidence = f"difference {fmt_signed(c.difference)}, {interval}, {p_text}"
+    evidence = f"difference {fmt_signed(c.difference)}, {interval_text(c)}, {p_text}"
     if c.verdict in ("better", "worse") and c.below_min_effect:
         head = (
             f"{c.treatment} is {c.verdict} than {c.control} on {metric} by {amount}, a negligible difference (the "
@@ -220,8 +235,9 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
 def _comparison_rows(results: ExperimentResults) -> list[str]:
     analysis = results.analysis
     assert analysis is not None
+    ci_head = "CI (Holm-adj.)" if any(c.family_size >= 2 for c in analysis.comparisons) else "CI"
     header = (
-        f"{'treatment':<22} {'difference':>10} {'CI':<22} {'test':<8} {'p':>6} {'p adj':>6} {'perm p':>6} "
+        f"{'treatment':<22} {'difference':>10} {ci_head:<22} {'test':<8} {'p':>6} {'p adj':>6} {'perm p':>6} "
         f"{'rank p':>6} {'g':>6} {'P(T>C)':>6}  {'verdict':<12}"
     )
     lines = [header, "-" * len(header)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings as _warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,6 @@ from metta_ab.stats._common import (
     _as_1d,
     _centered,
     _check_level,
-    _ci,
     _direction,
     _jsonable,
     _pad,
@@ -37,16 +36,24 @@ from metta_ab.stats.bootstrap import (
     _sorted_resample,
     _sorted_row_quantities,
 )
+from metta_ab.stats.intervals import (
+    ConstantShiftInterval,
+    DifferenceInterval,
+    PermutationInversion,
+    TInterval,
+    ci_significance,
+)
 from metta_ab.stats.power import DEFAULT_POWER, minimum_detectable_d, power_runs_needed
 from metta_ab.stats.significance import (
+    WelchPermutationTest,
     _min_exact_p,
     _permutation_p,
     _rank_test,
     failure_rate_test,
     min_permutation_p,
+    min_sign_flip_p,
     tost,
     unscored_rate_note,
-    welch_permutation_p,
 )
 
 
@@ -95,6 +102,13 @@ class Comparison:
     confirm a significant t-test, so their disagreement with it is not flagged. ``p_adjusted``
     is the Holm-adjusted p when the analysis has ``family_size`` >= 2 comparisons (else the raw p) and
     ``verdict`` is decided from it.
+
+    ``difference_ci`` is the interval that agrees with the deciding test (``difference_ci_method``):
+    "welch_t" or "paired_t" where the t distribution gives p, "permutation_inversion" where a permutation
+    distribution does (the shifts that test does not reject, ``metta_ab.stats.intervals``), "none" where
+    no interval can agree (the rank test decides on infinite scores). Its level ``difference_ci_level`` is
+    ``ci_level``, or beside a Holm-adjusted p the level that agrees with the adjusted decision
+    (``ci_significance``). ``interval`` computes it at any level (not serialized).
 
     Fields that need a word: ``n_treatment``/``n_control`` count runs with a score, ``n_pairs`` the complete
     pairs a paired test uses (``pairs_dropped`` the others), ``n_infinite`` the runs (pairs) with an infinite
@@ -169,12 +183,21 @@ class Comparison:
     time_to_threshold: Mapping[str, Any] | None = None
     flags: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    difference_ci_method: str = "none"
+    difference_ci_level: float = math.nan
+    interval: DifferenceInterval | None = field(default=None, repr=False, compare=False)
 
     def redecide(
         self, p_adjusted: float, equivalence_p_adjusted: float | None = None, family_size: int | None = None
     ) -> Comparison:
-        """A copy with the adjusted p-values stored and the verdict decided from them."""
+        """A copy with the adjusted p-values stored, the verdict decided from them, and the CI at the level
+        that agrees with that decision."""
         eq = self.equivalence_p if equivalence_p_adjusted is None else equivalence_p_adjusted
+        family = self.family_size if family_size is None else family_size
+        ci, level = self.difference_ci, self.difference_ci_level
+        if self.interval is not None:
+            significance = ci_significance(self.ci_level, self.alpha, self.p_value, p_adjusted, family)
+            ci, level = self.interval.at(significance), 1.0 - significance
         n_t, n_c = (self.n_pairs or 0, self.n_pairs or 0) if self.paired else (self.n_treatment, self.n_control)
         verdict = decide(
             self.effect_sign,
@@ -190,12 +213,14 @@ class Comparison:
             p_adjusted=float(p_adjusted),
             equivalence_p_adjusted=float(eq),
             verdict=verdict,
-            family_size=self.family_size if family_size is None else family_size,
-            below_min_effect=verdict in (BETTER, WORSE) and _inside(self.difference_ci, self.min_effect),
+            family_size=family,
+            difference_ci=ci,
+            difference_ci_level=level,
+            below_min_effect=verdict in (BETTER, WORSE) and _inside(ci, self.min_effect),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "interval"}
         out["rank_p"] = self.rank_test_p
         out["mannwhitney_p"] = self.rank_test_p if not self.paired else None
         out["wilcoxon_p"] = self.rank_test_p if self.paired else None
@@ -314,9 +339,10 @@ def _units(t_all: np.ndarray, c_all: np.ndarray, paired: bool) -> _Units:
 _ROUNDING_ULPS = 16
 
 
-def _t_test(t: np.ndarray, c: np.ndarray, paired: bool, ci_level: float) -> dict[str, Any]:
-    """Welch's (or the paired) t-test with its CI of the difference; NaN where it is undefined (no spread
-    beyond the scores' rounding). Computed on centered scores: the same p at 1e12 + x as at x."""
+def _t_test(t: np.ndarray, c: np.ndarray, paired: bool) -> dict[str, Any]:
+    """Welch's (or the paired) t-test with its interval of the difference; NaN (no interval) where it is
+    undefined (no spread beyond the scores' rounding). Computed on centered scores: the same p at 1e12 + x as
+    at x."""
     scale = float(max(np.max(np.abs(t)), np.max(np.abs(c))))
     noise = _ROUNDING_ULPS * np.finfo(float).eps * scale
     spreads = [np.ptp(t - c)] if paired else [np.ptp(t), np.ptp(c)]
@@ -324,9 +350,13 @@ def _t_test(t: np.ndarray, c: np.ndarray, paired: bool, ci_level: float) -> dict
     with _warnings.catch_warnings(), np.errstate(all="ignore"):
         _warnings.simplefilter("ignore", RuntimeWarning)
         res = sps.ttest_rel(t, c) if paired else sps.ttest_ind(t, c, equal_var=False)
-        ci = res.confidence_interval(ci_level)
     statistic, df, p = float(res.statistic), float(res.df), float(res.pvalue)
     defined = math.isfinite(statistic) and max(spreads) > noise
+    if paired:
+        difference, se = float(np.mean(t - c)), float(np.std(t - c, ddof=1) / math.sqrt(t.size))
+    else:
+        difference = float(np.mean(t) - np.mean(c))
+        se = math.sqrt(np.var(t, ddof=1) / t.size + np.var(c, ddof=1) / c.size)
     r = math.nan
     if paired and np.std(t) > 0 and np.std(c) > 0:
         r = float(np.corrcoef(t, c)[0, 1])
@@ -334,7 +364,7 @@ def _t_test(t: np.ndarray, c: np.ndarray, paired: bool, ci_level: float) -> dict
         "statistic": statistic if defined else math.nan,
         "df": df,
         "p": p if defined else math.nan,
-        "ci": _ci(ci.low, ci.high) if defined else _NAN_CI,
+        "interval": TInterval("paired_t" if paired else "welch_t", difference, se, df) if defined else None,
         "defined": defined,
         "r": r,
     }
@@ -470,7 +500,8 @@ def compare(
 ) -> Comparison:
     """Compare a treatment's per-run scores with the control's [Colas19; Agarwal21; Henderson18].
 
-    Unpaired: difference of means with the Welch CI and test (``ttest_ind(equal_var=False)``); robustness:
+    Unpaired: difference of means with Welch's test (``ttest_ind(equal_var=False)``) and the CI that agrees
+    with the p that decides (``difference_ci_method``); robustness:
     permutation test of the mean difference and exact Mann-Whitney. Paired (index i = seed i; pairs with a
     failed side dropped and counted): mean of differences, ``ttest_rel`` with its CI, sign-flip permutation
     and exact Wilcoxon, pair correlation r. Effect sizes: Hedges' g, P(treatment better than control)
@@ -570,7 +601,7 @@ def compare(
     boot_rng, perm_rng, rank_rng = (np.random.default_rng(s) for s in ss.spawn(3))
     mean_t, mean_c = float(np.mean(t)), float(np.mean(c))
     # 1-2. the t-test, its CI of the difference (told from rounding noise by the scores' magnitude)
-    tt = _t_test(t, c, paired, ci_level)
+    tt = _t_test(t, c, paired)
     t, c = _centered(t, c)  # every test below is shift invariant: let it see the spread, not the magnitude
     difference = float(np.mean(t - c)) if paired else float(np.mean(t) - np.mean(c))
     if paired and math.isfinite(tt["r"]) and tt["r"] <= 0:
@@ -583,25 +614,36 @@ def compare(
         rank_name, rank_method, rank_stat, rank_p = _rank_test(units.t, units.c, paired, rank_rng)
 
     # the decision test
+    # the decision test, and the interval that agrees with it
     p_method = "t distribution"
+    interval: DifferenceInterval | None = tt["interval"]
     if units.n_infinite:
         test, statistic, df, p_value, effect_sign = rank_name, rank_stat, math.nan, rank_p, _raw_sign(units, paired)
-        p_method = rank_method
+        p_method, interval = rank_method, None
+        notes.append(
+            f"no confidence interval of the difference is given: the {rank_name.title()} test decides, and "
+            "no interval of the finite scores' difference agrees with it."
+        )
     elif not tt["defined"]:
         test, statistic, df, p_value, effect_sign = "permutation", difference, math.nan, permutation_p, difference
         p_method = "exact permutation" if permutation_exact else "permutation"
+        min_p = min_sign_flip_p(t.size) if paired else min_permutation_p(t.size, c.size)
+        interval = ConstantShiftInterval(difference, min_p)
         spread = "the paired differences are all equal" if paired else "no variance within either variant"
         notes.append(
             f"the {'paired t' if paired else 'Welch'} test is undefined ({spread}): the exact permutation "
-            f"test decides (p = {permutation_p:.3g}), and the difference has no t confidence interval."
+            f"test decides (p = {permutation_p:.3g}); its CI is the shifts it does not reject: the difference "
+            "alone where it rejects the others, every shift where it cannot."
         )
     else:
         test, statistic, df, p_value, effect_sign = base["t_test"], tt["statistic"], tt["df"], tt["p"], difference
         if not paired and min_permutation_p(t.size, c.size) <= alpha / max(1, family_size):
             with _warnings.catch_warnings(), np.errstate(all="ignore"):
                 _warnings.simplefilter("ignore", RuntimeWarning)
-                p_value, p_exact = welch_permutation_p(t, c, perm_rng)
-            p_method = "exact permutation" if p_exact else "permutation"
+                welch = WelchPermutationTest(t, c, perm_rng)
+                p_value = welch.p_value(0.0)
+            p_method = "exact permutation" if welch.exact else "permutation"
+            interval = PermutationInversion(welch)
     if paired:  # zero differences carry no sign: only the others can be flipped or ranked
         zero_differences = int(units.differences.size - np.count_nonzero(units.differences))
         exact_min_p = _min_exact_p(units.differences.size - zero_differences, None)
@@ -634,7 +676,9 @@ def compare(
         mean_control=mean_c,
         difference=difference,
         difference_pct=_pct(difference, mean_c),
-        difference_ci=tt["ci"],
+        difference_ci=_NAN_CI,
+        difference_ci_method=interval.method if interval is not None else "none",
+        interval=interval,
         test=test,
         statistic=float(statistic),
         df=float(df),

@@ -370,7 +370,7 @@ def _test(t: np.ndarray, c: np.ndarray, paired: bool, min_effect: float | None, 
     tf, cf = units.t_finite, units.c_finite
     if min(tf.size, cf.size) < 2:
         return _LookTest(int(tf.size), int(cf.size), math.nan, math.nan, math.nan, math.nan, math.nan, T_DISTRIBUTION)
-    res = _t_test(tf, cf, paired, 0.95)
+    res = _t_test(tf, cf, paired)
     p, method = res["p"], T_DISTRIBUTION
     if not paired and math.isfinite(p) and min_permutation_p(tf.size, cf.size) <= strictest_level:
         p, exact = welch_permutation_p(tf, cf, np.random.default_rng(_PERMUTATION_SEED))

@@ -6,6 +6,8 @@ Permutation tests are exact (every partition / sign flip enumerated) when there 
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import warnings as _warnings
 from typing import Any
@@ -146,26 +148,102 @@ def _permutation_p(samples: tuple[np.ndarray, ...], paired: bool, rng: np.random
     return _two_sample_permutation_p(t, c, lambda x, y, axis: _quantized(x.mean(axis) - y.mean(axis), unit), rng)
 
 
-def _welch_t(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Welch's t statistic along an axis (+-inf where both variances are 0 and the means differ)."""
-    se = np.sqrt(x.var(axis=axis, ddof=1) / x.shape[axis] + y.var(axis=axis, ddof=1) / y.shape[axis])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (x.mean(axis=axis) - y.mean(axis=axis)) / se
-
-
 def welch_permutation_p(t: np.ndarray, c: np.ndarray, rng: np.random.Generator) -> tuple[float, bool]:
-    """Two-sided p of Welch's t from its permutation distribution (the studentized permutation test).
+    """Two-sided p of Welch's t from its permutation distribution (the studentized permutation test), and
+    whether every relabelling was enumerated: ``WelchPermutationTest`` at no shift."""
+    test = WelchPermutationTest(t, c, rng)
+    return test.p_value(0.0), test.exact
+
+
+#: Welch's t is counted in units of this: relabellings with mathematically equal t tie.
+_T_UNIT = 1e-9
+#: A group variance below this share of the squared scale of the scores is float rounding of none.
+_VARIANCE_FLOOR = 1e-12
+
+
+class WelchPermutationTest:
+    """The studentized permutation test of Welch's t for (treatment - delta) vs control, at any shift delta.
 
     Exact in level when the variants do not differ (the relabellings are equally likely), whatever the
     scores' distribution, and asymptotically valid when their variances differ, where the permutation
-    test of the raw mean difference is not [Janssen97; ChungRomano13]. t is counted in units of 1e-9 so
-    that relabellings with mathematically equal t tie.
+    test of the raw mean difference is not [Janssen97; ChungRomano13]. The relabellings are fixed once
+    (every split of the pooled runs up to ``EXACT_PERMUTATION_LIMIT``, else ``PERMUTATION_RESAMPLES``
+    seeded random ones), so that p(delta) is one deterministic function of delta and the set of shifts it
+    does not reject is a clean confidence interval (``metta_ab.stats.intervals.PermutationInversion``).
+    Each relabelling is kept as the sums Welch's t needs (runs, sum and sum of squares of the treatment's
+    and the control's runs in the first group), so that t at any delta costs a few operations per
+    relabelling. The two-sided p is scipy's ``permutation_test``'s: twice the smaller tail, the random
+    case counting the observed labelling once more (p = (count + 1) / (resamples + 1)).
 
     References: [Janssen97] Janssen 1997, "Studentized permutation tests for non-i.i.d. hypotheses and the
     generalized Behrens-Fisher problem"; [ChungRomano13] Chung, Romano 2013, "Exact and asymptotically
     robust permutation tests".
     """
-    return _two_sample_permutation_p(t, c, lambda x, y, axis: _quantized(_welch_t(x, y, axis), 1e-9), rng)
+
+    def __init__(self, t: np.ndarray, c: np.ndarray, rng: np.random.Generator) -> None:
+        t, c = _centered(np.asarray(t, float), np.asarray(c, float))  # ties the same at 1e12 + x as at x
+        self.n, self.m = t.size, c.size
+        self.exact = math.comb(self.n + self.m, self.n) <= EXACT_PERMUTATION_LIMIT
+        self.difference = float(t.mean() - c.mean())
+        self.standard_error = float(np.sqrt(t.var(ddof=1) / self.n + c.var(ddof=1) / self.m))
+        self.scale = float(max(np.max(np.abs(t)), np.max(np.abs(c))))
+        self.min_p = min_permutation_p(self.n, self.m)
+        pooled = np.concatenate([t, c])
+        members = _all_first_groups(pooled.size, self.n) if self.exact else self._random_first_groups(pooled.size, rng)
+        from_t = members < self.n
+        values = pooled[members]
+        self._k = from_t.sum(axis=1)
+        self._sum_t = np.where(from_t, values, 0.0).sum(axis=1)
+        self._sq_t = np.where(from_t, values**2, 0.0).sum(axis=1)
+        self._sum_c = np.where(from_t, 0.0, values).sum(axis=1)
+        self._sq_c = np.where(from_t, 0.0, values**2).sum(axis=1)
+        self._totals = (float(t.sum()), float((t**2).sum()), float(c.sum()), float((c**2).sum()))
+
+    def _random_first_groups(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """The first group (n indices into the pooled runs) of each of ``PERMUTATION_RESAMPLES`` random
+        relabellings, drawn in batches of bounded memory."""
+        rows = max(1, _PERMUTATION_BATCH_ELEMENTS // size)
+        batches = []
+        for start in range(0, PERMUTATION_RESAMPLES, rows):
+            count = min(rows, PERMUTATION_RESAMPLES - start)
+            batches.append(rng.permuted(np.tile(np.arange(size), (count, 1)), axis=1)[:, : self.n])
+        return np.concatenate(batches)
+
+    def _welch_t(self, delta: float, k: Any, sum_t: Any, sq_t: Any, sum_c: Any, sq_c: Any) -> Any:
+        """Quantized Welch's t of the first group against the rest, the treatment's runs shifted by -delta."""
+        n, m = self.n, self.m
+        total_t, total_sq_t, total_c, total_sq_c = self._totals
+        sum_x = sum_t - k * delta + sum_c
+        sq_x = sq_t - 2.0 * delta * sum_t + k * delta**2 + sq_c
+        sum_y = total_t - n * delta + total_c - sum_x
+        sq_y = total_sq_t - 2.0 * delta * total_t + n * delta**2 + total_sq_c - sq_x
+        floor = _VARIANCE_FLOOR * (self.scale + abs(delta)) ** 2
+        var_x = (sq_x - sum_x**2 / n) / (n - 1)
+        var_y = (sq_y - sum_y**2 / m) / (m - 1)
+        var_x, var_y = np.where(var_x > floor, var_x, 0.0), np.where(var_y > floor, var_y, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _quantized((sum_x / n - sum_y / m) / np.sqrt(var_x / n + var_y / m), _T_UNIT)
+
+    def p_value(self, delta: float) -> float:
+        """Two-sided permutation p of Welch's t for the treatment's runs shifted by -delta against the control."""
+        total_t, total_sq_t, _, _ = self._totals
+        observed = self._welch_t(delta, self.n, total_t, total_sq_t, 0.0, 0.0)
+        null = self._welch_t(delta, self._k, self._sum_t, self._sq_t, self._sum_c, self._sq_c)
+        extra = 0 if self.exact else 1
+        with np.errstate(invalid="ignore"):
+            less, greater = np.count_nonzero(null <= observed), np.count_nonzero(null >= observed)
+        tail = (min(less, greater) + extra) / (null.size + extra)
+        return float(min(1.0, 2.0 * tail))
+
+
+@functools.lru_cache(maxsize=8)
+def _all_first_groups(size: int, n: int) -> np.ndarray:
+    """Every choice of n of ``size`` pooled runs (the first group of each relabelling), the identity first."""
+    count = math.comb(size, n)
+    flat = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(size), n)), np.intp, count * n)
+    groups = flat.reshape(count, n)
+    groups.flags.writeable = False
+    return groups
 
 
 def _two_sample_permutation_p(
@@ -214,6 +292,13 @@ def min_permutation_p(n: int, m: int) -> float:
     about 2 / (PERMUTATION_RESAMPLES + 1) when resampled."""
     count = math.comb(n + m, n)
     return min(1.0, 2.0 / count if count <= EXACT_PERMUTATION_LIMIT else 2.0 / (PERMUTATION_RESAMPLES + 1))
+
+
+def min_sign_flip_p(n: int) -> float:
+    """Smallest two-sided p the sign-flip test of n paired differences can give: 2 / 2^n when enumerated,
+    about 2 / (PERMUTATION_RESAMPLES + 1) when resampled."""
+    exact = 2.0**n <= EXACT_PERMUTATION_LIMIT
+    return min(1.0, 2.0 / 2.0**n if exact else 2.0 / (PERMUTATION_RESAMPLES + 1))
 
 
 def _rank_test(t: np.ndarray, c: np.ndarray, paired: bool, rng: np.random.Generator) -> tuple[str, str, float, float]:
