@@ -416,7 +416,9 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "warnings": list(results.warnings) + list(stats_dict["warnings"]),
         "non_finite_scores": list(results.non_finite),  # runs scored inf / NaN: value and how it was treated
         "injection": list(results.injection),
-        "sequential": results.sequential.to_dict() if results.sequential is not None else None,
+        "sequential": (
+            results.sequential.to_dict(results.settings.ci_level) if results.sequential is not None else None
+        ),
         **(results.suite.to_dict() if results.suite is not None else {}),  # tasks.<task>, aggregate
         "looks": list(results.looks),  # every analysis the sweeper wrote: runs per variant at each
         "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],

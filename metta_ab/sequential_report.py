@@ -64,6 +64,19 @@ def _decided_at(outcome: SequentialOutcome, treatment: str) -> LookComparison:
     return next(c for c in outcome.history[last.decided_at - 1].comparisons if c.treatment == treatment)
 
 
+def _adjusted_text(outcome: SequentialOutcome, c: Comparison) -> str:
+    """For a comparison decided before the last look: its median-unbiased difference and CI (else nothing)."""
+    adjusted = outcome.early_stop_estimates(c.ci_level).get(c.treatment)
+    if adjusted is None:
+        return ""
+    kept = ": a stop at look 1 keeps the observed difference" if adjusted.look == 1 else ""
+    return (
+        f" Adjusted for the early stop: {adjusted.median_unbiased:+.3g} [{fmt_num(adjusted.ci[0], 3)}, "
+        f"{fmt_num(adjusted.ci[1], 3)}] (median-unbiased, {round(adjusted.ci_level * 100)}% CI, stage-wise "
+        f"ordering{kept})."
+    )
+
+
 def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metric: str) -> str:
     """The verdict of one comparison from the looks: the look that decided it, its statistic and boundary."""
     design = outcome.design
@@ -82,6 +95,7 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
         f" Difference {c.difference:+.3g} [{fmt_num(c.difference_ci[0], 3)}, {fmt_num(c.difference_ci[1], 3)}] over "
         f"the runs used ({level}% fixed-sample CI{early})."
     )
+    estimate += _adjusted_text(outcome, c)
     if look.decision in (BETTER, WORSE):
         return (
             f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where}, {evidence} < "
