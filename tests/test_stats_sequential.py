@@ -325,3 +325,20 @@ def test_early_stop_estimate_from_the_looks() -> None:
     to_the_end = SQ.run_sequential({"A": a, "B": a + rng.normal(0, 1, 15)}, SQ.sequential_design(10, 5))
     assert to_the_end[-1].comparisons[0].decided_at in (None, 2)
     assert SQ.early_stop_estimate(to_the_end, "B", SQ.sequential_design(10, 5)) is None
+
+
+def test_two_sided_spending_against_the_per_side_form_of_gsdesign_and_rpact() -> None:
+    """The README's numbers: O'Brien-Fleming-type spending at 5 looks, two-sided here, and the same integration
+    fed gsDesign's and rpact's per-side form (the function at alpha/2 on each side) gives their boundaries; a
+    spending function linear in alpha is the same design in both forms."""
+    ours = SQ.sequential_design(10, 2, 0.05, "obrien-fleming")
+    assert ours.z_bounds == pytest.approx([4.383, 3.100, 2.553, 2.254, 2.064], abs=6e-4)
+    t = np.asarray(ours.fractions)
+    per_side = 2 * (2 - 2 * sps.norm.cdf(sps.norm.isf(0.025 / 2) / np.sqrt(t)))  # both sides together
+    theirs = SQ._z_boundaries(tuple(t), tuple(np.diff(per_side, prepend=0.0)))
+    assert theirs == pytest.approx([4.877, 3.357, 2.680, 2.290, 2.031], abs=6e-4)
+    for spending in ("hsd:0", "pocock"):
+        per_side = 2 * SQ.spent_alpha(t, 0.025, spending)
+        assert SQ.sequential_design(10, 2, 0.05, spending).z_bounds == pytest.approx(
+            SQ._z_boundaries(tuple(t), tuple(np.diff(per_side, prepend=0.0))), abs=1e-9
+        )

@@ -41,7 +41,13 @@ The method here (chosen by ``benchmarks/sequential_simulation.py`` for 3-30 seed
 
 An experiment stops when every comparison is decided (or equivalent), otherwise at N runs per variant.
 The estimate at an early stop overstates the effect (a trial stops early when its estimate happens to be
-large) [JT00, ch. 8]; the report says so.
+large) [JT00, ch. 8]; the report says so, and gives beside it the median-unbiased estimate and CI under the
+stage-wise ordering (``early_stop_estimate``) [JT00, sec. 8.4], from the same recursive integration
+[AMR69] as the boundaries, with each look's p read as a normal z as the boundaries read it.
+
+The spending is two-sided: alpha(t) is evaluated at the two-sided alpha and spent over both sides of the
+symmetric boundary together. gsDesign and rpact spend alpha(t) evaluated at alpha/2 on each side; for a
+function linear in alpha (Pocock type, HSD) that is the same design, for O'Brien-Fleming type it is not.
 
 All functions are pure; boundaries are memoized (a pure function of the design).
 
@@ -51,6 +57,7 @@ References:
   [Pocock77] Pocock 1977, "Group sequential methods in the design and analysis of clinical trials", Biometrika 64.
   [HSD90] Hwang, Shih, De Cani 1990, "Group sequential designs using a family of type I error probability
     spending functions", Statistics in Medicine 9.
+  [AMR69] Armitage, McPherson, Rowe 1969, "Repeated significance tests on accumulating data", JRSS A 132.
   [JT00] Jennison, Turnbull 2000, "Group Sequential Methods with Applications to Clinical Trials".
   [MaurerBretz13] Maurer, Bretz 2013, "Multiple testing in group sequential trials using graphical approaches",
     Statistics in Biopharmaceutical Research 5.
