@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from metta_ab.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
-from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison
+from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison, early_stop_estimate
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
 from metta_ab.text_format import fmt_num
 
@@ -66,7 +66,7 @@ def _decided_at(outcome: SequentialOutcome, treatment: str) -> LookComparison:
 
 def _adjusted_text(outcome: SequentialOutcome, c: Comparison) -> str:
     """For a comparison decided before the last look: its median-unbiased difference and CI (else nothing)."""
-    adjusted = outcome.early_stop_estimates(c.ci_level).get(c.treatment)
+    adjusted = early_stop_estimate(outcome.history, c.treatment, outcome.design, c.ci_level)
     if adjusted is None:
         return ""
     kept = ": a stop at look 1 keeps the observed difference" if adjusted.look == 1 else ""
