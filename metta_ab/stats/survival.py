@@ -109,9 +109,9 @@ HAZARD_RATIO_METHOD = "Cox partial likelihood, Efron ties, Wald CI; > 1: the tre
 def _efron_terms(
     t: np.ndarray, t_cens: np.ndarray, c: np.ndarray, c_cens: np.ndarray
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per tied event of every distinct event step (d events there give d terms, l = 0..d-1): the treatment's
-    events in all, then the Efron-weighted risk sets n_c - (l/d) d_c and n_t - (l/d) d_t, and the step's
-    at-risk counts (n_t, n_c) repeated per term."""
+    """The treatment's events in all, then one term per event of every distinct event step (d tied events give
+    d terms, l = 0..d-1): Efron's weighted risk sets n_t - (l/d) d_t and n_c - (l/d) d_c, and the step's
+    at-risk counts n_t and n_c."""
     steps = np.unique(np.concatenate([t[~t_cens], c[~c_cens]]))
     n_t, n_c = (np.sum(x[None, :] >= steps[:, None], axis=1) for x in (t, c))
     d_t, d_c = (
