@@ -17,6 +17,11 @@ error. It runs on the unpaired rows (it is a two-sample test) unless ``--adastop
 
     python benchmarks/sequential_simulation.py [--experiments 2000] [--smoke] [--workers 2] [--spending hsd:-2]
 
+At d = 0.5 and 1 it also measures the bias of the estimate after an early stop: the observed difference at the
+deciding look (naive) against the median-unbiased one the report prints beside it
+(``metta_ab.stats.sequential.early_stop_estimate``), in SDs, over the experiments that stopped early, and
+over all experiments with the difference as reported (adjusted after an early stop, else observed).
+
 Exit status 1 when, with at least 1,000 experiments per row, an A/A rate is outside [0.02, 0.06]. The last
 line is the worst A/A rate / alpha.
 """
@@ -35,12 +40,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metta_ab.stats.sequential import DEFAULT_SPENDING, run_sequential, runs_used, sequential_design
+from metta_ab.stats.sequential import (
+    DEFAULT_SPENDING,
+    early_stop_estimate,
+    run_sequential,
+    runs_used,
+    sequential_design,
+)
 
 ALPHA = 0.05
 FPR_BAND = (0.02, 0.06)
 SCHEDULES = ((15, 5), (20, 5), (30, 10))
 EFFECTS = (0.0, 0.5, 1.0, 1.5, 2.0)
+BIAS_EFFECTS = (0.5, 1.0)  # where the bias of the estimate after an early stop is measured
 DESIGNS = (("paired", 0.0), ("paired", 0.7), ("unpaired", 0.0))
 DISTS = ("normal", "skewed")
 _LOGNORMAL_MEAN, _LOGNORMAL_SD = math.exp(0.5), math.sqrt((math.e - 1.0) * math.e)
@@ -95,14 +107,26 @@ def _adastop(c: np.ndarray, t: np.ndarray, row: Row, alpha: float, b: int, seed:
     return int(correct), float(np.mean(list(comparator.n_iters.values())))
 
 
+def _estimate_errors(history: list, design, d: float) -> np.ndarray:
+    """Early stop (0/1); its naive and adjusted errors (0 unless early); the errors of the naive and the
+    reported estimate (adjusted after an early stop, else naive) whatever the stop."""
+    final = history[-1].comparisons[0]
+    look = final.decided_at or len(history)
+    naive = history[look - 1].comparisons[0].difference - d
+    adjusted = early_stop_estimate(history, "treatment", design)
+    if adjusted is None:
+        return np.array([0.0, 0.0, 0.0, naive, naive])
+    return np.array([1.0, naive, adjusted.median_unbiased - d, naive, adjusted.median_unbiased - d])
+
+
 def run_block(row: Row, start: int, stop: int, spending: str, ada: tuple[float, int] | None) -> np.ndarray:
     """Sums over experiments start..stop-1 (each seeded by its index): sequential rejects, runs; fixed rejects;
-    AdaStop rejects, runs."""
+    AdaStop rejects, runs; at d in BIAS_EFFECTS the sums of ``_estimate_errors``."""
     design = sequential_design(row.n_max, row.k, ALPHA, spending)
     fixed = sequential_design(row.n_max, row.n_max, ALPHA, spending)
     paired = row.design == "paired"
     key = [row.n_max, row.k, DESIGNS.index((row.design, row.r)), DISTS.index(row.dist), int(row.d * 1000)]
-    out = np.zeros(5)
+    out = np.zeros(10)
     for i in range(start, stop):
         c, t = simulate_data(row, np.random.default_rng([*key, i]))
         scores = {"control": c, "treatment": t}
@@ -113,6 +137,8 @@ def run_block(row: Row, start: int, stop: int, spending: str, ada: tuple[float, 
         out[0] += verdict in good
         out[1] += np.mean(list(runs_used(history, list(scores)).values()))
         out[2] += fixed_verdict in good
+        if row.d in BIAS_EFFECTS:
+            out[5:] += _estimate_errors(history, design, row.d)
         if ada is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -186,6 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     for row, (res, with_ada) in results.items():
         ada = f"{res[3]:.3f} | {res[4]:.1f}" if with_ada else "- | -"
         print(f"| {row.label} | {res[0]:.3f} | {res[1]:.1f} | {res[2]:.3f} | {row.n_max} | {ada} |")
+    biased = {row: res for row, (res, _) in results.items() if row.d in BIAS_EFFECTS}
+    if biased:
+        print()
+        print("Bias of the estimated difference (mean error in SDs): after an early stop, naive / median-unbiased;")
+        print("over all experiments, naive / as reported (median-unbiased after an early stop, else naive).")
+        print()
+        print("| row | early stops | naive (early) | adjusted (early) | naive (all) | reported (all) |")
+        print("|---|---|---|---|---|---|")
+        for row, res in biased.items():
+            early = (
+                f"{res[6] / res[5]:+.3f} | {res[7] / res[5]:+.3f}" if res[5] > 0 else "- | -"
+            )  # sums / experiments, so the ratio is the mean over early stops
+            print(f"| {row.label} | {res[5]:.3f} | {early} | {res[8]:+.3f} | {res[9]:+.3f} |")
     print()
     aa = {row: res for row, (res, _) in results.items() if row.d == 0}
     outside = [(row, res[0]) for row, res in aa.items() if not FPR_BAND[0] <= res[0] <= FPR_BAND[1]]

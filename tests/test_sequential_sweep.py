@@ -6,6 +6,7 @@ The app returns known scores per run (`known_scores`), drawn here from known dis
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -13,8 +14,10 @@ import time
 
 import numpy as np
 import pytest
+from scipy import optimize
 from scipy import stats as sps
 from sweeper_cli import METTA_LIKE, PYTHON, job_dirs, run_sweep, status, write_experiment
+from test_stats_sequential import stagewise_tail_by_genz
 
 from metta_ab import exit_status
 from metta_ab.definition.loading import load_experiment
@@ -84,9 +87,23 @@ def test_a_large_effect_stops_at_the_first_look(tmp_path):
     assert look["p"] == pytest.approx(sps.ttest_rel(b[:5], a[:5]).pvalue) and look["p"] < DESIGN.nominal_p[0]
     assert look["level"] == pytest.approx(DESIGN.nominal_p[0])
     assert [v["completed"] for v in data["variants"].values()] == [5, 5]
+    # the stage-wise ordering keeps a look-1 difference; its CI is the z interval of the standard error the
+    # look's p implies (difference / z)
+    adjusted = seq["early_stop_estimates"]["B"]
+    z = sps.norm.isf(look["p"] / 2)
+    assert adjusted["look"] == 1 and adjusted["naive"] == look["difference"]
+    assert adjusted["median_unbiased"] == pytest.approx(look["difference"], rel=1e-6)
+    assert adjusted["ci"] == pytest.approx(
+        [look["difference"] * (1 - 1.96 / z), look["difference"] * (1 + 1.96 / z)], rel=1e-3
+    )
     text = (exp_dir / "summary.txt").read_text()
     assert "Stopped at look 1 of 3 (decided)" in text and "20 of 30 runs saved" in text
     assert "B is better than A on score: decided at look 1 of 3 (5 runs per variant)" in text
+    assert (
+        f"Adjusted for the early stop: {adjusted['median_unbiased']:+.3g} [{adjusted['ci'][0]:.3g}, "
+        f"{adjusted['ci'][1]:.3g}] (median-unbiased, 95% CI, stage-wise ordering: a stop at look 1 keeps the "
+        "observed difference)." in text
+    )
 
     again = run_sweep(METTA_LIKE, "ab.experiment=seq.py", cwd=tmp_path)  # decided: nothing more to run
     assert again.returncode == 0, again.output
@@ -119,7 +136,21 @@ def test_independent_seeds_decide_on_welchs_t_by_permutation(tmp_path):
     )
     assert first["p"] == pytest.approx(exact.pvalue) and first["p_method"] == "exact permutation"
     assert second["p_method"] == "permutation" and second["decision"] == "better"
+    # stopped at look 2 of 3: the median-unbiased difference against the stage-wise tail of scipy's multivariate
+    # normal CDF, with look 1's boundary and look 2's z read off their p as the looks read them
+    z = sps.norm.isf(second["p"] / 2)
+    bounds, fractions = [sps.norm.isf(first["level"] / 2)], DESIGN.fractions[:2]
+    drift = optimize.brentq(lambda d: stagewise_tail_by_genz(d, z, bounds, fractions) - 0.5, -5, 15, xtol=1e-9)
+    expected = drift * math.sqrt(fractions[1]) * second["difference"] / z
+    adjusted = summary(exp_dir)["sequential"]["early_stop_estimates"]["B"]
+    assert adjusted["look"] == 2 and adjusted["median_unbiased"] == pytest.approx(expected, rel=1e-4)
+    assert adjusted["median_unbiased"] < adjusted["naive"] == second["difference"]  # pulled back from the stop
+    assert adjusted["ci"][0] < adjusted["median_unbiased"] < adjusted["ci"][1]
     text = (exp_dir / "summary.txt").read_text()
+    assert (
+        f"Adjusted for the early stop: {adjusted['median_unbiased']:+.3g} [{adjusted['ci'][0]:.3g}, "
+        f"{adjusted['ci'][1]:.3g}] (median-unbiased, 95% CI, stage-wise ordering)." in text
+    )
     assert "p of Welch's t: look 1 from every relabelling of the runs, look 2 from 10,000 random" in text
     assert "Welch t = " in text and "(permutation) < " in text
 
@@ -144,6 +175,9 @@ def test_an_aa_experiment_calls_no_difference_where_testing_each_look_would(tmp_
     assert seq["looks"][0]["comparisons"][0]["p"] < 0.05
     assert summary(exp_dir)["comparisons"][0]["verdict"] == "inconclusive"
     assert "Inconclusive: B vs A on score after all 3 looks" in (exp_dir / "summary.txt").read_text()
+    assert (
+        seq["early_stop_estimates"] == {} and "Adjusted for the early stop" not in (exp_dir / "summary.txt").read_text()
+    )
     assert [e["runs_per_variant"] for e in looks(exp_dir)] == [5, 10, 15]
 
 

@@ -231,3 +231,114 @@ def test_decisions_never_change_and_failed_runs_are_tolerated(c, t, paired) -> N
         assert all(h.comparisons[0].decision == history[-1].comparisons[0].decision for h in history[first - 1 :])
     assert history[-1].stop
     assert history[-1].comparisons[0].decision in ("better", "worse", "inconclusive")
+
+
+def stagewise_tail_by_genz(drift, z, bounds, fractions) -> float:
+    """The stage-wise tail from scipy's multivariate normal CDF: an exit above c_j at a look j < k after
+    |Z_i| < c_i before it, or |Z_i| < c_i before look k and Z_k >= z; E Z_j = drift sqrt(t_j)."""
+    t = np.asarray(fractions)
+    total = 0.0
+    for j in range(t.size):
+        upper = np.array([*bounds[:j], math.inf])
+        lower = np.array([-c for c in bounds[:j]] + [bounds[j] if j < t.size - 1 else z])
+        tj = t[: j + 1]
+        cov = np.sqrt(np.minimum.outer(tj, tj) / np.maximum.outer(tj, tj))
+        mvn = sps.multivariate_normal(mean=drift * np.sqrt(tj), cov=cov, seed=1, abseps=1e-8, releps=1e-8)
+        total += (
+            float(mvn.cdf(upper, lower_limit=lower)) if j else float(sps.norm.sf(lower[0] - drift * np.sqrt(tj[0])))
+        )
+    return total
+
+
+@pytest.mark.parametrize(("drift", "z", "look"), [(0.0, 2.5, 2), (2.0, 2.1, 2), (3.0, -1.0, 3), (1.0, 2.3, 3)])
+def test_stagewise_tail_matches_the_multivariate_normal_cdf(drift, z, look) -> None:
+    design = SQ.sequential_design(20, 5)  # 4 looks
+    bounds, fractions = design.z_bounds[: look - 1], design.fractions[:look]
+    expected = stagewise_tail_by_genz(drift, z, bounds, fractions)
+    assert SQ.stagewise_tail(drift, z, bounds, fractions) == pytest.approx(expected, abs=2e-6)
+
+
+def test_one_look_median_unbiased_estimate_is_the_observed_one() -> None:
+    """A fixed design (one look): the stage-wise ordering is the ordering of z, so the estimate is the observed
+    drift and the CI the usual z interval."""
+    fixed = SQ.sequential_design(10, 10)
+    for z in (-2.7, 0.4, 3.1):
+        median, low, high = SQ.stagewise_estimate(z, (), fixed.fractions, 0.9)
+        half = sps.norm.ppf(0.95)
+        assert (median, low, high) == pytest.approx((z, z - half, z + half), abs=1e-7)
+
+
+@pytest.mark.parametrize(("drift", "ci_level"), [(2.5, 0.95), (1.0, 0.8)])
+def test_median_unbiased_estimate_by_monte_carlo(drift, ci_level) -> None:
+    """Brute force over the design's own z paths (independent normal increments, 3 looks at the default
+    spending): the estimate lies above the true drift in half of the experiments and its CI covers it at
+    ci_level, where the observed drift of an early stop is too large. The estimate lies above the drift exactly
+    when the stage-wise tail at the drift is below 1/2 (monotone), so every path is checked through the tail and
+    a subset also through the estimate itself."""
+    design = SQ.sequential_design(15, 5)
+    t = np.asarray(design.fractions)
+    rng = np.random.default_rng(7)
+    increments = rng.normal(0.0, 1.0, (2000, t.size)) * np.sqrt(np.diff(t, prepend=0.0)) + drift * np.diff(
+        t, prepend=0.0
+    )
+    z_paths = np.cumsum(increments, axis=1) / np.sqrt(t)
+    crossed = np.abs(z_paths) >= np.asarray(design.z_bounds)
+    stop = np.where(crossed.any(axis=1), crossed.argmax(axis=1), t.size - 1)  # 0-based look of the stop
+    z_stop = z_paths[np.arange(len(stop)), stop]
+    tails = np.array(
+        [
+            SQ.stagewise_tail(drift, z, design.z_bounds[:k], design.fractions[: k + 1])
+            for k, z in zip(stop, z_stop, strict=True)
+        ]
+    )
+    alpha = 1 - ci_level
+    assert np.mean(tails < 0.5) == pytest.approx(0.5, abs=0.035)  # P(estimate > drift): SE 0.011
+    assert np.mean((tails > alpha / 2) & (tails < 1 - alpha / 2)) == pytest.approx(ci_level, abs=0.03)
+    early = stop < t.size - 1
+    naive = z_stop / np.sqrt(t[stop])
+    assert np.median(naive[early]) > drift  # the observed drift of an early stop overstates it
+    for k, z, tail in list(zip(stop, z_stop, tails, strict=True))[:12]:
+        median, low, high = SQ.stagewise_estimate(z, design.z_bounds[:k], design.fractions[: k + 1], ci_level)
+        assert (median > drift) == (tail < 0.5) and (low < drift < high) == (alpha / 2 < tail < 1 - alpha / 2)
+        assert SQ.stagewise_tail(median, z, design.z_bounds[:k], design.fractions[: k + 1]) == pytest.approx(0.5)
+
+
+def test_early_stop_estimate_from_the_looks() -> None:
+    """A comparison decided at look 2 of 3: the estimate on the difference scale is the drift estimate times
+    the standard error the look's p implies; none for a comparison that ran to the last look."""
+    design = SQ.sequential_design(15, 5)
+    for seed in range(500):
+        rng = np.random.default_rng(seed)
+        a = rng.normal(0, 1, 15)
+        history = SQ.run_sequential({"A": a, "B": a + 1.0 + rng.normal(0, 1, 15)}, design)
+        if len(history) == 2 and history[-1].comparisons[0].decision == SQ.BETTER:
+            break
+    estimate = SQ.early_stop_estimate(history, "B", design, 0.95)
+    look1, look2 = (h.comparisons[0] for h in history)
+    z = sps.norm.isf(look2.p / 2)
+    median, low, high = SQ.stagewise_estimate(z, [sps.norm.isf(look1.level / 2)], design.fractions[:2])
+    scale = math.sqrt(design.fractions[1]) * look2.difference / z
+    assert estimate.look == 2 and estimate.naive == look2.difference
+    assert estimate.median_unbiased == pytest.approx(median * scale) and estimate.median_unbiased < look2.difference
+    assert estimate.ci == pytest.approx((low * scale, high * scale))
+    assert SQ.early_stop_estimate(history[:1], "B", design) is None  # still open after look 1
+    to_the_end = SQ.run_sequential({"A": a, "B": a + rng.normal(0, 1, 15)}, SQ.sequential_design(10, 5))
+    assert to_the_end[-1].comparisons[0].decided_at in (None, 2)
+    assert SQ.early_stop_estimate(to_the_end, "B", SQ.sequential_design(10, 5)) is None
+
+
+def test_two_sided_spending_against_the_per_side_form_of_gsdesign_and_rpact() -> None:
+    """The README's numbers: O'Brien-Fleming-type spending at 5 looks, two-sided here, and the same integration
+    fed gsDesign's and rpact's per-side form (the function at alpha/2 on each side) gives their boundaries; a
+    spending function linear in alpha is the same design in both forms."""
+    ours = SQ.sequential_design(10, 2, 0.05, "obrien-fleming")
+    assert ours.z_bounds == pytest.approx([4.383, 3.100, 2.553, 2.254, 2.064], abs=6e-4)
+    t = np.asarray(ours.fractions)
+    per_side = 2 * (2 - 2 * sps.norm.cdf(sps.norm.isf(0.025 / 2) / np.sqrt(t)))  # both sides together
+    theirs = SQ._z_boundaries(tuple(t), tuple(np.diff(per_side, prepend=0.0)))
+    assert theirs == pytest.approx([4.877, 3.357, 2.680, 2.290, 2.031], abs=6e-4)
+    for spending in ("hsd:0", "pocock"):
+        per_side = 2 * SQ.spent_alpha(t, 0.025, spending)
+        assert SQ.sequential_design(10, 2, 0.05, spending).z_bounds == pytest.approx(
+            SQ._z_boundaries(tuple(t), tuple(np.diff(per_side, prepend=0.0))), abs=1e-9
+        )

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metta_ab import stats as S
+from metta_ab.report import time_verdict_sentence
+from metta_ab.stats.survival import cox_hazard_ratio
 
 pytestmark = pytest.mark.hydra_independent
 
@@ -105,3 +107,103 @@ def test_detectable_hazard_ratio_follows_schoenfeld() -> None:
     z = sps.norm.ppf(0.975) + sps.norm.ppf(0.8)
     assert S.detectable_hazard_ratio(40, 10, 10) == pytest.approx(math.exp(z / math.sqrt(40 * 0.25)))
     assert math.isnan(S.detectable_hazard_ratio(0, 5, 5))
+
+
+def efron_log_likelihood_by_hand(beta: float, times: np.ndarray, events: np.ndarray, x: np.ndarray) -> float:
+    """Cox's partial log-likelihood with Efron's ties, term by term from its definition (Efron 1977)."""
+    total = 0.0
+    for step in np.unique(times[events]):
+        tied = events & (times == step)
+        risk = np.exp(beta * x[times >= step]).sum()
+        tied_risk = np.exp(beta * x[tied]).sum()
+        d = int(tied.sum())
+        total += beta * x[tied].sum() - sum(math.log(risk - k / d * tied_risk) for k in range(d))
+    return total
+
+
+def hazard_ratio_by_brute_force(t, t_cens, c, c_cens, ci_level=0.95) -> tuple[float, float, float]:
+    """The maximum of the hand-written likelihood by scipy's bounded scalar search, and the Wald CI from its
+    numerical second derivative."""
+    from scipy import optimize
+    from scipy import stats as sps
+
+    times, events = np.concatenate([t, c]), ~np.concatenate([t_cens, c_cens])
+    x = np.concatenate([np.ones(t.size), np.zeros(c.size)])
+    res = optimize.minimize_scalar(
+        lambda b: -efron_log_likelihood_by_hand(b, times, events, x), bounds=(-15, 15), method="bounded",
+        options={"xatol": 1e-10},
+    )  # fmt: skip
+    if abs(res.x) > 14:  # at the search's bound: no maximum, no CI
+        return math.exp(res.x), math.nan, math.nan
+    h = 1e-4
+    curvature = (
+        -(
+            efron_log_likelihood_by_hand(res.x + h, times, events, x)
+            - 2 * efron_log_likelihood_by_hand(res.x, times, events, x)
+            + efron_log_likelihood_by_hand(res.x - h, times, events, x)
+        )
+        / h**2
+    )
+    half = sps.norm.ppf(0.5 + ci_level / 2) / math.sqrt(curvature)
+    return math.exp(res.x), math.exp(res.x - half), math.exp(res.x + half)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 8), st.booleans()), min_size=2, max_size=10),
+    st.lists(st.tuples(st.integers(1, 8), st.booleans()), min_size=2, max_size=10),
+    st.sampled_from([0.8, 0.95]),
+)
+def test_hazard_ratio_is_the_maximum_of_efrons_partial_likelihood(a, b, ci_level) -> None:
+    """Tied steps (integers 1-8) and censoring: the estimate and its Wald CI against a brute-force maximization
+    of the likelihood written from its definition; where the likelihood rises for ever, 0 or inf and no CI."""
+    t, t_cens = np.array([x for x, _ in a], float) * 100, np.array([cens for _, cens in a])
+    c, c_cens = np.array([x for x, _ in b], float) * 100, np.array([cens for _, cens in b])
+    hr = cox_hazard_ratio(t, t_cens, c, c_cens, ci_level)
+    if t_cens.all() and c_cens.all():
+        assert math.isnan(hr["estimate"]) and hr["note"] == "no run reached the threshold"
+        return
+    if math.isnan(hr["estimate"]):  # no step with both variants at risk: the likelihood is flat
+        assert hr["note"].startswith("no step had runs of both variants") and all(math.isnan(v) for v in hr["ci"])
+        return
+    estimate, low, high = hazard_ratio_by_brute_force(t, t_cens, c, c_cens, ci_level)
+    if math.isinf(hr["estimate"]) or hr["estimate"] == 0:
+        # no maximum: the brute-force search runs to its bound (or the likelihood is flat) and there is no CI
+        assert hr["note"] and all(math.isnan(v) for v in hr["ci"])
+        if math.isinf(hr["estimate"]):
+            assert estimate > math.exp(14)
+        elif hr["estimate"] == 0:
+            assert estimate < math.exp(-14)
+        return
+    assert hr["note"] is None
+    assert math.log(hr["estimate"]) == pytest.approx(math.log(estimate), abs=1e-6)
+    assert math.log(hr["ci"][0]) == pytest.approx(math.log(low), abs=1e-4)
+    assert math.log(hr["ci"][1]) == pytest.approx(math.log(high), abs=1e-4)
+    swapped = cox_hazard_ratio(c, c_cens, t, t_cens, ci_level)  # the control's ratio is the reciprocal
+    assert swapped["estimate"] == pytest.approx(1 / hr["estimate"], rel=1e-8)
+
+
+def test_hazard_ratio_direction_and_no_maximum() -> None:
+    """A treatment that reaches it sooner has a ratio above 1; one that was first every time an infinite one
+    (no CI), with the reason in the control's and treatment's names."""
+    fast, slow = np.array([200.0, 300, 250, 350, 300, 650]), np.array([600.0, 700, 1000, 800, 1000, 1000])
+    slow_cens = slow == 1000
+    hr = cox_hazard_ratio(fast, np.zeros(6, bool), slow, slow_cens)
+    assert hr["estimate"] > 1 and hr["ci"][0] > 1  # the log-rank p of these is 0.002
+    first_every_time = cox_hazard_ratio(
+        fast[:5], np.zeros(5, bool), slow, slow_cens, treatment_name="fast", control_name="slow"
+    )
+    assert first_every_time["estimate"] == math.inf and all(math.isnan(v) for v in first_every_time["ci"])
+    assert first_every_time["note"] == "no slow run reached the threshold while a fast run was still short of it"
+    never = cox_hazard_ratio(slow, np.ones(6, bool), fast, np.zeros(6, bool), treatment_name="slow")
+    assert never["estimate"] == 0.0 and never["note"] == "no slow run reached the threshold"
+    comp = S.compare_times(fast, np.zeros(6, bool), slow, slow_cens, ci_level=0.9)
+    ratio = comp.time_to_threshold["hazard_ratio"]
+    assert ratio["estimate"] == pytest.approx(hr["estimate"]) and ratio["infinite"] is False
+    assert ratio["ci"][0] > hr["ci"][0]  # a 90% CI is narrower than the 95% one
+    first = S.analyze({"slow": slow, "fast": fast[:5]}, censored={"slow": slow_cens, "fast": np.zeros(5, bool)})
+    sentence = time_verdict_sentence(first.comparisons[0], "steps to reward 0.5")
+    assert (
+        "hazard ratio infinite (no slow run reached the threshold while a fast run was still short of it; no CI)"
+        in sentence
+    )

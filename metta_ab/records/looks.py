@@ -19,7 +19,7 @@ from metta_ab.definition.experiment import ABExperiment, AnalysisSettings
 from metta_ab.records.ledger import COMPLETED, RecordError, RunRecord, check_fields, read_json_object, write_json_atomic
 
 if TYPE_CHECKING:  # scipy: only the sequential parts need it
-    from metta_ab.stats.sequential import LookDecision, SequentialDesign
+    from metta_ab.stats.sequential import EarlyStopEstimate, LookDecision, SequentialDesign
 
 LOOKS_FILE = "looks.json"
 #: The analysis settings a sequential decision depends on: a resumed sweep must decide with the same ones.
@@ -183,7 +183,15 @@ class SequentialOutcome:
             return None
         return next(c.decided_at for c in self.history[-1].comparisons if c.treatment == treatment)
 
-    def to_dict(self) -> dict[str, Any]:
+    def early_stop_estimates(self, ci_level: float) -> dict[str, EarlyStopEstimate]:
+        """Per comparison decided before the last look, its median-unbiased difference and CI."""
+        from metta_ab.stats.sequential import early_stop_estimate
+
+        treatments = [c.treatment for c in self.history[-1].comparisons] if self.history else []
+        estimates = {v: early_stop_estimate(self.history, v, self.design, ci_level) for v in treatments}
+        return {v: e for v, e in estimates.items() if e is not None}
+
+    def to_dict(self, ci_level: float) -> dict[str, Any]:
         return {
             "design": self.design.to_dict(),
             "schedule": self.design.schedule(),
@@ -195,6 +203,7 @@ class SequentialOutcome:
             "runs_saved": self.runs_saved,
             "max_runs": self.design.max_runs_per_variant * len(self.runs_used),
             "estimate_note": ESTIMATE_NOTE if self.stopped and len(self.history) < self.design.looks else None,
+            "early_stop_estimates": {v: e.to_dict() for v, e in self.early_stop_estimates(ci_level).items()},
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from metta_ab.records.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
-from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison
+from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison, early_stop_estimate
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_signed
 
@@ -64,6 +64,19 @@ def _decided_at(outcome: SequentialOutcome, treatment: str) -> LookComparison:
     return next(c for c in outcome.history[last.decided_at - 1].comparisons if c.treatment == treatment)
 
 
+def _adjusted_text(outcome: SequentialOutcome, c: Comparison) -> str:
+    """For a comparison decided before the last look: its median-unbiased difference and CI (else nothing)."""
+    adjusted = early_stop_estimate(outcome.history, c.treatment, outcome.design, c.ci_level)
+    if adjusted is None:
+        return ""
+    kept = ": a stop at look 1 keeps the observed difference" if adjusted.look == 1 else ""
+    return (
+        f" Adjusted for the early stop: {adjusted.median_unbiased:+.3g} [{fmt_num(adjusted.ci[0], 3)}, "
+        f"{fmt_num(adjusted.ci[1], 3)}] (median-unbiased, {round(adjusted.ci_level * 100)}% CI, stage-wise "
+        f"ordering{kept})."
+    )
+
+
 def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metric: str) -> str:
     """The verdict of one comparison from the looks: the look that decided it, its statistic and boundary."""
     design = outcome.design
@@ -82,6 +95,7 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
         f" Difference {fmt_signed(c.difference)} {fmt_ci(c.difference_ci)} over the runs used"
         f" ({level}% fixed-sample CI{early})."
     )
+    estimate += _adjusted_text(outcome, c)
     if look.decision in (BETTER, WORSE):
         return (
             f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where}, {evidence} < "

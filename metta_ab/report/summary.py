@@ -66,6 +66,18 @@ def _median_text(side: dict[str, Any], digits: int = 4) -> str:
     return f"median {side['median']:.{digits}g} [{lo_text}, {hi_text}]"
 
 
+def _hazard_ratio_text(c: Comparison, ratio: dict[str, Any], level: int) -> str:
+    """ "hazard ratio 3.1 [1.2, 8] (95% CI, Cox; > 1: B reaches it sooner)", or why there is no number or no CI."""
+    if ratio["infinite"] or ratio["estimate"] == 0:
+        return f"hazard ratio {'infinite' if ratio['infinite'] else '0'} ({ratio['note']}; no CI)"
+    if ratio["estimate"] is None:
+        return f"no hazard ratio ({ratio['note']})"
+    return (
+        f"hazard ratio {ratio['estimate']:.3g} {fmt_ci(ratio['ci'])} ({level}% CI, Cox; > 1: {c.treatment} reaches "
+        "it sooner)"
+    )
+
+
 def time_verdict_sentence(c: Comparison, metric: str) -> str:
     """The sentence of a log-rank comparison of times to a threshold (fewer steps is better)."""
     tt = c.time_to_threshold or {}
@@ -75,7 +87,7 @@ def time_verdict_sentence(c: Comparison, metric: str) -> str:
         p_text += f", Holm-adjusted p{fmt_p_relation(c.p_adjusted)}"
     evidence = (
         f"{c.treatment} {_median_text(tt['treatment'])} vs {c.control} {_median_text(tt['control'])} steps "
-        f"(Kaplan-Meier, {level}% CI), {p_text}"
+        f"(Kaplan-Meier, {level}% CI), {p_text}, {_hazard_ratio_text(c, tt['hazard_ratio'], level)}"
     )
     if c.verdict in ("better", "worse"):
         faster = "sooner" if c.verdict == "better" else "later"
@@ -421,7 +433,9 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         "warnings": list(results.warnings) + list(stats_dict["warnings"]),
         "non_finite_scores": list(results.non_finite),  # runs scored inf / NaN: value and how it was treated
         "injection": list(results.injection),
-        "sequential": results.sequential.to_dict() if results.sequential is not None else None,
+        "sequential": (
+            results.sequential.to_dict(results.settings.ci_level) if results.sequential is not None else None
+        ),
         **(results.suite.to_dict() if results.suite is not None else {}),  # tasks.<task>, aggregate
         "looks": list(results.looks),  # every analysis the sweeper wrote: runs per variant at each
         "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],

@@ -41,7 +41,13 @@ The method here (chosen by ``benchmarks/sequential_simulation.py`` for 3-30 seed
 
 An experiment stops when every comparison is decided (or equivalent), otherwise at N runs per variant.
 The estimate at an early stop overstates the effect (a trial stops early when its estimate happens to be
-large) [JT00, ch. 8]; the report says so.
+large) [JT00, ch. 8]; the report says so, and gives beside it the median-unbiased estimate and CI under the
+stage-wise ordering (``early_stop_estimate``) [JT00, sec. 8.4], from the same recursive integration
+[AMR69] as the boundaries, with each look's p read as a normal z as the boundaries read it.
+
+The spending is two-sided: alpha(t) is evaluated at the two-sided alpha and spent over both sides of the
+symmetric boundary together. gsDesign and rpact spend alpha(t) evaluated at alpha/2 on each side; for a
+function linear in alpha (Pocock type, HSD) that is the same design, for O'Brien-Fleming type it is not.
 
 All functions are pure; boundaries are memoized (a pure function of the design).
 
@@ -51,6 +57,7 @@ References:
   [Pocock77] Pocock 1977, "Group sequential methods in the design and analysis of clinical trials", Biometrika 64.
   [HSD90] Hwang, Shih, De Cani 1990, "Group sequential designs using a family of type I error probability
     spending functions", Statistics in Medicine 9.
+  [AMR69] Armitage, McPherson, Rowe 1969, "Repeated significance tests on accumulating data", JRSS A 132.
   [JT00] Jennison, Turnbull 2000, "Group Sequential Methods with Applications to Clinical Trials".
   [MaurerBretz13] Maurer, Bretz 2013, "Multiple testing in group sequential trials using graphical approaches",
     Statistics in Biopharmaceutical Research 5.
@@ -88,6 +95,9 @@ _PERMUTATION_SEED = 20231  # a look's random relabellings: the same scores alway
 STOP_DECIDED, STOP_FUTILITY, STOP_MAX_RUNS = "decided", "futility", "max runs"
 #: Grid points of the numerical integration per look (error of the spent alpha below 1e-7).
 _GRID = 1201
+#: The same for the estimate after an early stop (tail probabilities to ~1e-7: far below what moves an estimate).
+_ESTIMATE_GRID = 301
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
 def _spending_kind(spending: str) -> tuple[str, float]:
@@ -160,31 +170,74 @@ def _z_boundaries(fractions: tuple[float, ...], increments: tuple[float, ...]) -
     return tuple(bounds)
 
 
-def crossing_probabilities(bounds: Sequence[float], fractions: Sequence[float], drift: float = 0.0) -> np.ndarray:
-    """P(first |Z_j| >= c_j at look j) for the canonical joint distribution with E Z_j = drift sqrt(t_j),
-    by Monte-Carlo-free numerical integration; ``drift = 0`` gives the false-positive rate per look."""
-    out = []
-    z = w = f = None
+def _first_exits(
+    bounds: Sequence[float], fractions: Sequence[float], drift: float, grid: int = _GRID
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(no exit before look j, then Z_j >= c_j) and P(no exit before look j, then Z_j <= -c_j), per look j, for
+    the canonical joint distribution with E Z_j = drift sqrt(t_j), by recursive numerical integration over the
+    region |Z_i| < c_i of the looks before [JT00, ch. 19]. The last bound may be any number (of either sign):
+    no look follows it."""
+    above, below = [], []
+    z = mass = None  # grid of the previous look's continuation region, Simpson weight x density on it
     for j, (c, t) in enumerate(zip(bounds, fractions, strict=True)):
-        mu = drift * math.sqrt(t)
         if j == 0:
-            out.append(float(sps.norm.sf(c - mu) + sps.norm.cdf(-c - mu)))
-            lim = min(c, 12.0)
-            z = np.linspace(-lim, lim, _GRID)
-            w, f = _simpson_weights(_GRID, 2 * lim), sps.norm.pdf(z - mu)
+            mu = drift * math.sqrt(t)
+            above.append(float(sps.norm.sf(c - mu)))
+            below.append(float(sps.norm.cdf(-c - mu)))
+            if j + 1 < len(bounds):
+                lim = min(c, 12.0)
+                z = np.linspace(-lim, lim, grid)
+                mass = _simpson_weights(grid, 2 * lim) * sps.norm.pdf(z - mu)
             continue
         t_prev = fractions[j - 1]
         r_prev, r, s = math.sqrt(t_prev), math.sqrt(t), math.sqrt(t - t_prev)
         step = drift * (t - t_prev)  # E of the increment of the score statistic
-        mass = w * f
-        hi = sps.norm.sf((c * r - z * r_prev - step) / s)
-        lo = sps.norm.cdf((-c * r - z * r_prev - step) / s)
-        out.append(float(np.sum(mass * (hi + lo))))
-        lim = min(c, 12.0)
-        z_new = np.linspace(-lim, lim, _GRID)
-        f = (sps.norm.pdf((z_new[:, None] * r - z[None, :] * r_prev - step) / s) * (r / s)) @ mass
-        z, w = z_new, _simpson_weights(_GRID, 2 * lim)
-    return np.asarray(out)
+        above.append(float(np.sum(mass * sps.norm.sf((c * r - z * r_prev - step) / s))))
+        below.append(float(np.sum(mass * sps.norm.cdf((-c * r - z * r_prev - step) / s))))
+        if j + 1 < len(bounds):
+            lim = min(c, 12.0)
+            z_new = np.linspace(-lim, lim, grid)
+            x = (z_new[:, None] * r - z[None, :] * r_prev - step) / s
+            density = (np.exp(-0.5 * x * x) * (r / (s * _SQRT_2PI))) @ mass  # the normal pdf, 3x scipy's speed
+            z, mass = z_new, _simpson_weights(grid, 2 * lim) * density
+    return np.asarray(above), np.asarray(below)
+
+
+def crossing_probabilities(bounds: Sequence[float], fractions: Sequence[float], drift: float = 0.0) -> np.ndarray:
+    """P(first |Z_j| >= c_j at look j) for the canonical joint distribution with E Z_j = drift sqrt(t_j),
+    by Monte-Carlo-free numerical integration; ``drift = 0`` gives the false-positive rate per look."""
+    above, below = _first_exits(bounds, fractions, drift)
+    return above + below
+
+
+def stagewise_tail(drift: float, z: float, bounds: Sequence[float], fractions: Sequence[float]) -> float:
+    """P_drift(an outcome at or above (look k, z) in the stage-wise ordering) for a design that stopped at look
+    k = len(fractions) with Z_k = z: an exit above the boundary at an earlier look, or no exit before look k
+    and Z_k >= z [JT00, sec. 8.4]. ``bounds``: the k - 1 boundaries of the looks before. Increases with drift."""
+    above, _ = _first_exits((*bounds, z), fractions, drift, _ESTIMATE_GRID)
+    return float(above.sum())
+
+
+def stagewise_estimate(
+    z: float, bounds: Sequence[float], fractions: Sequence[float], ci_level: float = 0.95
+) -> tuple[float, float, float]:
+    """The median-unbiased drift (E Z_j = drift sqrt(t_j)) and its CI at ``ci_level`` under the stage-wise
+    ordering, for a stop at look k = len(fractions) with Z_k = z: the drifts at which ``stagewise_tail`` is
+    1/2, (1 - ci_level) / 2 and (1 + ci_level) / 2 [JT00, sec. 8.4; Armitage, McPherson, Rowe 1969 for the
+    recursive integration]. One look (a fixed design): z / sqrt(t_1) and the usual z interval."""
+    naive = z / math.sqrt(fractions[-1])
+    width = 4.0 / math.sqrt(fractions[0])  # a few SDs of the first look's estimate of the drift
+
+    def solve(q: float) -> float:
+        lo, hi = naive - width, naive + width
+        while stagewise_tail(lo, z, bounds, fractions) > q:
+            lo -= width
+        while stagewise_tail(hi, z, bounds, fractions) < q:
+            hi += width
+        return float(optimize.brentq(lambda d: stagewise_tail(d, z, bounds, fractions) - q, lo, hi, xtol=1e-9))
+
+    tail = (1.0 - ci_level) / 2.0
+    return solve(0.5), solve(tail), solve(1.0 - tail)
 
 
 @dataclass(frozen=True)
@@ -509,3 +562,53 @@ def runs_used(history: Sequence[LookDecision], variants: Sequence[str]) -> dict[
         for v in launched:
             used[v] = h.runs_per_variant
     return used
+
+
+@dataclass(frozen=True)
+class EarlyStopEstimate:
+    """A comparison decided before the last look: the observed difference and the median-unbiased one."""
+
+    look: int  # the look that decided it
+    naive: float  # the difference at that look (treatment - control)
+    median_unbiased: float
+    ci: tuple[float, float]
+    ci_level: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable({**self.__dict__, "method": EARLY_STOP_METHOD})
+
+
+#: How ``early_stop_estimate`` adjusts (summary.json says it beside the numbers).
+EARLY_STOP_METHOD = (
+    "median-unbiased estimate and CI under the stage-wise ordering; each look's p read as a normal z, "
+    "information proportional to the runs per variant"
+)
+_SMALLEST_P = 1e-300  # a p that underflowed to 0 is read as this (z = 37)
+
+
+def early_stop_estimate(
+    history: Sequence[LookDecision], treatment: str, design: SequentialDesign, ci_level: float = 0.95
+) -> EarlyStopEstimate | None:
+    """For a comparison decided "better" or "worse" before the design's last look, the median-unbiased
+    difference and its CI under the stage-wise ordering (``stagewise_estimate``); None otherwise.
+
+    The looks are read as the boundaries read them: look j's two-sided p as z_j = Phi^-1(1 - p_j / 2) (signed
+    as the difference), its boundary as the z of the level the comparison was held to there (Holm-updated),
+    information proportional to the runs per variant. The drift scale becomes a difference through the
+    standard error the deciding look's p implies (difference / z), so that with one look the estimate is the
+    observed difference. An equivalence stop is not adjusted (futility is non-binding: the boundaries ignore it).
+    """
+    if not history:
+        return None
+    final = next(c for c in history[-1].comparisons if c.treatment == treatment)
+    look = final.decided_at
+    if final.decision not in (BETTER, WORSE) or look is None or look >= design.looks:
+        return None
+    path = [next(c for c in h.comparisons if c.treatment == treatment) for h in history[:look]]
+    deciding = path[-1]
+    z = math.copysign(float(sps.norm.isf(max(deciding.p, _SMALLEST_P) / 2.0)), deciding.difference)
+    bounds = [float(sps.norm.isf(c.level / 2.0)) for c in path[:-1]]
+    fractions = design.fractions[:look]
+    to_difference = math.sqrt(fractions[-1]) * deciding.difference / z  # drift -> difference
+    median, low, high = (d * to_difference for d in stagewise_estimate(z, bounds, fractions, ci_level))
+    return EarlyStopEstimate(look, deciding.difference, median, (low, high), ci_level)
