@@ -12,6 +12,7 @@ _EXPORTS = {
     "ABVariant": "metta_ab.experiment",
     "ExperimentError": "metta_ab.experiment",
     "create_experiment": "metta_ab.experiment",
+    "job_dir": "metta_ab.job_paths",
     "ExperimentLoadError": "metta_ab.loading",
     "load_experiment": "metta_ab.loading",
     "ABRunError": "metta_ab.runner",
