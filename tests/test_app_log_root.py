@@ -112,6 +112,9 @@ def test_a_dry_run_lists_the_keys_it_moves_and_those_it_leaves(tmp_path):
     )
     assert "++log_root" not in result.stdout
 
+    result = run_sweep(APP, exp, "ab.dry_run=true", "ab.inject.paths=log_root", cwd=tmp_path)  # one key: [log_root]
+    assert result.returncode == 0 and MOVED in result.stdout, result.output
+
     result = run_sweep(APP, exp, "ab.dry_run=true", "ab.inject.paths=[log_rot]", cwd=tmp_path)
     assert result.returncode == 1
     assert "ab.inject.paths: the app's config has no key 'log_rot' (did you mean 'log_root'?)" in result.errors
