@@ -12,6 +12,7 @@ _EXPORTS = {
     "ABVariant": "metta_ab.definition.experiment",
     "ExperimentError": "metta_ab.definition.experiment",
     "create_experiment": "metta_ab.definition.experiment",
+    "job_dir": "metta_ab.definition.job_paths",
     "ExperimentLoadError": "metta_ab.definition.loading",
     "load_experiment": "metta_ab.definition.loading",
     "ABRunError": "metta_ab.runner",

@@ -14,9 +14,13 @@ from typing import Any
 
 from metta_ab.definition.errors import ExperimentError
 from metta_ab.definition.experiment import ABExperiment, ABVariant, check_safe_name, normalize_key
-from metta_ab.definition.overrides import OverrideValueError, format_value, value_override
+from metta_ab.definition.job_paths import PATH_KEY_NAMES, inside_job_dir
+from metta_ab.definition.overrides import OverrideValueError, format_value, interpolating_override, value_override
 
 SEED_MODULUS = 2**31  # seeds stay valid for numpy's legacy np.random.seed and every framework
+#: `ab.base_seed`: run 1 gets seed 1, as many apps seed only `if cfg.get("seed")` and leave seed 0 unseeded.
+#: An experiment directory keeps the base seed it was started with (the ledger records it).
+DEFAULT_BASE_SEED = 1
 SEED_BLOCK = 2**16  # unpaired seeds: consecutive seeds per variant; runs_per_variant must stay below
 _OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*\Z")
 
@@ -26,7 +30,9 @@ class InjectionKeys:
     """Where each injected value goes in the app's config; None switches that injection off. The defaults
     are Metta's keys; the sweeper follows a default only where the app has the key. `wandb_env` sets W&B's
     own variables (WANDB_PROJECT, WANDB_RUN_GROUP, WANDB_TAGS, WANDB_NAME, ...) for each job alone, which a
-    bare `wandb.init()` reads; None (the default) means: when no W&B key of the app's config is injected."""
+    bare `wandb.init()` reads; None (the default) means: when no W&B key of the app's config is injected.
+    `paths` names the keys that say where the app writes (see job_paths.py), pointed into each job's
+    directory where they would be the same for every job; None or [] switches that off."""
 
     run_name: str | None = "run"
     seed: str | None = "seed"
@@ -36,6 +42,7 @@ class InjectionKeys:
     wandb_tags: str | None = "wandb.tags"
     wandb_notes: str | None = "wandb.notes"
     wandb_env: bool | None = None
+    paths: list[str] | None = field(default_factory=lambda: list(PATH_KEY_NAMES))
 
     def targets(self) -> dict[str, str]:
         """The config targets (name -> dotted key) that are switched on."""
@@ -44,10 +51,12 @@ class InjectionKeys:
 
 @dataclass(frozen=True)
 class PlanSettings:
-    base_seed: int = 0
+    base_seed: int = DEFAULT_BASE_SEED
     paired_seeds: bool = True
     inject: InjectionKeys = field(default_factory=InjectionKeys)
     task_overrides: tuple[str, ...] = ()  # from the command line, applied to every job
+    # The app's keys pointed into each job's directory, with the path below it (the app's own layout).
+    job_paths: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,8 +206,14 @@ def _value_overrides(values: dict[str, Any], layout: AppLayout, where: str) -> l
 
 
 def _injected(
-    experiment: ABExperiment, variant: ABVariant, task: ABVariant | None, run_name: str, seed: int, keys: InjectionKeys
+    experiment: ABExperiment,
+    variant: ABVariant,
+    task: ABVariant | None,
+    run_name: str,
+    seed: int,
+    settings: PlanSettings,
 ) -> list[str]:
+    keys = settings.inject
     tags = [f"variant:{variant.name}", *experiment.wandb_tags, *variant.tags]
     if task is not None:
         tags += [f"task:{task.name}", *task.tags]
@@ -216,6 +231,7 @@ def _injected(
         for name, key in keys.targets().items()
         if not (name == "wandb_entity" and values[name] is None)
     ]
+    overrides += [interpolating_override(key, inside_job_dir(path)) for key, path in settings.job_paths]
     if keys.wandb_env:
         env = {
             "WANDB_PROJECT": experiment.wandb_project,
@@ -254,7 +270,7 @@ def plan_experiment(
             for index in range(1, experiment.runs_per_variant + 1):
                 seed = run_seed(index, offsets[variant.name], settings)
                 run_name = f"{prefix}_run_{index}"
-                injected = _injected(experiment, variant, task, run_name, seed, settings.inject)
+                injected = _injected(experiment, variant, task, run_name, seed, settings)
                 runs.append(
                     PlannedRun(
                         variant=variant.name,

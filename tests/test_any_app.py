@@ -51,7 +51,7 @@ def test_an_app_without_metta_keys_runs_unchanged_and_is_judged_on_what_it_logge
             job_dir = experiment_dir / f"{variant}_run_{index}"
             config = _composed(job_dir)
             assert config["trainer"]["lr"] == lr
-            assert config["experiment"]["seed"] == index - 1  # paired: run i has seed i - 1 in every variant
+            assert config["experiment"]["seed"] == index  # paired: run i has seed i in every variant
             # nothing the app does not have: no run, no root seed, no wandb node, no ab settings
             assert sorted(config) == ["experiment", "log_to", "options", "trainer"]
             assert _seen(job_dir)["keys"] == ["experiment", "log_to", "options", "trainer"]

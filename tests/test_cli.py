@@ -290,7 +290,7 @@ def test_run_ab_test_returns_every_run(tmp_path, monkeypatch, parallel):
     assert failed["run_name"] == "b_run_2" and failed["attempts"] == 2
     assert "ValueError: deliberate failure of b_run_2" in failed["error"]
     ok = results["a"][0]
-    assert ok["seed"] == 0 and ok["metrics"]["score"] == pytest.approx(0.01) and ok["duration"] is not None
+    assert ok["seed"] == 1 and ok["metrics"]["score"] == pytest.approx(0.02) and ok["duration"] is not None
     assert Path(ok["run_dir"]) == tmp_path / "custom_results" / "programmatic" / "a_run_1"
 
 

@@ -314,7 +314,7 @@ def assert_wandb_runs_match_plan(exp_dir: Path) -> None:
         assert wandb_run.name == run["run_name"] == f"{run['variant']}_run_{run['run_index']}"
         assert list(wandb_run.tags) == [f"variant:{run['variant']}", "scale-out", *own_tags]
         assert wandb_run.notes == notes
-        assert wandb_run.config["seed"] == run["seed"] == run["run_index"] - 1
+        assert wandb_run.config["seed"] == run["seed"] == run["run_index"]
 
 
 _TIMING_KEYS = {"duration", "median_duration", "time"}  # time: when each analysis (summary.json looks) ran

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
+from metta_ab.definition.job_paths import is_job_dir_value
 from metta_ab.definition.overrides import OverrideValueError, format_value, value_override
 
 PARSER = OverridesParser.create()
@@ -285,7 +286,9 @@ DICT_KEYS = IDENTIFIER_KEYS.filter(lambda key: key.lower() not in HYDRA_KEYWORDS
 # All of unicode (control characters included), plus text made only of what Hydra's and OmegaConf's grammars
 # give a meaning to, so quoting and escaping corner cases come up often.
 GRAMMAR_TEXT = st.text(alphabet="\\'\"${}[]()<>,=:;~+*?@%|#!/ .\t\n\rab01")
-PRIMITIVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text() | GRAMMAR_TEXT
+# The job-directory marker (`"@job_dir/..."`) is the one interpolation asked for: test_job_paths.py checks it.
+TEXT = (st.text() | GRAMMAR_TEXT).filter(lambda text: not is_job_dir_value(text))
+PRIMITIVES = st.none() | st.booleans() | st.integers() | st.floats() | TEXT
 VALUES = st.recursive(
     PRIMITIVES,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(DICT_KEYS, children, max_size=4),

@@ -46,19 +46,19 @@ def test_basic_launcher_writes_one_directory_per_run(tmp_path, lr_experiment):
     assert low2["trainer"]["total_timesteps"] == 5000  # base config value
     assert low2["agent"] == {"hidden": 64, "layers": 3}  # base defaults selected agent/slow
     assert low2["run"] == "lowlr_run_2"  # the variant's `run` is the run-name prefix
-    assert low2["seed"] == 1  # paired seeds: run i gets base_seed + i - 1
+    assert low2["seed"] == 2  # paired seeds: run i gets base_seed + i - 1 (base_seed 1)
     assert low2["wandb"]["project"] == f"ab_test_lr_test_{low2['wandb']['project'][-10:]}"
     assert low2["wandb"]["entity"] == "my-team"
     assert low2["wandb"]["group"] == "lr_test"
     assert low2["wandb"]["tags"] == ["variant:low", "lr-sweep"]
     assert low2["wandb"]["notes"] == "low lr"
     high2 = job_config(exp_dir / "high_run_2")
-    assert high2["seed"] == 1 and high2["run"] == "high_run_2"
+    assert high2["seed"] == 2 and high2["run"] == "high_run_2"
     assert high2["wandb"]["tags"] == ["variant:high", "lr-sweep", "fast"]
 
     record = status(exp_dir / "high_run_3")
-    assert record["status"] == "completed" and record["attempt"] == 1 and record["seed"] == 2
-    assert record["return_value"] == {"score": pytest.approx(0.12), "seed": 2}
+    assert record["status"] == "completed" and record["attempt"] == 1 and record["seed"] == 3
+    assert record["return_value"] == {"score": pytest.approx(0.13), "seed": 3}
     summary = (exp_dir / "summary.txt").read_text()
     assert "low" in summary and "3/3" in summary and "score" in summary
     ledger = json.loads((exp_dir / "ledger.json").read_text())
@@ -223,7 +223,7 @@ experiment = (
             assert run.name == f"{variant}_run_{index}"
             assert list(run.tags) == [f"variant:{variant}", "smoke", *tags]
             assert run.notes == notes
-            assert run.config["seed"] == index - 1
+            assert run.config["seed"] == index
             returned = status(exp_dir / f"{variant}_run_{index}")["return_value"]
             assert run.history["eval/reward"][-1] == pytest.approx(returned["reward"])
     summary = json.loads((exp_dir / "summary.json").read_text())

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
 from metta_ab.definition.experiment import ABExperiment, normalize_key
+from metta_ab.definition.job_paths import dependencies, inside_job_dir, is_path_value, layout_below, matches
 from metta_ab.plan import AppLayout, InjectionKeys, PlannedRun
 
 BASE_GROUP = "ab_base"
@@ -186,6 +187,64 @@ class AppConfig:
             notes.append(f"not injected: {', '.join(wandb_skipped)} (the app's config has no W&B node); {via}")
         return targets, notes
 
+    def job_paths(
+        self, overrides: Sequence[str], patterns: Sequence[str] | None, *, named: bool, leave: set[str]
+    ) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+        """The app's keys that name where it writes (`patterns`: ab.inject.paths) whose value would be the same
+        for every job, each with the path inside the job's directory that keeps its layout; and a note per key
+        found, for the plan. `overrides` compose a job without injected values; keys in `leave` (set by the
+        command line or the experiment) and values that already follow the job's directory (also through
+        another key: `${paths.output_dir}/tb`, `${log_root}/tb`) are left alone. Patterns the user `named`
+        must each match a key."""
+        if not patterns:
+            return (), []
+        try:
+            cfg = self.compose(overrides)
+        except Exception:
+            return (), []  # validation reports why the app's config does not compose
+        keys = [k for k in _all_keys(cfg) if matches(k, patterns)]
+        if named:
+            self._check_path_patterns(cfg, patterns, keys)
+
+        def raw(dotted: str) -> Any:
+            return _raw_value(cfg, dotted)
+
+        path_keys = {k for k in keys if is_path_value(raw(k))}
+        found: list[tuple[str, str]] = []
+        notes: list[str] = []
+        for key in sorted(path_keys):
+            value = raw(key)
+            interpolated, in_job_dir = dependencies(key, raw)
+            followed = sorted(interpolated & path_keys)
+            if in_job_dir:
+                notes.append(f"paths: {key} is already inside each job's directory ({value!r})")
+            elif key in leave:
+                notes.append(f"paths: {key} kept as set ({value!r}): the command line or the experiment sets it")
+            elif followed:
+                notes.append(f"paths: {key} follows {followed[0]} ({value!r})")
+            else:
+                inside = layout_below(key, value)
+                found.append((key, inside))
+                notes.append(
+                    f"paths: {key} -> {inside_job_dir(inside)}, so that each run writes in its own directory "
+                    f"(the app's {value!r} is the same for every job)"
+                )
+        if named:
+            notes += [f"paths: {k} not moved: its value {raw(k)!r} is not a path" for k in keys if k not in path_keys]
+        return tuple(found), notes
+
+    def _check_path_patterns(self, cfg: DictConfig, patterns: Sequence[str], keys: list[str]) -> None:
+        """A key named in ab.inject.paths (no wildcard) must exist: a typo would silently move nothing."""
+        for pattern in patterns:
+            if any(c in pattern for c in "*?[") or any(matches(k, [pattern]) for k in keys):
+                continue
+            suggestions = _suggest(pattern, _all_keys(cfg))
+            hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
+            raise ABConfigError(
+                f"ab.inject.paths: the app's config has no key {pattern!r}{hint}; name the keys where the app "
+                "writes, or set ab.inject.paths=null to move none"
+            )
+
     # --- validation ----------------------------------------------------------------------------------
 
     def validate(
@@ -246,7 +305,7 @@ class AppConfig:
             return []
         keys = {dotted for _, dotted, _ in values}
         try:
-            cfg = self.compose([o for o in overrides if _override_key(o) not in keys])  # the app's own values
+            cfg = self.compose([o for o in overrides if override_key(o) not in keys])  # the app's own values
         except Exception:
             return []
         warnings = []
@@ -268,7 +327,7 @@ class AppConfig:
     def _check_injection_targets(self, overrides: list[str], inject: InjectionKeys) -> None:
         """Injected values must land on keys the app reads: `++` would silently add a typo."""
         targets = inject.targets()
-        skeleton = [o for o in overrides if _override_key(o) not in targets.values()]
+        skeleton = [o for o in overrides if override_key(o) not in targets.values()]
         cfg = self.compose(skeleton)
         for name, key in targets.items():
             if not _accepts_injection(cfg, name, key):
@@ -281,7 +340,7 @@ class AppConfig:
 
     def _explain_missing_key(self, overrides: list[str], value_keys: dict[str, tuple[str, str]]) -> None:
         """Raise a did-you-mean error if a value key does not exist in the config composed without them."""
-        skeleton = [o for o in overrides if _override_key(o) not in value_keys]
+        skeleton = [o for o in overrides if override_key(o) not in value_keys]
         try:
             cfg = self.compose(skeleton)
         except Exception:
@@ -297,7 +356,7 @@ class AppConfig:
             )
 
 
-def _override_key(override: str) -> str:
+def override_key(override: str) -> str:
     """`++a.b='x'`, `+a.b={...}`, `~a.b` -> `a.b`."""
     return override.split("=", 1)[0].lstrip("+~")
 
@@ -338,6 +397,18 @@ def _has_key(cfg: Any, dotted: str) -> bool:
             return False
         node = node._get_node(part)
     return True
+
+
+def _raw_value(cfg: DictConfig, dotted: str) -> Any:
+    """The value at `dotted` as written, interpolations unresolved; None for a dict, a list or no key."""
+    if not _has_key(cfg, dotted):
+        return None
+    node: Any = cfg
+    for part in dotted.split("."):
+        node = node._get_node(part)
+    if isinstance(node, DictConfig | ListConfig) and not node._is_interpolation():
+        return None
+    return node._value()
 
 
 def _app_value(cfg: DictConfig, dotted: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from hydra.core.utils import configure_log
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig
+from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig, override_key
 from hydra_plugins.ab_sweeper._experiment_dir import load_once, locate, publish
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
@@ -30,10 +31,11 @@ from metta_ab import exit_status
 from metta_ab.atomic_files import write_text_atomic
 from metta_ab.definition.design_checks import check_sequential, check_suite
 from metta_ab.definition.errors import ExperimentError
-from metta_ab.definition.experiment import ABExperiment, SequentialSettings
+from metta_ab.definition.experiment import ABExperiment, SequentialSettings, normalize_key
 from metta_ab.definition.loading import save_experiment
 from metta_ab.definition.overrides import format_value
 from metta_ab.plan import (
+    SEED_MODULUS,
     InjectionKeys,
     PlannedRun,
     PlanSettings,
@@ -59,6 +61,7 @@ from metta_ab.records.ledger import (
     move_attempt_aside,
     ran_in_sweeper_process,
     read_status,
+    recorded_base_seed,
 )
 from metta_ab.records.looks import Looks, completed_per_variant, decision_rule, design_for, runs_needed
 
@@ -226,15 +229,18 @@ class ABSweep:
         task_overrides, ab_keys = self._split_arguments(arguments)
         layout = self.app.layout(self.experiment, task_overrides)
         named = {key.removeprefix("ab.inject.") for key in ab_keys if key.startswith("ab.inject.")}
-        inject, self.injection_notes = self._injection(named, task_overrides, layout)
+        inject, job_paths, self.injection_notes = self._injection(named, task_overrides, layout)
         settings = PlanSettings(
             base_seed=self.settings.base_seed,
             paired_seeds=self.settings.paired_seeds,
             inject=inject,
             task_overrides=tuple(task_overrides),
+            job_paths=job_paths,
         )
         try:
             runs = plan_experiment(self.experiment, settings, layout)
+            if "ab.base_seed" not in ab_keys:  # a directory started with another default keeps its seeds
+                settings, runs = self._recorded_seeding(settings, runs, layout)
             fingerprint = definition_fingerprint(self.experiment, settings, layout)
         except ExperimentError as error:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
@@ -273,16 +279,53 @@ class ABSweep:
 
     def _injection(
         self, explicit: set[str], task_overrides: Sequence[str], layout: Any
-    ) -> tuple[InjectionKeys, list[str]]:
-        """The injection targets this app can take (see AppConfig.resolve_injection), and notes on them;
-        `explicit` are the ones the command line set (`ab.inject.<name>=`)."""
+    ) -> tuple[InjectionKeys, tuple[tuple[str, str], ...], list[str]]:
+        """The injection targets this app can take (see AppConfig.resolve_injection), the app's path keys
+        pointed into each job's directory (AppConfig.job_paths), and notes on both; `explicit` are the ones
+        the command line set (`ab.inject.<name>=`). Keys the command line or the experiment sets keep their
+        value."""
         off = InjectionKeys(**{name: None for name in self.settings.inject.targets()})
         probe = PlanSettings(inject=off, task_overrides=tuple(task_overrides))
         try:
             overrides, _ = variant_overrides(self.experiment, self.experiment.variants[0], probe, layout)
         except ExperimentError as error:
             raise ABConfigError(f"{self.settings.experiment}: {error}") from None
-        return self.app.resolve_injection(overrides, self.settings.inject, explicit)
+        inject, notes = self.app.resolve_injection(overrides, self.settings.inject, explicit)
+        experiment = self.experiment
+        leave = {override_key(o) for o in task_overrides} | {
+            normalize_key(key)[0]
+            for values in (experiment.base_values, *(a.overrides for a in (*experiment.variants, *experiment.tasks)))
+            for key in values
+        }
+        paths, path_notes = self.app.job_paths(
+            overrides, self.settings.inject.paths, named="paths" in explicit, leave=leave
+        )
+        return inject, paths, notes + path_notes
+
+    def _recorded_seeding(
+        self, settings: PlanSettings, runs: list[PlannedRun], layout: Any
+    ) -> tuple[PlanSettings, list[PlannedRun]]:
+        """The plan with the base seed this experiment directory was started with, when the command line does
+        not set one: an experiment begun when the default was 0 keeps seed 0, and its completed runs count.
+        Read from the ledger's definition, else (ledger lost) from a job's own record of its seed."""
+        recorded = None
+        if self.settings.resume:
+            recorded = recorded_base_seed(self.experiment_dir)
+            if recorded is None:
+                recorded = self._base_seed_of_job_records(runs, settings.base_seed)
+        if recorded is None or recorded == settings.base_seed:
+            return settings, runs
+        log.info("[ab] %s was started with ab.base_seed=%d: its runs keep their seeds", self.experiment_dir, recorded)
+        settings = dataclasses.replace(settings, base_seed=recorded)
+        return settings, plan_experiment(self.experiment, settings, layout)
+
+    def _base_seed_of_job_records(self, runs: Sequence[PlannedRun], base_seed: int) -> int | None:
+        """The base seed a job's record implies (seeds move with the base seed, one for one)."""
+        for run in runs:
+            seed = (read_status(self.experiment_dir / run.job_dir) or {}).get("seed")
+            if isinstance(seed, int) and run.seed is not None:
+                return (base_seed + seed - run.seed) % SEED_MODULUS
+        return None
 
     def _plan_text(self, runs: Sequence[PlannedRun]) -> str:
         """The plan as it will be analysed: the experiment's analysis settings with `ab.analysis.*` on top."""

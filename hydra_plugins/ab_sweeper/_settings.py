@@ -44,10 +44,18 @@ RANGES = {
 }
 
 
+def _one_path_key_as_list(node: DictConfig) -> DictConfig:
+    """`ab.inject.paths=log_root` means `[log_root]`: one key is the common case."""
+    paths = OmegaConf.select(node, "inject.paths")
+    if not isinstance(paths, str):
+        return node
+    return OmegaConf.merge(node, {"inject": {"paths": [paths]}})
+
+
 def read_settings(node: DictConfig) -> ABSettings:
     _unknown_keys(node, ABSettings, "")
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(ABSettings), node)
+        merged = OmegaConf.merge(OmegaConf.structured(ABSettings), _one_path_key_as_list(node))
         settings: ABSettings = OmegaConf.to_object(merged)  # type: ignore[assignment]
     except OmegaConfBaseException as error:
         message = str(error).splitlines()[0]

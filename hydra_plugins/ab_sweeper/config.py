@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from metta_ab.definition.experiment import AnalysisSettings, SequentialSettings
-from metta_ab.plan import InjectionKeys
+from metta_ab.plan import DEFAULT_BASE_SEED, InjectionKeys
 
 
 @dataclass
@@ -31,7 +31,7 @@ class ABSettings:
     settle_timeout: float = 1800.0  # seconds a rerun waits for runs an earlier sweep left running
     dry_run: bool = False  # validate and print the plan, launch nothing
     resume: bool = True  # rerunning skips completed runs; false moves the old directory aside
-    base_seed: int = 0  # run i gets base_seed + i - 1
+    base_seed: int = DEFAULT_BASE_SEED  # run i gets base_seed + i - 1
     paired_seeds: bool = True  # run i has the same seed in every variant
     progress_interval: float = 1.0  # seconds between progress checks while jobs run
     plots: bool = True

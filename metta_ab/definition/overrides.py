@@ -2,7 +2,9 @@
 
 A variant value must reach the job's config unchanged and can never become a sweep (`a,b`), a second
 override, or an interpolation: every string is quoted, quotes and backslashes escaped by Hydra's
-quoted-string rules, and `${` escaped by OmegaConf's. The property test in tests/ composes real configs.
+quoted-string rules, and `${` escaped by OmegaConf's. The one interpolation is the one asked for: a value
+marked as a path inside the job directory (`"@job_dir/logs"`, see job_paths.py). The property test in tests/
+composes real configs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
+
+from metta_ab.definition.job_paths import inside_job_dir, is_job_dir_value, marker_path
 
 _DICT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
 _KEYWORDS = {"true", "false", "null", "nan", "inf"}  # Hydra reads these dict keys as values
@@ -80,7 +84,7 @@ def _format_plain(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        return _quote(value)
+        return _job_dir_value(value) if is_job_dir_value(value) else _quote(value)
     if isinstance(value, list):
         return "[" + ",".join(_format_plain(item) for item in value) + "]"
     return "{" + ",".join(f"{_dict_key(k)}:{_format_plain(v)}" for k, v in value.items()) + "}"
@@ -95,14 +99,26 @@ def _dict_key(key: Any) -> str:
     return key
 
 
-def _quote(text: str) -> str:
-    """Single-quote `text` so that Hydra's parser and OmegaConf's resolver both give `text` back."""
-    # OmegaConf reads `\${` as a literal `${`, and backslashes right before it as escaped pairs.
-    text = _BACKSLASHES_BEFORE_INTERPOLATION.sub(lambda m: m.group(1) * 2 + "\\${", text)
+def _quote(text: str, *, interpolate: bool = False) -> str:
+    """Single-quote `text` so that Hydra's parser and OmegaConf's resolver both give `text` back; with
+    `interpolate`, its `${...}` stay interpolations (an app's own value, moved into the job directory)."""
+    if not interpolate:  # OmegaConf reads `\${` as a literal `${`, and backslashes right before it as escaped pairs.
+        text = _BACKSLASHES_BEFORE_INTERPOLATION.sub(lambda m: m.group(1) * 2 + "\\${", text)
     # Hydra's quoted strings: a run of backslashes before a quote (or at the very end) is doubled.
     text = _BACKSLASHES_BEFORE_QUOTE.sub(lambda m: m.group(1) * 2 + "\\'", text)
     text = _TRAILING_BACKSLASHES.sub(lambda m: m.group(1) * 2, text)
     return f"'{text}'"
+
+
+def _job_dir_value(value: str) -> str:
+    """`"@job_dir/logs"` -> `'${hydra:runtime.output_dir}/logs'`: the job's directory, then the literal rest."""
+    rest = marker_path(value)
+    return "'" + inside_job_dir(_quote(rest)[1:-1] if rest else "") + "'"
+
+
+def interpolating_override(key: str, text: str) -> str:
+    """`++key='text'` with the `${...}` of `text` kept as interpolations."""
+    return f"++{key}={_quote(text, interpolate=True)}"
 
 
 def value_override(key: str, value: Any, *, prefix: str = "") -> str:

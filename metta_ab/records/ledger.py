@@ -373,3 +373,14 @@ class Ledger:
 
     def by_status(self, status: str) -> list[RunRecord]:
         return [r for r in self.runs.values() if r.status == status]
+
+
+def recorded_base_seed(experiment_dir: Path) -> int | None:
+    """The `ab.base_seed` the sweeps of this directory ran with (the ledger's definition), None when it has no
+    readable ledger saying so: a rerun keeps it even after the default changed."""
+    try:
+        ledger = Ledger.load(experiment_dir)
+    except RecordError:
+        return None
+    seed = ledger.header.get("fingerprint", {}).get("base_seed") if ledger else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
