@@ -86,9 +86,14 @@ def parse_table(text: str) -> Table:
     return {header[index]: cells for index, cells in columns.items()}
 
 
+def is_step_column(name: str) -> bool:
+    """Whether a column of this name counts the steps (one of STEP_COLUMNS, compared case-insensitively)."""
+    return name.lower() in _STEP_RANK
+
+
 def step_column(table: Table) -> str | None:
     """The column the rows are steps of (STEP_COLUMNS, first match), or None for the row number."""
-    ranked = [(_STEP_RANK[name.lower()], name) for name in table if name.lower() in _STEP_RANK]
+    ranked = [(_STEP_RANK[name.lower()], name) for name in table if is_step_column(name)]
     for _, name in sorted(ranked):
         if any(math.isfinite(v) for v in table[name]):
             return name
