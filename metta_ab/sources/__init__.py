@@ -103,4 +103,5 @@ def collect_run_metrics(
         for found in source.read(job, wanted):
             metrics.absorb(found.final, found.curves, found.label, claim=source.settles)
     metrics.warnings.extend(job.warnings)
+    metrics.reader_returned_none = job.reader_returned_none
     return metrics

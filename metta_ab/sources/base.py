@@ -54,6 +54,7 @@ class RunMetrics:
     sources: list[str] = field(default_factory=list)  # labels of the sources that added something, in order
     warnings: list[str] = field(default_factory=list)  # what could not be read (naming no run: the caller does)
     claimed: set[str] = field(default_factory=set)  # names an authoritative source (a reader) settled
+    reader_returned_none: bool = False  # the declared reader returned None: it knew nothing of this run
 
     def has(self, metric: str) -> bool:
         return metric in self.final or metric in self.curves
@@ -189,6 +190,7 @@ class Job:
         self.return_value = return_value
         self.reader = reader  # a metta_ab.metric_reader.MetricReader, or None
         self.warnings: list[str] = []
+        self.reader_returned_none = False  # set by the reader source
 
     def relative(self, path: Path) -> str:
         try:
@@ -206,9 +208,7 @@ class Job:
 
         def enter(directory: os.DirEntry[str], depth: int) -> bool:
             name = directory.name
-            return not (
-                is_hidden_or_skipped(directory) or name == WANDB_DIR or (depth == 1 and name in SKIPPED_AT_TOP)
-            )
+            return not (is_hidden_or_skipped(directory) or name == WANDB_DIR or (depth == 1 and name in SKIPPED_AT_TOP))
 
         listing = list_tree(self.path, enter)
         if listing.truncated:

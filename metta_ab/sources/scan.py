@@ -31,9 +31,7 @@ class Listing:
     truncated: bool = False  # the cap was reached with entries left unseen
 
 
-def list_tree(
-    root: Path, enter: Callable[[os.DirEntry[str], int], bool], limit: int = MAX_SCANNED_ENTRIES
-) -> Listing:
+def list_tree(root: Path, enter: Callable[[os.DirEntry[str], int], bool], limit: int = MAX_SCANNED_ENTRIES) -> Listing:
     """Files and directories under `root`, breadth-first in name order, at most `limit` of them.
     `enter(directory, depth)` says whether to look inside a directory found at `depth` (1: in `root`)."""
     listing = Listing()
