@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from pathlib import Path
 
 import pytest
@@ -68,6 +67,10 @@ def test_sparse_rows_give_each_metric_its_cells_in_step_order_the_later_row_winn
     assert {name: (c.steps.tolist(), c.values.tolist()) for name, c in found.curves.items()} == expected
     assert found.final == {name: values[-1] for name, (_, values) in expected.items()}  # the largest step's
     assert found.sources == ["csv log (csv/version_0/metrics.csv)"]
+    for name, (steps, values) in expected.items():  # a declared metric: only its column is converted
+        wanted = collect_run_metrics(job_dir, None, name)
+        assert (wanted.curves[name].steps.tolist(), wanted.curves[name].values.tolist()) == (steps, values)
+        assert wanted.final[name] == values[-1]
 
 
 def test_the_template_layout_train_validation_and_test_rows():
@@ -140,9 +143,9 @@ def test_a_torn_last_row_and_non_finite_cells(tmp_path):
     series = parse_wide_csv("step,loss,acc\n0,1.0,0.1\n1,nan,0.2\n2,inf,\n3,0.5,0.3\n4,0.4")
     assert series["acc"] == ([0.0, 1.0, 3.0], [0.1, 0.2, 0.3])  # the short last row counts as far as it goes
     (tmp_path / "metrics.csv").write_text("step,loss,acc\n0,1.0,0.1\n1,nan,0.2\n2,inf,\n3,0.5,0.3\n4,0.4")
-    found = collect_run_metrics(tmp_path, None, "loss")
+    found = collect_run_metrics(tmp_path, None)
     assert found.curves["loss"].steps.tolist() == [0.0, 3.0, 4.0] and found.final["loss"] == 0.4
-    assert not math.isnan(found.final["acc"])
+    assert found.final["acc"] == 0.3
 
 
 def test_a_declared_metric_is_scored_from_the_sparse_validation_rows(tmp_path):

@@ -219,14 +219,15 @@ class Job:
                 found.wandb_dirs.append(Path(directory.path))
             elif directory.name == CSV_SCALARS_DIR:
                 found.csv_scalar_dirs.append(Path(directory.path))
+        below_scalars = f"{os.sep}{CSV_SCALARS_DIR}{os.sep}"
         for file in listing.files:
-            name, path = file.name, Path(file.path)
+            name = file.name
             if name.startswith(TFEVENTS_PREFIX):
-                found.tfevents.append(path)
+                found.tfevents.append(Path(file.path))
             elif name in PROGRESS_TABLES:
-                found.progress_tables.append(path)
-            elif name.endswith(CSV_SUFFIX) and CSV_SCALARS_DIR not in path.relative_to(self.path).parts[:-1]:
-                found.csv_logs.append(path)
+                found.progress_tables.append(Path(file.path))
+            elif name.endswith(CSV_SUFFIX) and below_scalars not in file.path[len(str(self.path)) :]:
+                found.csv_logs.append(Path(file.path))
         # Shallowest first (the job's own table before one a library left deeper down), then by path.
         found.progress_tables.sort(key=lambda p: (len(p.relative_to(self.path).parts), str(p)))
         return found

@@ -35,7 +35,7 @@ def list_tree(root: Path, enter: Callable[[os.DirEntry[str], int], bool], limit:
     """Files and directories under `root`, breadth-first in name order, at most `limit` of them.
     `enter(directory, depth)` says whether to look inside a directory found at `depth` (1: in `root`)."""
     listing = Listing()
-    pending: deque[tuple[Path, int]] = deque([(Path(root), 0)])
+    pending: deque[tuple[str, int]] = deque([(os.fspath(root), 0)])  # str, not Path: Paths cost ~5x the walk
     budget = limit
     while pending:
         directory, depth = pending.popleft()
@@ -58,7 +58,7 @@ def list_tree(root: Path, enter: Callable[[os.DirEntry[str], int], bool], limit:
                 continue
             listing.directories.append(entry)
             if enter(entry, depth + 1):
-                pending.append((Path(entry.path), depth + 1))
+                pending.append((entry.path, depth + 1))
         if budget == 0 and pending:
             listing.truncated = True
             break

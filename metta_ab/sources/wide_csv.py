@@ -34,17 +34,18 @@ LABEL = "csv log"
 Points = tuple[list[float], list[float]]  # (steps, values) in the order written
 
 
-def names_a_step(header: str) -> bool:
-    """Whether a CSV header line names a step column (so the file may be a metrics log)."""
+def header_names(header: str) -> list[str]:
     delimiter = "\t" if "\t" in header else ","
-    names = next(csv.reader(io.StringIO(header), delimiter=delimiter), [])
-    return any(is_step_column(name.strip()) for name in names)
+    return [name.strip() for name in next(csv.reader(io.StringIO(header), delimiter=delimiter), [])]
 
 
-def parse_wide_csv(text: str) -> dict[str, Points]:
+def parse_wide_csv(text: str, wanted: str | None = None) -> dict[str, Points]:
     """Every metric's logged points, by name, in row order (see the module docstring); {} for a CSV
-    without a step column."""
-    table = parse_table(text)
+    without a step column. When the file has the `wanted` metric, only its points (and nothing else
+    converted: a 5,000-row log is read in a fraction of the time)."""
+    names = header_names(next((line for line in text.splitlines() if line.strip()), ""))
+    only = {wanted, *filter(is_step_column, names)} if wanted in names else None
+    table = parse_table(text, only)
     step_name = step_column(table)
     if step_name is None:
         return {}
@@ -59,13 +60,14 @@ def parse_wide_csv(text: str) -> dict[str, Points]:
     return series
 
 
-def read_csv_log(path: Path) -> dict[str, Points]:
-    """The points of a wide CSV log, or {} when the file's header names no step column (not read further)."""
+def read_csv_log(path: Path, wanted: str | None = None) -> dict[str, Points]:
+    """The points of a wide CSV log (see `parse_wide_csv`), or {} when the file's header names no step column
+    (then it is not read further)."""
     with path.open(encoding="utf-8", errors="replace", newline="") as file:
         header = next((line for line in file if line.strip()), "")
-        if not names_a_step(header):
+        if not any(is_step_column(name) for name in header_names(header)):
             return {}
-        return parse_wide_csv(header + file.read())
+        return parse_wide_csv(header + file.read(), wanted)
 
 
 def read(job: Job, wanted: str | None) -> Iterator[Found]:
@@ -73,7 +75,7 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
     read_from: list[str] = []
     for path in job.files.csv_logs:
         try:
-            points = read_csv_log(path)
+            points = read_csv_log(path, wanted)
         except (OSError, csv.Error) as error:
             job.warnings.append(f"the CSV log {job.relative(path)} is not readable ({error})")
             continue
