@@ -278,11 +278,18 @@ def _no_verdict(
         return unreported(metric, records, metrics, experiment_dir, reader)
     assert analysis is not None
     pairs = ", ".join(f"{c.treatment} vs {c.control}" for c in untested)
-    again = f"run the same command again to retry the {unfinished} run(s) that did not complete, or " * bool(unfinished)
-    return (
-        f"{pairs}: fewer than 2 scored runs per variant{' (pairs, with paired seeds)' if analysis.paired else ''}; "
-        f"{again}raise runs_per_variant (a rerun adds only the new runs)."
-    )
+    fewer = f"{pairs}: fewer than 2 scored runs per variant{' (pairs, with paired seeds)' if analysis.paired else ''}"
+    retry = f"run the same command again to retry the {unfinished} run(s) that did not complete"
+    silent = [job_dir for job_dir, found in metrics.items() if metric is not None and not found.has(metric)]
+    if silent:  # completed without the number: more runs would not help, where the numbers went would
+        shown = ", ".join(silent[:5]) + (f" and {len(silent) - 5} more" if len(silent) > 5 else "")
+        strays = stray_logs(experiment_dir, records)
+        where = f" {stray_note(strays)} {LOG_DIR_FIX}" if strays.files else ""
+        return f"{fewer}: {len(silent)} run(s) completed without a value for {metric!r} ({shown}).{where}" + (
+            f" Then {retry}." if unfinished else ""
+        )
+    again = f"{retry}, or " * bool(unfinished)
+    return f"{fewer}; {again}raise runs_per_variant (a rerun adds only the new runs)."
 
 
 def unreported(
