@@ -35,7 +35,7 @@ from metta_ab.ledger import (
 from metta_ab.loading import load_experiment
 from metta_ab.looks import Looks, SequentialOutcome, design_for, runs_needed
 from metta_ab.metric_reader import MetricReader
-from metta_ab.no_number import LOG_DIR_FIX, nothing_found, stray_note, written_between
+from metta_ab.no_number import LOG_DIR_FIX, nothing_found, stray_note
 from metta_ab.plan import seeds_are_paired
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
 from metta_ab.sources.stray_logs import StrayLogs, stray_log_files
@@ -306,7 +306,10 @@ def unreported(
     strays = stray_logs(experiment_dir, records)
     if metric is not None and any(found.names for found in completed):
         named = metric_not_found(metric, metrics)
-        return f"{named} {stray_note(strays)} If {metric!r} is in them: {LOG_DIR_FIX}" if strays.files else named
+        if strays.files:
+            went = f"If {metric!r} is in them, that is where the numbers went."
+            return f"{named} {stray_note(strays)} {went} {LOG_DIR_FIX}"
+        return named
     none_everywhere = reader is not None and all(found.reader_returned_none for found in completed)
     return nothing_found(metric, len(completed), reader if none_everywhere else None, strays)
 
@@ -317,10 +320,11 @@ def stray_logs(experiment_dir: Path, records: Sequence[RunRecord]) -> StrayLogs:
     not known."""
     launch_dir = launch_directory(experiment_dir)
     completed = [r for r in records if r.status == COMPLETED]
-    window = written_between([r.started_at for r in completed], [r.finished_at for r in completed])
-    if launch_dir is None or window is None or not launch_dir.is_dir():
+    starts = [r.started_at for r in completed if r.started_at is not None]
+    ends = [r.finished_at for r in completed if r.finished_at is not None]
+    if launch_dir is None or not (starts and ends) or not launch_dir.is_dir():
         return StrayLogs(launch_dir or experiment_dir, [], False)
-    return stray_log_files(launch_dir, [experiment_dir / r.job_dir for r in records], *window)
+    return stray_log_files(launch_dir, [experiment_dir / r.job_dir for r in records], min(starts), max(ends))
 
 
 def _pick_metric(metrics: dict[str, RunMetrics], records: Sequence[RunRecord]) -> str | None:

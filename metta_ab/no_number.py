@@ -5,7 +5,6 @@ the fix. Not "failed" and not "not enough completed runs": the runs did complete
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from metta_ab.metric_reader import MetricReader
@@ -29,7 +28,7 @@ SHOWN = 5  # stray files named; the rest are counted
 
 
 def nothing_found(
-    metric: str | None, completed: int, reader_returned_none: MetricReader | None, strays: StrayLogs | None
+    metric: str | None, completed: int, reader_returned_none: MetricReader | None, strays: StrayLogs
 ) -> str:
     """The reason for `completed` runs none of which reported a number (`metric`'s, or with no metric declared,
     any); `reader_returned_none`: the declared reader, when it returned None for every one of them."""
@@ -42,7 +41,7 @@ def nothing_found(
     if reader_returned_none is not None:
         reader = reader_returned_none
         text += f" The reader {reader.function} ({reader.path}) returned None for every run."
-    if strays is not None and strays.files:
+    if strays.files:
         return f"{text} {stray_note(strays)} {LOG_DIR_FIX}"
     if reader_returned_none is not None:
         return f"{text} Fix the reader: it gets each job directory (an absolute pathlib.Path) and found nothing there."
@@ -65,13 +64,6 @@ def stray_note(strays: StrayLogs) -> str:
         "Log files were written while the runs ran, outside their job directories, under the directory the "
         f"sweep was started from ({strays.launch_dir}){cut}: {len(strays.files)} file(s){where}: {shown}."
     )
-
-
-def written_between(started: Sequence[float | None], finished: Sequence[float | None]) -> tuple[float, float] | None:
-    """(first start, last finish) of the runs, or None when no run recorded both."""
-    starts = [t for t in started if t is not None]
-    ends = [t for t in finished if t is not None]
-    return (min(starts), max(ends)) if starts and ends else None
 
 
 def _relative(path: Path, root: Path) -> str:

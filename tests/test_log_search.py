@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from metta_ab.analysis import analyze_directory
+from metta_ab.experiment import create_experiment
+from metta_ab.ledger import EXPERIMENT_CONFIG, write_status
+from metta_ab.loading import save_experiment
+from metta_ab.no_number import LOG_DIR_FIX
 from metta_ab.sources import collect_run_metrics
 from metta_ab.sources.scan import MAX_SCANNED_ENTRIES, list_tree
 from metta_ab.sources.stray_logs import CLOCK_SLACK_SECONDS, stray_log_files
@@ -87,3 +92,22 @@ def test_stray_logs_are_the_log_files_outside_the_job_directories_written_while_
     os.utime(later, (start + 3600, start + 3600))
     found = stray_log_files(tmp_path, job_dirs, start - CLOCK_SLACK_SECONDS / 2, time.time())
     assert sorted(found.files) == sorted(strays) and not found.truncated
+
+
+def test_a_misnamed_metric_with_logs_outside_the_job_directories_names_both(tmp_path):
+    """The runs returned something, but the metric went to a log tree under the launch directory: the reason
+    gives the did-you-mean and the stray files with the fix (`metta-ab analyze` of a finished sweep)."""
+    experiment = create_experiment("outside").add_variant(name="a").add_variant(name="b").set_metric("eval/return")
+    experiment_dir = tmp_path / "ab_test_results" / "outside"
+    experiment_dir.mkdir(parents=True)
+    save_experiment(experiment.build(), experiment_dir / EXPERIMENT_CONFIG)
+    (experiment_dir / "multirun.yaml").write_text(f"hydra:\n  runtime:\n    cwd: {tmp_path}\n")
+    start = time.time()
+    for job in ("a_run_1", "b_run_1"):
+        touch(tmp_path / "logs" / job / "events.out.tfevents.1.host")
+        record = {"status": "completed", "attempt": 1, "seed": 0, "return_value": {"steps": 100}}
+        write_status(experiment_dir / job, {**record, "started_at": start, "finished_at": time.time()})
+    reason = analyze_directory(experiment_dir).no_verdict
+    assert reason.startswith("No run reported 'eval/return'; the runs reported 'steps'")
+    assert f"sweep was started from ({tmp_path}): 2 file(s) under logs/: a_run_1/events.out.tfevents.1.host, " in reason
+    assert "If 'eval/return' is in them, that is where the numbers went." in reason and reason.endswith(LOG_DIR_FIX)
