@@ -316,15 +316,24 @@ def unreported(
 
 def stray_logs(experiment_dir: Path, records: Sequence[RunRecord]) -> StrayLogs:
     """Log files written while the completed runs ran, outside the job directories, under the directory the
-    sweep was launched from (`metta_ab.sources.stray_logs`); none when that directory or the runs' times are
-    not known."""
-    launch_dir = launch_directory(experiment_dir)
+    sweep was launched from; none when the runs' times are not known."""
     completed = [r for r in records if r.status == COMPLETED]
     starts = [r.started_at for r in completed if r.started_at is not None]
     ends = [r.finished_at for r in completed if r.finished_at is not None]
-    if launch_dir is None or not (starts and ends) or not launch_dir.is_dir():
-        return StrayLogs(launch_dir or experiment_dir, [], False)
-    return stray_log_files(launch_dir, [experiment_dir / r.job_dir for r in records], min(starts), max(ends))
+    if not (starts and ends):
+        return StrayLogs(experiment_dir, [], False)
+    return strays_since_launch(experiment_dir, [experiment_dir / r.job_dir for r in records], min(starts), max(ends))
+
+
+def strays_since_launch(
+    experiment_dir: Path, job_dirs: Sequence[Path], written_from: float, written_until: float
+) -> StrayLogs:
+    """`metta_ab.sources.stray_logs` under the directory the sweep was launched from (none when it is not
+    known: no multirun.yaml)."""
+    launch_dir = launch_directory(experiment_dir)
+    if launch_dir is None or not launch_dir.is_dir():
+        return StrayLogs(experiment_dir, [], False)
+    return stray_log_files(launch_dir, job_dirs, written_from, written_until)
 
 
 def _pick_metric(metrics: dict[str, RunMetrics], records: Sequence[RunRecord]) -> str | None:

@@ -127,6 +127,9 @@ def test_logs_written_outside_the_job_directories_are_listed_with_the_fix_that_w
     )
     assert "/version_0/events.out.tfevents." in last and last.endswith(LOG_DIR_FIX)
     assert "hydra.job.chdir=True" in LOG_DIR_FIX and "'log_root=${hydra:runtime.output_dir}/logs'" in LOG_DIR_FIX
+    # said after the first run, in the progress log: the rest of the budget need not be spent to learn it
+    first = next(line for line in result.output.splitlines() if "completed without reporting 'eval/return'" in line)
+    assert "Log files were written while the runs ran" in first and "under logs/runs/ppo/cartpole/" in first
     block = verdict_block(result.experiment_dir("outside"))
     assert block.startswith("Verdict:\n  None: 6 run(s) completed, but no number was found") and "logs/runs/" in block
     assert "failed" not in block and "not enough completed runs" not in block
