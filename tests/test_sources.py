@@ -149,12 +149,10 @@ def test_attempts_wandb_and_hidden_directories_are_not_read(tmp_path):
     for hidden in ("attempts/1/exp", ".hydra"):
         (tmp_path / hidden / "scalars").mkdir(parents=True, exist_ok=True)
         (tmp_path / hidden / "scalars" / "score.csv").write_text("0,6.5\n")  # TorchRL's
-    deep = tmp_path / "a" / "b" / "c" / "d" / "e" / "f"
-    deep.mkdir(parents=True)
-    (deep / "progress.csv").write_text("score\n5\n")  # deeper than the scan goes
-    (tmp_path / "a" / "b" / "c" / "d" / "e" / "progress.csv").write_text("score\n4\n")  # as deep as it goes
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "progress.csv").write_text("score\n4\n")
     found = collect_run_metrics(tmp_path, None)
-    assert found.final == {"score": 4.0} and found.sources == ["a/b/c/d/e/progress.csv"]
+    assert found.final == {"score": 4.0} and found.sources == ["a/b/progress.csv"]
 
 
 def test_event_files_are_read_with_no_tensorboard_tensorflow_or_protobuf(tmp_path):
@@ -716,6 +714,16 @@ def test_sources_in_order_and_later_ones_read_only_while_the_metric_is_missing(t
     assert collect_run_metrics(tmp_path, returned).final == wanted_late.final  # nothing declared: all of them
 
 
+def test_runs_that_completed_without_the_metric_are_named_not_sent_for_more_runs(tmp_path):
+    """One variant's runs report the metric and the other's report nothing: the reason names the silent runs
+    (more runs would not help) instead of 'fewer than 2 scored runs; raise runs_per_variant'."""
+    jobs = {"a_run_1": {"score": 1.0}, "a_run_2": {"score": 2.0}, "b_run_1": None, "b_run_2": None}
+    reason = analyze_directory(write_experiment_dir(tmp_path / "exp", jobs)).no_verdict
+    assert reason.startswith("b vs a: fewer than 2 scored runs per variant")
+    assert "2 run(s) completed without a value for 'score' (b_run_1, b_run_2)." in reason
+    assert "runs_per_variant" not in reason
+
+
 def test_a_declared_metric_nobody_reported_lists_the_names_that_were_found(tmp_path):
     experiment = create_experiment("typo").add_variant(name="a").add_variant(name="b").set_metric("eval/retrun")
     experiment_dir = write_experiment_dir(tmp_path / "exp", {"a_run_1": None, "b_run_1": None}, experiment.build())
@@ -732,8 +740,7 @@ def test_a_declared_metric_nobody_reported_lists_the_names_that_were_found(tmp_p
     empty_dir = write_experiment_dir(tmp_path / "empty", {"a_run_1": None, "b_run_1": None}, experiment.build())
     warning = analyze_directory(empty_dir).no_verdict
     assert (
-        warning.startswith("No run reported")
-        and "nor any other number" in warning
+        warning.startswith("2 run(s) completed, but no number was found for 'eval/retrun' nor for any other metric.")
         and "TensorBoard event files" in warning
         and "reader=fn" in warning
     )

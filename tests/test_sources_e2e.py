@@ -1,6 +1,6 @@
 """Apps that return nothing, through the real Hydra command line: the verdict comes from what they wrote
-(TensorBoard events, a progress.csv, TorchRL's CSV scalars, a text log read by the experiment's reader
-function)."""
+(TensorBoard events, a progress.csv, TorchRL's CSV scalars, Lightning's CSVLogger metrics.csv, a text log
+read by the experiment's reader function)."""
 
 from __future__ import annotations
 
@@ -61,13 +61,21 @@ def check_verdict(summary: dict, metric: str) -> None:
     assert comparison["difference"] == pytest.approx((0.51 + 0.51 + 0.47) / 3, abs=1e-4)
 
 
-def sweep(app: str, tmp_path, name: str, metric: str, reader: str = "", status: int = exit_status.VERDICT):
+def sweep(
+    app: str,
+    tmp_path,
+    name: str,
+    metric: str,
+    reader: str = "",
+    status: int = exit_status.VERDICT,
+    overrides: tuple[str, ...] = (),
+):
     write_experiment(
         tmp_path / "exp.py",
         (READER if reader else "")
         + EXPERIMENT.format(name=name, metric=metric, reader=f", reader={reader}" if reader else ""),
     )
-    result = run_sweep(APPS / app / "app.py", "ab.experiment=exp.py", cwd=tmp_path)
+    result = run_sweep(APPS / app / "app.py", "ab.experiment=exp.py", *overrides, cwd=tmp_path)
     assert result.returncode == status, result.output
     directory = result.experiment_dir(name)
     return directory, json.loads((directory / "summary.json").read_text())
@@ -98,6 +106,18 @@ def test_torchrl_csv_scalars_give_the_verdict(tmp_path):
         (f"torchrl csv scalars ({exp}/{exp}/scalars)",)
     }
     assert "Numbers from:   torchrl csv scalars (6 runs)\n" in (directory / "summary.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    "launcher", [(), ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")], ids=["basic", "joblib"]
+)
+def test_lightning_csv_logger_metrics_give_the_verdict(tmp_path, launcher):
+    """Lightning's CSVLogger as the Lightning + Hydra template configures it: csv/version_0/metrics.csv, sparse
+    training / validation rows and the test row last (tests/apps/lightning_csv_logger)."""
+    directory, summary = sweep("lightning_csv_logger", tmp_path, "lightning", "test/acc", overrides=launcher)
+    check_verdict(summary, "test/acc")
+    assert {tuple(run["metric_sources"]) for run in summary["runs"]} == {("csv log (csv/version_0/metrics.csv)",)}
+    assert "Numbers from:   csv log (6 runs)\n" in (directory / "summary.txt").read_text()
 
 
 def test_a_misnamed_metric_lists_what_the_runs_reported(tmp_path):

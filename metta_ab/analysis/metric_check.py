@@ -1,16 +1,19 @@
 """Is the declared metric there? Asked of the first run that completes, so that a typo in `.set_metric(...)`
-is found after one run instead of after the whole budget, and asked again at the end to say why there is no
-verdict."""
+(or logs written outside the job directory: the files are listed, with the fix) is found after one run
+instead of after the whole budget, and asked again at the end to say why there is no verdict."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from metta_ab.analysis.results import metric_not_found
+from metta_ab.analysis.no_number import LOG_DIR_FIX, stray_note
+from metta_ab.analysis.results import metric_not_found, strays_since_launch
 from metta_ab.analysis.suite import metric_for, template_pattern
 from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
+from metta_ab.records.ledger import STATUS_FILE, read_status
 from metta_ab.sources import RunMetrics, collect_run_metrics
+from metta_ab.sources.stray_logs import StrayLogs
 
 
 def reports_metric(metrics: RunMetrics, metric: str, task: str | None) -> bool:
@@ -41,4 +44,17 @@ def missing_metric(
     if reports_metric(metrics, metric, task):
         return None
     expected = metric_for(metric, task) if task is not None and TASK_FIELD in metric else metric
-    return metric_not_found(expected, {job_dir.name: metrics}, subject=f"{job_dir.name} completed without reporting")
+    problem = metric_not_found(expected, {job_dir.name: metrics}, subject=f"{job_dir.name} completed without reporting")
+    strays = strays_of_run(job_dir)
+    return f"{problem} {stray_note(strays)} {LOG_DIR_FIX}" if strays.files else problem
+
+
+def strays_of_run(job_dir: Path) -> StrayLogs:
+    """The log files written outside the job directories while this run ran (other runs may be running: every
+    directory of the experiment with a job record is left out)."""
+    status = read_status(job_dir) or {}
+    started, finished = status.get("started_at"), status.get("finished_at")
+    if started is None or finished is None:
+        return StrayLogs(job_dir.parent, [], False)
+    job_dirs = [path for path in job_dir.parent.iterdir() if (path / STATUS_FILE).is_file()]
+    return strays_since_launch(job_dir.parent, job_dirs, started, finished)

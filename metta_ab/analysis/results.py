@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from metta_ab import stats
+from metta_ab.analysis.no_number import LOG_DIR_FIX, nothing_found, stray_note
 from metta_ab.analysis.scores import score_run, threshold_time
 from metta_ab.analysis.suite import (
     SuiteResults,
@@ -32,6 +33,7 @@ from metta_ab.definition.design_checks import check_suite
 from metta_ab.definition.errors import ExperimentError
 from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
 from metta_ab.definition.loading import load_experiment
+from metta_ab.definition.metric_reader import MetricReader
 from metta_ab.plan import seeds_are_paired
 from metta_ab.records.ledger import (
     COMPLETED,
@@ -46,6 +48,7 @@ from metta_ab.records.ledger import (
 )
 from metta_ab.records.looks import Looks, SequentialOutcome, design_for, runs_needed
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
+from metta_ab.sources.stray_logs import StrayLogs, stray_log_files
 from metta_ab.text_format import fmt_setting
 
 MULTIRUN_YAML = "multirun.yaml"  # the sweep's config as Hydra composed it, `ab.analysis.*` included
@@ -230,6 +233,8 @@ def _no_verdict(
     metrics: dict[str, RunMetrics],
     metric: str | None,
     reasons: Sequence[str],
+    experiment_dir: Path,
+    reader: MetricReader | None,
 ) -> str | None:
     """Why no verdict (None when every comparison was tested): `reasons` are what the analysis already knows
     (no metric at all, no task found); else the untested comparisons and why their runs have no score."""
@@ -243,14 +248,65 @@ def _no_verdict(
     if unfinished == len(records):
         return "no run completed: see why in the failed runs and their logs, fix it and run the same command again."
     if metric is not None and not any(found.has(metric) for found in metrics.values()):
-        return metric_not_found(metric, metrics)
+        return unreported(metric, records, metrics, experiment_dir, reader)
     assert analysis is not None
     pairs = ", ".join(f"{c.treatment} vs {c.control}" for c in untested)
-    again = f"run the same command again to retry the {unfinished} run(s) that did not complete, or " * bool(unfinished)
-    return (
-        f"{pairs}: fewer than 2 scored runs per variant{' (pairs, with paired seeds)' if analysis.paired else ''}; "
-        f"{again}raise runs_per_variant (a rerun adds only the new runs)."
-    )
+    fewer = f"{pairs}: fewer than 2 scored runs per variant{' (pairs, with paired seeds)' if analysis.paired else ''}"
+    retry = f"run the same command again to retry the {unfinished} run(s) that did not complete"
+    silent = [job_dir for job_dir, found in metrics.items() if metric is not None and not found.has(metric)]
+    if silent:  # completed without the number: more runs would not help, where the numbers went would
+        shown = ", ".join(silent[:5]) + (f" and {len(silent) - 5} more" if len(silent) > 5 else "")
+        strays = stray_logs(experiment_dir, records)
+        where = f" {stray_note(strays)} {LOG_DIR_FIX}" if strays.files else ""
+        return f"{fewer}: {len(silent)} run(s) completed without a value for {metric!r} ({shown}).{where}" + (
+            f" Then {retry}." if unfinished else ""
+        )
+    again = f"{retry}, or " * bool(unfinished)
+    return f"{fewer}; {again}raise runs_per_variant (a rerun adds only the new runs)."
+
+
+def unreported(
+    metric: str | None,
+    records: Sequence[RunRecord],
+    metrics: dict[str, RunMetrics],
+    experiment_dir: Path,
+    reader: MetricReader | None,
+) -> str:
+    """Why no completed run has `metric` (None: no number at all): the names they did report (a typo), or that
+    they reported nothing, with the reader that returned None for all of them; and in both cases the log files
+    the runs wrote outside their job directories, which is where the numbers usually went."""
+    completed = [metrics[r.job_dir] for r in records if r.status == COMPLETED and r.job_dir in metrics]
+    strays = stray_logs(experiment_dir, records)
+    if metric is not None and any(found.names for found in completed):
+        named = metric_not_found(metric, metrics)
+        if strays.files:
+            went = f"If {metric!r} is in them, that is where the numbers went."
+            return f"{named} {stray_note(strays)} {went} {LOG_DIR_FIX}"
+        return named
+    none_everywhere = reader is not None and all(found.reader_returned_none for found in completed)
+    return nothing_found(metric, len(completed), reader if none_everywhere else None, strays)
+
+
+def stray_logs(experiment_dir: Path, records: Sequence[RunRecord]) -> StrayLogs:
+    """Log files written while the completed runs ran, outside the job directories, under the directory the
+    sweep was launched from; none when the runs' times are not known."""
+    completed = [r for r in records if r.status == COMPLETED]
+    starts = [r.started_at for r in completed if r.started_at is not None]
+    ends = [r.finished_at for r in completed if r.finished_at is not None]
+    if not (starts and ends):
+        return StrayLogs(experiment_dir, [], False)
+    return strays_since_launch(experiment_dir, [experiment_dir / r.job_dir for r in records], min(starts), max(ends))
+
+
+def strays_since_launch(
+    experiment_dir: Path, job_dirs: Sequence[Path], written_from: float, written_until: float
+) -> StrayLogs:
+    """`metta_ab.sources.stray_logs` under the directory the sweep was launched from (none when it is not
+    known: no multirun.yaml)."""
+    launch_dir = launch_directory(experiment_dir)
+    if launch_dir is None or not launch_dir.is_dir():
+        return StrayLogs(experiment_dir, [], False)
+    return stray_log_files(launch_dir, job_dirs, written_from, written_until)
 
 
 def _pick_metric(metrics: dict[str, RunMetrics], records: Sequence[RunRecord]) -> str | None:
@@ -356,11 +412,7 @@ def analyze_runs(
         if sequential is not None:
             analysis = _sequential_verdicts(analysis, sequential)
     elif any(r.status == COMPLETED for r in records):
-        reasons.append(
-            "No run reported a numeric metric: there is nothing to compare. Looked at "
-            + ", ".join(source.name for source in SOURCES)
-            + " (a .set_metric(name, reader=fn) reader function can read anything else)."
-        )
+        reasons.append(unreported(None, records, metrics, experiment_dir, experiment.metric_reader))
     unscored = unscored_note(records, scores, settings.metric, explained={r["job_dir"] for r in non_finite})
     if unscored:
         warnings.append(unscored)
@@ -380,7 +432,9 @@ def analyze_runs(
         non_finite=non_finite,
         looks=looks.entries,
         sequential=sequential,
-        no_verdict=_no_verdict(analysis, records, metrics, settings.metric, reasons),
+        no_verdict=_no_verdict(
+            analysis, records, metrics, settings.metric, reasons, experiment_dir, experiment.metric_reader
+        ),
     )
 
 
@@ -421,7 +475,7 @@ def _suite_results(
         raise ExperimentError(f"{error}; what reading the runs said: {said}" if said else str(error)) from None
     run_means = {v: np.asarray(m, float) for v, m in suite.aggregate.run_means.items()}
     analysis = aggregate_analysis(suite)
-    no_verdict = _no_verdict(analysis, records, metrics, None, [])
+    no_verdict = _no_verdict(analysis, records, metrics, None, [], experiment_dir, experiment.metric_reader)
     return ExperimentResults(
         experiment, experiment_dir, records, settings, metrics, run_means, analysis, warnings, **common, suite=suite,
         no_verdict=no_verdict,
@@ -479,21 +533,39 @@ def records_from_directory(experiment: ABExperiment, experiment_dir: Path) -> li
     return records
 
 
-def sweep_analysis_settings(experiment_dir: Path) -> AnalysisSettings:
-    """The `ab.analysis.*` settings the sweep ran with (over the experiment's), as its multirun.yaml recorded
-    them; none without that file (a directory fetched from W&B)."""
+def _multirun_config(experiment_dir: Path, needed_for: str) -> Any:
+    """The sweep's config as its multirun.yaml recorded it; None without that file (a directory fetched from
+    W&B). ExperimentError, saying what it was `needed_for`, when it cannot be read."""
     import yaml
 
     path = experiment_dir / MULTIRUN_YAML
     if not path.is_file():
-        return AnalysisSettings()
+        return None
     try:
-        config = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ExperimentError(
-            f"{path} cannot be read ({type(error).__name__}), so the analysis settings the sweep declared are not "
-            "known; restore it, or rerun the sweep (completed runs are not run again), which writes it"
+            f"{path} cannot be read ({type(error).__name__}), so {needed_for} not known; restore it, or rerun the "
+            "sweep (completed runs are not run again), which writes it"
         ) from None
+
+
+def launch_directory(experiment_dir: Path) -> Path | None:
+    """The directory the sweep was started from (Hydra's `hydra.runtime.cwd` in multirun.yaml), or None."""
+    try:
+        config = _multirun_config(experiment_dir, "the directory the sweep was started from is")
+    except ExperimentError:
+        return None  # only a hint is lost; the analysis settings say so when they are read
+    hydra = config.get("hydra") if isinstance(config, dict) else None
+    runtime = hydra.get("runtime") if isinstance(hydra, dict) else None
+    cwd = runtime.get("cwd") if isinstance(runtime, dict) else None
+    return Path(cwd) if isinstance(cwd, str) and cwd else None
+
+
+def sweep_analysis_settings(experiment_dir: Path) -> AnalysisSettings:
+    """The `ab.analysis.*` settings the sweep ran with (over the experiment's), as its multirun.yaml recorded
+    them; none without that file (a directory fetched from W&B)."""
+    config = _multirun_config(experiment_dir, "the analysis settings the sweep declared are")
     ab = config.get("ab") if isinstance(config, dict) else None
     analysis = ab.get("analysis") if isinstance(ab, dict) else None
     names = {f.name for f in dataclasses.fields(AnalysisSettings)}
@@ -535,6 +607,12 @@ def analyze_directory(experiment_dir: Path, overrides: AnalysisSettings | None =
     results = analyze_runs(experiment, records, experiment_dir, sweep_settings.over(overrides))
     results.reanalysis = Reanalysis(declared.resolved(), declared.over(overrides).resolved())
     metric, found = overrides.metric, results.metrics.values()
-    if results.no_verdict and metric and TASK_FIELD not in metric and found and not any(f.has(metric) for f in found):
+    if (
+        results.no_verdict
+        and metric
+        and TASK_FIELD not in metric
+        and any(f.names for f in found)
+        and not any(f.has(metric) for f in found)
+    ):
         results.no_verdict = metric_not_found(metric, results.metrics, fix=ANALYZE_METRIC_FIX)
     return results

@@ -16,12 +16,18 @@ what the earlier ones lack (a curve for a metric whose final value came first, o
    TensorBoard, because their step column is a guess and the libraries that write them often write
    TensorBoard too.
 7. TorchRL's CSV scalars, `scalars/<name>.csv` files anywhere under the job directory (`torchrl_csv.py`,
-   BenchMARL's `csv` logger): last, because a directory named `scalars` is the only sign of them.
+   BenchMARL's `csv` logger): a directory named `scalars` is the only sign of them.
+8. Wide CSV logs, any other `*.csv` under the job directory whose header names a step column (`wide_csv.py`,
+   Lightning's `CSVLogger` `metrics.csv`): last, because a step column is the only sign of them.
 
-Cost: sources 1-3 are always consulted; 4-7 only while the wanted metric is still missing (every source
+Each file is read by one source only: `progress.csv` is a progress table, a `.csv` below `scalars/` is
+TorchRL's, any other `.csv` a candidate wide CSV log.
+
+Cost: sources 1-3 are always consulted; 4-8 only while the wanted metric is still missing (every source
 when no metric is declared), so an app that returns or writes its metric never pays for the others. The
-job directory is walked at most once, for 4-7 together, never into `attempts/` (earlier failed
-attempts), `wandb/` contents, hidden directories (`.hydra/`) or deeper than six levels.
+job directory is walked at most once, for 4-8 together, never into `attempts/` (earlier failed
+attempts), `wandb/` contents or hidden directories (`.hydra/`), and at most `scan.MAX_SCANNED_ENTRIES`
+files and directories (level by level, at any depth; a warning says when the cap was reached).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from metta_ab.sources import (
     tensorboard_events,
     torchrl_csv,
     wandb_offline,
+    wide_csv,
 )
 from metta_ab.sources.base import STEP_KEYS, Curve, Found, Job, RunMetrics, curves_from_columns
 from metta_ab.sources.metrics_file import METRICS_FILE
@@ -75,6 +82,7 @@ SOURCES: tuple[Source, ...] = (
     Source("TensorBoard event files", tensorboard_events.read),
     Source("progress.csv / progress.txt tables", progress_table.read),
     Source("TorchRL CSV scalars (scalars/*.csv)", torchrl_csv.read),
+    Source("wide CSV logs with a step column (Lightning's metrics.csv)", wide_csv.read),
 )
 
 
@@ -95,4 +103,5 @@ def collect_run_metrics(
         for found in source.read(job, wanted):
             metrics.absorb(found.final, found.curves, found.label, claim=source.settles)
     metrics.warnings.extend(job.warnings)
+    metrics.reader_returned_none = job.reader_returned_none
     return metrics

@@ -16,16 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from metta_ab.sources.scan import limit_warning, list_tree
+
 STEP_KEYS = ("step", "_step", "global_step", "timestep", "agent_step")
 
-# The scan of a job directory for log files (TensorBoard events, progress tables, W&B runs):
+# The walk of a job directory for log files (TensorBoard events, progress tables, CSV logs, W&B runs):
 SKIPPED_AT_TOP = frozenset({"attempts"})  # attempts/<k>/ holds earlier failed attempts: never their numbers
 SKIPPED_ANYWHERE = frozenset({"__pycache__", "node_modules"})  # and every hidden directory (.hydra, .git, ...)
 WANDB_DIR = "wandb"  # not descended into (wandb copies synced TensorBoard files there); the W&B source reads it
-MAX_SCAN_DEPTH = 6  # directories entered: job_dir/a/b/c/d/e at most
 TFEVENTS_PREFIX = "events.out.tfevents."
 PROGRESS_TABLES = ("progress.csv", "progress.txt")
 CSV_SCALARS_DIR = "scalars"  # TorchRL's CSVLogger: <log dir>/<experiment>/scalars/<name>.csv
+CSV_SUFFIX = ".csv"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class RunMetrics:
     sources: list[str] = field(default_factory=list)  # labels of the sources that added something, in order
     warnings: list[str] = field(default_factory=list)  # what could not be read (naming no run: the caller does)
     claimed: set[str] = field(default_factory=set)  # names an authoritative source (a reader) settled
+    reader_returned_none: bool = False  # the declared reader returned None: it knew nothing of this run
 
     def has(self, metric: str) -> bool:
         return metric in self.final or metric in self.curves
@@ -169,6 +172,12 @@ class JobFiles:
     progress_tables: list[Path] = field(default_factory=list)
     wandb_dirs: list[Path] = field(default_factory=list)
     csv_scalar_dirs: list[Path] = field(default_factory=list)  # directories named `scalars` (TorchRL)
+    csv_logs: list[Path] = field(default_factory=list)  # other `*.csv` files (wide CSV logs, if they are)
+
+
+def is_hidden_or_skipped(directory: os.DirEntry[str]) -> bool:
+    """Directories no log search enters: hidden ones (.hydra, .git, .venv), __pycache__, node_modules."""
+    return directory.name.startswith(".") or directory.name in SKIPPED_ANYWHERE
 
 
 class Job:
@@ -181,6 +190,7 @@ class Job:
         self.return_value = return_value
         self.reader = reader  # a metta_ab.definition.metric_reader.MetricReader, or None
         self.warnings: list[str] = []
+        self.reader_returned_none = False  # set by the reader source
 
     def relative(self, path: Path) -> str:
         try:
@@ -190,41 +200,34 @@ class Job:
 
     @cached_property
     def files(self) -> JobFiles:
-        """Event files, progress tables, W&B and `scalars` directories under the job directory: hidden
+        """The log files under the job directory, each kind for the one source that reads it: hidden
         directories, `__pycache__`, `wandb/` (its contents) and the top-level `attempts/` are not entered,
-        and nothing deeper than MAX_SCAN_DEPTH levels; symbolic links to directories are not followed."""
+        symbolic links to directories not followed, and at most MAX_SCANNED_ENTRIES entries are looked at
+        (a warning says when that cap cut the search short). A `.csv` below a `scalars/` directory is
+        TorchRL's; `progress.csv` is a progress table; any other `.csv` may be a wide CSV log."""
+
+        def enter(directory: os.DirEntry[str], depth: int) -> bool:
+            name = directory.name
+            return not (is_hidden_or_skipped(directory) or name == WANDB_DIR or (depth == 1 and name in SKIPPED_AT_TOP))
+
+        listing = list_tree(self.path, enter)
+        if listing.truncated:
+            self.warnings.append(limit_warning("the job directory"))
         found = JobFiles()
-        pending = [(self.path, 0)]
-        while pending:
-            directory, depth = pending.pop()
-            try:
-                entries = sorted(os.scandir(directory), key=lambda e: e.name)
-            except OSError:
-                continue
-            subdirectories = []
-            for entry in entries:
-                name = entry.name
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                except OSError:
-                    continue
-                if is_dir:
-                    if name == WANDB_DIR:
-                        found.wandb_dirs.append(Path(entry.path))
-                    elif not (
-                        name.startswith(".")
-                        or name in SKIPPED_ANYWHERE
-                        or (depth == 0 and name in SKIPPED_AT_TOP)
-                        or depth + 1 >= MAX_SCAN_DEPTH
-                    ):
-                        subdirectories.append((Path(entry.path), depth + 1))
-                        if name == CSV_SCALARS_DIR:
-                            found.csv_scalar_dirs.append(Path(entry.path))
-                elif name.startswith(TFEVENTS_PREFIX):
-                    found.tfevents.append(Path(entry.path))
-                elif name in PROGRESS_TABLES:
-                    found.progress_tables.append(Path(entry.path))
-            pending.extend(reversed(subdirectories))  # depth first, in name order
+        for directory in listing.directories:
+            if directory.name == WANDB_DIR:
+                found.wandb_dirs.append(Path(directory.path))
+            elif directory.name == CSV_SCALARS_DIR:
+                found.csv_scalar_dirs.append(Path(directory.path))
+        below_scalars = f"{os.sep}{CSV_SCALARS_DIR}{os.sep}"
+        for file in listing.files:
+            name = file.name
+            if name.startswith(TFEVENTS_PREFIX):
+                found.tfevents.append(Path(file.path))
+            elif name in PROGRESS_TABLES:
+                found.progress_tables.append(Path(file.path))
+            elif name.endswith(CSV_SUFFIX) and below_scalars not in file.path[len(str(self.path)) :]:
+                found.csv_logs.append(Path(file.path))
         # Shallowest first (the job's own table before one a library left deeper down), then by path.
         found.progress_tables.sort(key=lambda p: (len(p.relative_to(self.path).parts), str(p)))
         return found

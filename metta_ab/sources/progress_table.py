@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +56,9 @@ _STEP_RANK = {name.lower(): rank for rank, name in reversed(list(enumerate(STEP_
 Table = dict[str, list[float]]  # column -> one value per row, NaN where missing
 
 
-def parse_table(text: str) -> Table:
-    """The numeric columns of a progress table (see the module docstring), in header order."""
+def parse_table(text: str, only: Collection[str] | None = None) -> Table:
+    """The numeric columns of a progress table (see the module docstring), in header order; with `only`, just
+    those of them (converting cells to numbers is most of the cost)."""
     lines = text.splitlines()
     while lines and not lines[0].strip():
         lines.pop(0)
@@ -65,30 +66,42 @@ def parse_table(text: str) -> Table:
         return {}
     delimiter = "\t" if "\t" in lines[0] else ","
     reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)
-    rows = [row for row in reader if any(cell.strip() for cell in row)]
+    rows = [row for row in reader if "".join(row).strip()]
     if not rows:
         return {}
     header = [name.strip() for name in rows[0]]
-    columns: dict[int, list[float]] = {}
+    width = len(header)
+    body = [row if len(row) >= width else row + [""] * (width - len(row)) for row in rows[1:]]
+    columns = list(zip(*body, strict=False)) if body else [()] * width
+    table: Table = {}
     for index, name in enumerate(header):
-        if name and name not in header[:index]:
-            columns[index] = []
-    for row in rows[1:]:
-        for index, cells in list(columns.items()):
-            cell = row[index].strip() if index < len(row) else ""
-            if not cell:
-                cells.append(math.nan)
-                continue
-            try:
-                cells.append(float(cell))
-            except ValueError:
-                del columns[index]  # a text column
-    return {header[index]: cells for index, cells in columns.items()}
+        if name and name not in header[:index] and (only is None or name in only):
+            numbers = _numbers(columns[index])
+            if numbers is not None:
+                table[name] = numbers
+    return table
+
+
+def _numbers(cells: tuple[str, ...]) -> list[float] | None:
+    """A column's cells as numbers, NaN where empty; None for a text column."""
+    try:
+        return [float(cell) if cell else math.nan for cell in cells]
+    except ValueError:  # a cell of spaces (float() strips them around a number), or text
+        stripped = [cell.strip() for cell in cells]
+    try:
+        return [float(cell) if cell else math.nan for cell in stripped]
+    except ValueError:
+        return None
+
+
+def is_step_column(name: str) -> bool:
+    """Whether a column of this name counts the steps (one of STEP_COLUMNS, compared case-insensitively)."""
+    return name.lower() in _STEP_RANK
 
 
 def step_column(table: Table) -> str | None:
     """The column the rows are steps of (STEP_COLUMNS, first match), or None for the row number."""
-    ranked = [(_STEP_RANK[name.lower()], name) for name in table if name.lower() in _STEP_RANK]
+    ranked = [(_STEP_RANK[name.lower()], name) for name in table if is_step_column(name)]
     for _, name in sorted(ranked):
         if any(math.isfinite(v) for v in table[name]):
             return name

@@ -40,6 +40,7 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
             yield Found({reader.metric: None}, {}, reader.label)
         return
     if result is None:
+        job.reader_returned_none = True
         return
     if is_layout(result):
         yield Found(*parse_layout(result, wanted), reader.label)
