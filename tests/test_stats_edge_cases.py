@@ -317,3 +317,22 @@ def test_offset_and_power_of_two_scale_leave_the_analysis_unchanged(
     assert moved.difference == pytest.approx(base.difference * scale, rel=1e-12, abs=0)
     assert moved.mean_control == pytest.approx((base.mean_control + offset) * scale, rel=1e-15)
     assert len(moved.warnings) == len(base.warnings)
+
+
+@pytest.mark.parametrize(
+    "control, shown",
+    [
+        ([-0.30, -0.20, -0.25, -0.28, -0.22], False),  # a negative mean: +1.08 is not "432%" better
+        ([0.40, -0.35, 0.05, -0.02, -0.03], False),  # a mean of 0.01 for an SD of 0.28: "11800%"
+        ([0.40, 0.52, 0.33, 0.60, 0.47], True),  # positive, well above its spread
+    ],
+)
+def test_a_percentage_only_of_a_mean_well_above_zero(control, shown) -> None:
+    c = np.array(control)
+    comp = S.compare(c + 1.08 + np.array([0.01, -0.01, 0.02, -0.02, 0.0]), c, paired=True)  # mean +1.08
+    sentence = verdict_sentence(comp, "reward")
+    if shown:
+        assert comp.difference_pct == pytest.approx(100 * 1.08 / np.mean(c))
+        assert f"by 1.08 ({100 * 1.08 / np.mean(c):.0f}%): " in sentence
+    else:
+        assert math.isnan(comp.difference_pct) and "by 1.08: difference +1.08" in sentence

@@ -101,7 +101,7 @@ experiment = (
     assert b["difference_ci"] == pytest.approx([0.22, 10.405], abs=1e-5)
     text = directory.joinpath("summary.txt").read_text()
     assert (
-        "B is better than A on score by 4.6 (387%): difference +4.6, 95% CI adjusted for 2 comparisons "
+        "B is better than A on score by 4.6: difference +4.6, 95% CI adjusted for 2 comparisons "
         "[0.22, 10.4] (Holm: at the 95% level; the shifts the permutation test does not reject), Welch t, exact "
         "permutation p=0.039, Holm-adjusted p=0.039." in " ".join(text.split())
     )

@@ -113,7 +113,8 @@ class Comparison:
     Fields that need a word: ``n_treatment``/``n_control`` count runs with a score, ``n_pairs`` the complete
     pairs a paired test uses (``pairs_dropped`` the others), ``n_infinite`` the runs (pairs) with an infinite
     score, which the tests on means leave out. ``difference`` is treatment - control (paired: mean of
-    differences), ``difference_pct`` relative to |control mean|. ``rank_statistic`` is U of the treatment
+    differences), ``difference_pct`` relative to the control mean (NaN unless that is positive and
+    at least one SD of the control's scores: ``_pct``). ``rank_statistic`` is U of the treatment
     (Mann-Whitney) or Wilcoxon's W; ``rank_method`` "exact", "exact permutation" (ties) or "asymptotic".
     ``prob_improvement`` is P(treatment run better than control run), "better" following the direction
     (ties 1/2). ``mde`` (metric units) and ``mde_d`` (standardized: by the pooled SD, paired: by the SD of
@@ -287,10 +288,18 @@ def _empty_comparison(**kw: Any) -> Comparison:
     return Comparison(**defaults)
 
 
-def _pct(difference: float, control_mean: float) -> float:
-    if not math.isfinite(control_mean) or control_mean == 0.0:
+def _pct(difference: float, control: np.ndarray) -> float:
+    """The difference as a percentage of the control's mean, only where such a percentage reads true: that mean
+    positive and at least one SD of the control's scores above zero. Of a negative mean, or of one near zero for
+    its spread, a percentage misleads (+1.08 over a mean of -0.25 is not "432%" better; 0.01 +- 0.5 gives
+    "11800%"): NaN there, and the report prints none."""
+    if control.size == 0:
         return math.nan
-    return 100.0 * difference / abs(control_mean)
+    mean = float(np.mean(control))
+    spread = float(np.std(control, ddof=1)) if control.size > 1 else 0.0
+    if not (math.isfinite(mean) and math.isfinite(spread) and mean > 0.0 and mean >= spread):
+        return math.nan
+    return 100.0 * difference / mean
 
 
 @dataclass(frozen=True)
@@ -520,7 +529,8 @@ def compare(
     comparisons Holm will adjust over); with fewer relabellings (3 vs 3 runs) from the t distribution.
     ``p_method`` says which. Paired differences are symmetric under no difference, where the t
     distribution keeps alpha: the paired test always uses it.
-    ``difference_pct`` is relative to |control mean| (NaN when that is 0).
+    ``difference_pct`` is relative to the control mean, where that mean is positive and at least one SD
+    of the control's scores (else NaN, see ``_pct``).
     """
     d = _direction(direction)
     _check_level("alpha", alpha)
@@ -590,7 +600,7 @@ def compare(
             mean_treatment=mean_t,
             mean_control=mean_c,
             difference=diff,
-            difference_pct=_pct(diff, mean_c),
+            difference_pct=_pct(diff, c),
             test=base["t_test"],
             flags=tuple(flags),
             warnings=tuple(notes),
@@ -675,7 +685,7 @@ def compare(
         mean_treatment=mean_t,
         mean_control=mean_c,
         difference=difference,
-        difference_pct=_pct(difference, mean_c),
+        difference_pct=_pct(difference, units.c_finite),
         difference_ci=_NAN_CI,
         difference_ci_method=interval.method if interval is not None else "none",
         interval=interval,
