@@ -39,6 +39,12 @@ def fmt_p_relation(p: float | None) -> str:
     return text if text.startswith("<") else f"={text}"
 
 
+def fmt_list(items: Sequence[str], shown: int) -> str:
+    """The first `shown` items and how many more: "a_run_1, b_run_2 and 3 more"."""
+    listed = ", ".join(items[:shown])
+    return listed + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
 def fmt_setting(value: object) -> str:
     """An analysis setting as it is typed on the command line ("0.1", "max"); None as "not set"."""
     if value is None:

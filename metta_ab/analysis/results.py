@@ -49,7 +49,7 @@ from metta_ab.records.ledger import (
 from metta_ab.records.looks import Looks, SequentialOutcome, design_for, runs_needed
 from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
 from metta_ab.sources.stray_logs import StrayLogs, stray_log_files
-from metta_ab.text_format import fmt_setting
+from metta_ab.text_format import fmt_list, fmt_setting
 
 MULTIRUN_YAML = "multirun.yaml"  # the sweep's config as Hydra composed it, `ab.analysis.*` included
 
@@ -118,8 +118,7 @@ class ExperimentResults:
 
 
 def _non_finite_note(non_finite: list[dict[str, Any]], metric: str, shown: int = 10) -> str:
-    listed = ", ".join(f"{r['job_dir']} ({r['value']})" for r in non_finite[:shown])
-    listed += f" and {len(non_finite) - shown} more" if len(non_finite) > shown else ""
+    listed = fmt_list([f"{r['job_dir']} ({r['value']})" for r in non_finite], shown)
     return (
         f"{len(non_finite)} run(s) scored a non-finite {metric!r}: {listed}. The rank tests (Mann-Whitney, "
         "Wilcoxon) and P(T>C) count +-inf as the extreme score it is, and a comparison with one is decided "
@@ -154,7 +153,7 @@ def source_warnings(metrics: dict[str, RunMetrics], shown: int = 5) -> list[str]
             runs_by_problem.setdefault(problem, []).append(job_dir)
     warnings = []
     for problem, runs in runs_by_problem.items():
-        listed = ", ".join(runs[:shown]) + (f" and {len(runs) - shown} more" if len(runs) > shown else "")
+        listed = fmt_list(runs, shown)
         warnings.append(f"{problem} [{len(runs)} run(s): {listed}]")
     return warnings
 
@@ -184,8 +183,7 @@ def metric_not_found(
         )
     closeness = {name: difflib.SequenceMatcher(None, metric.lower(), name.lower()).ratio() for name in names}
     names.sort(key=lambda name: -closeness[name])
-    listed = ", ".join(repr(n) for n in names[:shown])
-    listed += f" and {len(names) - shown} more" if len(names) > shown else ""
+    listed = fmt_list([repr(n) for n in names], shown)
     return (
         f"{subject} {metric!r}; {'it' if len(metrics) == 1 else 'the runs'} reported {listed} (closest first). "
         + fix.format(name=names[0])
@@ -222,7 +220,7 @@ def unscored_note(
         return None
     parts = []
     for reason, job_dirs in by_reason.items():
-        shown = ", ".join(job_dirs[:5]) + (f" and {len(job_dirs) - 5} more" if len(job_dirs) > 5 else "")
+        shown = fmt_list(job_dirs, 5)
         parts.append(f"{len(job_dirs)} {reason} ({shown})")
     return "runs without a score: " + "; ".join(parts)
 
@@ -255,7 +253,7 @@ def _no_verdict(
     retry = f"run the same command again to retry the {unfinished} run(s) that did not complete"
     silent = [job_dir for job_dir, found in metrics.items() if metric is not None and not found.has(metric)]
     if silent:  # completed without the number: more runs would not help, where the numbers went would
-        shown = ", ".join(silent[:5]) + (f" and {len(silent) - 5} more" if len(silent) > 5 else "")
+        shown = fmt_list(silent, 5)
         strays = stray_logs(experiment_dir, records)
         where = f" {stray_note(strays)} {LOG_DIR_FIX}" if strays.files else ""
         return f"{fewer}: {len(silent)} run(s) completed without a value for {metric!r} ({shown}).{where}" + (

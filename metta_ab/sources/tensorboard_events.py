@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from metta_ab.sources.base import Found, Job, found_in_series
+from metta_ab.text_format import fmt_list
 
 SCALARS_PLUGIN = "scalars"
 HEADER_BYTES = 12  # uint64 length, uint32 masked CRC-32C of the length
@@ -95,8 +96,8 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
             tag_values.extend(values)
         if scalars.problems:
             job.warnings.append(f"the TensorBoard file {job.relative(path)}: " + "; ".join(scalars.problems))
-    more = f" and {len(files) - 1} more" if len(files) > 1 else ""
-    found = found_in_series(job, series, wanted, f"tensorboard events ({job.relative(files[0])}{more})")
+    label = f"tensorboard events ({fmt_list([job.relative(f) for f in files], 1)})"
+    found = found_in_series(job, series, wanted, label)
     if found is not None:
         yield found
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from metta_ab.sources.base import Found, Job, found_in_series
+from metta_ab.text_format import fmt_list
 
 SUFFIX = ".csv"
 MAX_NAME_DEPTH = 4  # directories below scalars/ (a name with up to four `/`)
@@ -43,8 +44,7 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
             series[directory.parent] = found
             labels.append(job.relative(directory))
     if labels:
-        more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
-        found = found_in_series(job, series, wanted, f"torchrl csv scalars ({labels[0]}{more})")
+        found = found_in_series(job, series, wanted, f"torchrl csv scalars ({fmt_list(labels, 1)})")
         if found is not None:
             yield found
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from metta_ab.sources.base import Found, Job, found_in_series
 from metta_ab.sources.progress_table import is_step_column, parse_table, step_column
+from metta_ab.text_format import fmt_list
 
 LABEL = "csv log"
 
@@ -85,7 +86,6 @@ def read(job: Job, wanted: str | None) -> Iterator[Found]:
                 in_directory.setdefault(name, logged)
             read_from.append(job.relative(path))
     if read_from:
-        more = f" and {len(read_from) - 1} more" if len(read_from) > 1 else ""
-        found = found_in_series(job, series, wanted, f"{LABEL} ({read_from[0]}{more})")
+        found = found_in_series(job, series, wanted, f"{LABEL} ({fmt_list(read_from, 1)})")
         if found is not None:
             yield found
