@@ -189,6 +189,9 @@ def test_a_plain_metric_of_one_task_per_run_is_each_runs_own_tasks_score(tmp_pat
     memory = data["tasks"]["memory"]["values"]["base"]
     assert all(400 < v < 600 for v in memory)  # the memory runs' own scale, from their metrics.json curves
     assert (exp_dir / "task_scores.png").is_file() and not (exp_dir / "learning_curves.png").exists()
+    verdict = (exp_dir / "summary.txt").read_text().split("Verdict (aggregate over tasks):")[1].split("\n\n")[0]
+    assert "better than base on reward, each run's mean across tasks of scores normalized by both variants'" in verdict
+    assert "the aggregate tables are relative to the control's means" in verdict and "%)" not in verdict
 
 
 def test_a_suite_whose_runs_have_no_score_says_why(tmp_path):

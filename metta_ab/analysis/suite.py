@@ -9,6 +9,7 @@ in, or the plain metric) or, without tasks, from a metric template: every logged
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -174,7 +175,8 @@ def aggregate_analysis(suite: SuiteResults) -> stats.Analysis:
         seed=agg.seed,
         min_effect=None,
         variants=variants,
-        comparisons=tuple(c.run_comparison for c in agg.comparisons),
+        # in normalized units, a percentage of the control's normalized mean tells a reader nothing: none is printed
+        comparisons=tuple(dataclasses.replace(c.run_comparison, difference_pct=math.nan) for c in agg.comparisons),
         warnings=tuple(agg.warnings),
     )
 

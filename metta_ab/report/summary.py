@@ -381,8 +381,13 @@ def _verdict_lines(results: ExperimentResults) -> list[str]:
         return ["Verdict:", f"  None: {results.no_verdict}"]
     if analysis is None or not analysis.comparisons:
         return []
-    if results.suite is not None:
-        judged = f"{s.metric}, the mean normalized score across tasks"
+    if results.suite is not None and results.suite.aggregate.normalization.method == "control_mean":
+        judged = (  # the test's scale is not the tables' (stats.suite._test_normalization): say which
+            f"{s.metric}, each run's mean across tasks of scores normalized by both variants' per-task means (the "
+            "test's scale; the aggregate tables are relative to the control's means)"
+        )
+    elif results.suite is not None:
+        judged = f"{s.metric}, each run's mean normalized score across tasks"
     elif s.curve_summary == "threshold":
         judged = f"steps to {s.metric} {s.threshold:g}"
     else:
