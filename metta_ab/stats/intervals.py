@@ -80,21 +80,19 @@ class PermutationInversion:
     method: str = "permutation_inversion"
 
     def at(self, significance: float) -> tuple[float, float]:
-        threshold = significance
-
         def accepted(delta: float) -> bool:
-            return self.test.p_value(delta) >= threshold
+            return self.test.p_value(delta) >= significance
 
         zero_accepted = accepted(0.0)
         anchor = self.test.difference if accepted(self.test.difference) else 0.0 if zero_accepted else None
         if anchor is None:  # no shift accepted: there is no interval to print
             return (math.nan, math.nan)
-        low = self._end(anchor, zero_accepted, -1.0, threshold, accepted)
-        high = self._end(anchor, zero_accepted, 1.0, threshold, accepted)
+        low = self._end(anchor, zero_accepted, -1.0, significance, accepted)
+        high = self._end(anchor, zero_accepted, 1.0, significance, accepted)
         return (low, high)
 
     def _end(
-        self, anchor: float, zero_accepted: bool, side: float, threshold: float, accepted: Callable[[float], bool]
+        self, anchor: float, zero_accepted: bool, side: float, significance: float, accepted: Callable[[float], bool]
     ) -> float:
         """The end on ``side`` (-1 low, +1 high): the outermost accepted shift of a bisection bracket."""
         inner, outer = anchor, None
@@ -105,7 +103,7 @@ class PermutationInversion:
                 outer = 0.0
         step = 4.0 * self.test.standard_error
         if outer is None:
-            if self.test.min_p >= threshold:
+            if self.test.min_p >= significance:
                 return side * math.inf
             for _ in range(_MAX_DOUBLINGS):
                 if not accepted(inner + side * step):
