@@ -149,7 +149,7 @@ def _patch_ab_sweeper() -> None:
 
 def _patch_ab_core() -> None:
     from hydra_plugins.ab_sweeper import _app_config, _core, _progress, _task
-    from metta_ab.report.summary import plots
+    from metta_ab.report import plots
 
     _patch(_core, "ABSweep.__init__", "ab: ABSweep.__init__ (load experiment, launcher)")
     _patch(_app_config, "AppConfig.layout", "ab: resolve the app layout")

@@ -193,8 +193,10 @@ def _row(clock: Stopwatch, label: str, *keys: str) -> list[str]:
 
 
 def _import_library():
-    from metta_ab.analysis.results import plots, report, stats
-    from metta_ab.analysis.results import results as analysis
+    from metta_ab import stats
+    from metta_ab.analysis import results as analysis
+    from metta_ab.report import plots
+    from metta_ab.report import summary as report
 
     return analysis, report, plots, stats
 
@@ -214,7 +216,7 @@ def main() -> None:
         rows += [
             [size, f"(building the directory: {clock.wall['build']:.1f} s; {megabytes:.0f} MB to read)", "", "", ""],
             line("baseline: read + parse every file", "read"),
-            line("import metta_ab.analysis.results, report (numpy, scipy)", "import"),
+            line("import metta_ab.analysis, report (numpy, scipy)", "import"),
             line("analyze_directory", "analyze"),
             line("  part: collect_run_metrics for every run", "collect"),
             line("  part: stats.analyze", "stats"),

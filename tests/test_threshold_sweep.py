@@ -13,6 +13,8 @@ from scipy import stats as sps
 from sweeper_cli import APPS, run_sweep, write_experiment
 from test_stats_survival import hazard_ratio_by_brute_force
 
+from metta_ab.text_format import fmt_p
+
 pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
 
 THRESHOLD_APP = APPS / "threshold_curves" / "app.py"
@@ -65,7 +67,7 @@ def test_faster_variant_is_better_and_censored_runs_are_not_failures(tmp_path):
     assert "fewer steps is better" in text and "(higher is better)" not in text
     assert "fast is better than slow on steps to reward 0.5" in text and "log-rank p" in text
     assert (
-        f"log-rank p={reference.pvalue:.3f}, hazard ratio {estimate:.3g} [{low:.3g}, {high:.3g}] "
+        f"log-rank p={fmt_p(reference.pvalue)}, hazard ratio {estimate:.3g} [{low:.3g}, {high:.3g}] "
         "(95% CI, Cox; > 1: fast reaches it sooner)" in text
     )
     assert "3 slow run(s) did not reach the threshold" in text and "Failed runs" not in text
