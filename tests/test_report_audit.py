@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -54,8 +53,9 @@ def experiments(draw: st.DrawFn) -> dict:
     }
 
 
-def analyzed(design: dict) -> tuple[dict, str, dict]:
-    root = Path(tempfile.mkdtemp(prefix="audit-")) / "exp"
+def analyzed(design: dict, scratch: Path) -> tuple[dict, str, dict]:
+    """`scratch`: a fresh directory of pytest's own temporary tree (cleaned up with it)."""
+    root = scratch / "exp"
     declared = {"min_effect": design["min_effect"], "n_resamples": 200}
     build(root, design["runs"], paired=design["paired"], direction=design["direction"], **declared)
     results = analyze_directory(root)
@@ -165,9 +165,9 @@ def check_missing_runs(summary: dict, text: str, design: dict) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(experiments())
-def test_every_number_and_sentence_of_the_report_is_true_of_the_data(design):
-    summary, text, design = analyzed(design)
+@given(design=experiments())
+def test_every_number_and_sentence_of_the_report_is_true_of_the_data(design, tmp_path_factory):
+    summary, text, design = analyzed(design, tmp_path_factory.mktemp("audit"))
     check_missing_runs(summary, text, design)
     if not summary["comparisons"]:
         assert summary["no_verdict"] and text.splitlines()[1].startswith("NO VERDICT: ")
@@ -190,7 +190,7 @@ def test_a_p_just_under_alpha_never_reads_as_alpha():
     ]
 
 
-def test_the_audit_finds_a_wrong_number():
+def test_the_audit_finds_a_wrong_number(tmp_path):
     """The checks above could pass by comparing nothing: a changed number in summary.txt is caught."""
     design = {
         "runs": {"a": [1.0, 2.0, 3.0], "b": [2.0, 4.5, 5.0]},
@@ -198,7 +198,7 @@ def test_the_audit_finds_a_wrong_number():
         "direction": "max",
         "min_effect": None,
     }
-    summary, text, _ = analyzed(design)
+    summary, text, _ = analyzed(design, tmp_path)
     check_numbers(summary, text)
     row = comparison_rows(text)["b"].group(0)
     with pytest.raises(AssertionError):
