@@ -12,6 +12,18 @@ def fmt_num(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def fmt_ordered(value: float | None, bound: float | None, digits: int = 2) -> tuple[str, str]:
+    """A p and the boundary it is held against, with the fewest significant digits (at least `digits`) at
+    which the two read in their true order: never "p = 0.05 < 0.05" for 0.0496 against 0.05."""
+    if value is None or bound is None or math.isnan(value) or math.isnan(bound) or value == bound:
+        return fmt_num(value, digits), fmt_num(bound, digits)
+    for shown in range(digits, 17):
+        a, b = float(f"{value:.{shown}g}"), float(f"{bound:.{shown}g}")
+        if a != b and (a < b) == (value < bound):
+            return f"{value:.{shown}g}", f"{bound:.{shown}g}"
+    return repr(value), repr(bound)
+
+
 def fmt_signed(value: float | None, digits: int = 3) -> str:
     """A difference, with its sign: "+0.25", "-1.3e+03"; "-" alone when there is none (NaN)."""
     if value is None or math.isnan(value):

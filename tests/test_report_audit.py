@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from metta_ab.analysis.results import analyze_directory
 from metta_ab.report.summary import summary_dict, summary_text
-from metta_ab.text_format import fmt_p
+from metta_ab.text_format import fmt_ordered, fmt_p
 
 pytestmark = pytest.mark.hydra_independent
 
@@ -188,6 +188,18 @@ def test_a_p_just_under_alpha_never_reads_as_alpha():
         "<0.001",
         "1.000",
     ]
+
+
+PROBABILITIES = st.floats(min_value=1e-12, max_value=1.0)
+
+
+@given(p=PROBABILITIES, bound=PROBABILITIES)
+def test_a_p_and_its_boundary_read_in_their_true_order(p, bound):
+    """A sequential look prints "p = x < boundary": what is printed compares as the numbers do."""
+    shown_p, shown_bound = fmt_ordered(p, bound)
+    assert (float(shown_p) < float(shown_bound)) == (p < bound)
+    assert (float(shown_p) == float(shown_bound)) == (p == bound)
+    assert fmt_ordered(0.0496, 0.05) == ("0.0496", "0.05") and fmt_ordered(0.01, 0.05) == ("0.01", "0.05")
 
 
 def test_the_audit_finds_a_wrong_number(tmp_path):

@@ -7,7 +7,7 @@ from metta_ab.records.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
 from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison, early_stop_estimate
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
-from metta_ab.text_format import fmt_ci, fmt_num, fmt_signed
+from metta_ab.text_format import fmt_ci, fmt_num, fmt_ordered, fmt_signed
 
 _P_SOURCES = {
     T_DISTRIBUTION: "from the t distribution",
@@ -32,9 +32,10 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
         for c in h.comparisons:
             if c.decided_at is not None and c.decided_at < h.look:
                 continue  # decided at an earlier look: no more runs, nothing new to show
+            p, level = fmt_ordered(c.p, c.level, 3)
             lines.append(
                 f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {fmt_signed(c.difference):>10} "
-                f"{fmt_num(c.statistic, 3):>7} {fmt_num(c.p, 3):>8} {fmt_num(c.level, 3):>13}  {c.decision}"
+                f"{fmt_num(c.statistic, 3):>7} {p:>8} {level:>13}  {c.decision}"
             )
     methods = {h.look: c.p_method for h in outcome.history for c in h.comparisons if c.decided_at in (None, h.look)}
     if set(methods.values()) - {T_DISTRIBUTION}:
@@ -88,7 +89,8 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
     test = "paired t" if c.paired else "Welch t"
     where = f"at look {at} of {design.looks} ({n} runs per variant)"
     method = "" if look.p_method == T_DISTRIBUTION else f" ({look.p_method})"
-    evidence = f"{test} = {fmt_num(look.statistic, 3)}, p = {fmt_num(look.p, 2)}{method}"
+    p, boundary = fmt_ordered(look.p, look.level)
+    evidence = f"{test} = {fmt_num(look.statistic, 3)}, p = {p}{method}"
     level = round(c.ci_level * 100)
     early = "; the early stop overstates it" if at < design.looks else ""
     estimate = (
@@ -99,16 +101,17 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
     if look.decision in (BETTER, WORSE):
         return (
             f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where}, {evidence} < "
-            f"{fmt_num(look.level, 2)} (the look's boundary).{estimate}"
+            f"{boundary} (the look's boundary).{estimate}"
         )
     if look.decision == EQUIVALENT:
+        tost_p, boundary = fmt_ordered(look.tost_p, look.level)
         return (
             f"{c.treatment} is equivalent to {c.control} on {metric} (within ±{c.min_effect:g}): shown {where}, "
-            f"TOST p = {fmt_num(look.tost_p, 2)} < {fmt_num(look.level, 2)}.{estimate}"
+            f"TOST p = {tost_p} < {boundary}.{estimate}"
         )
     if not outcome.stopped:
         return f"{c.treatment} vs {c.control} on {metric}: not decided yet after look {at} ({evidence})."
     return (
         f"Inconclusive: {c.treatment} vs {c.control} on {metric} after all {design.looks} looks ({n} runs per "
-        f"variant): {evidence}, not below the last boundary {fmt_num(look.level, 2)}.{estimate}"
+        f"variant): {evidence}, not below the last boundary {boundary}.{estimate}"
     )
