@@ -136,37 +136,51 @@ def _simpson_weights(n: int, width: float) -> np.ndarray:
     return w * width / (3.0 * (n - 1))
 
 
-def _excess(c: float, mass: np.ndarray, z: np.ndarray, r_prev: float, r: float, s: float, target: float) -> float:
-    """P(continued to look j-1, then |Z_j| >= c) - target, on the grid ``z`` with weights*density ``mass``."""
-    hi = sps.norm.sf((c * r - z * r_prev) / s)
-    lo = sps.norm.cdf((-c * r - z * r_prev) / s)
-    return float(np.sum(mass * (hi + lo))) - target
+def _exits(
+    z: np.ndarray | None, mass: np.ndarray | None, c: float, t_prev: float, t: float, drift: float
+) -> tuple[float, float]:
+    """P(no exit before this look, then Z >= c) and P(no exit before, then Z <= -c) at the look at fraction
+    ``t``, from the previous look's continuation region: grid ``z`` with Simpson weight x density ``mass``
+    (None before the first look)."""
+    if z is None or mass is None:
+        mu = drift * math.sqrt(t)
+        return float(sps.norm.sf(c - mu)), float(sps.norm.cdf(-c - mu))
+    r_prev, r, s = math.sqrt(t_prev), math.sqrt(t), math.sqrt(t - t_prev)
+    step = drift * (t - t_prev)  # E of the increment of the score statistic
+    above = float(np.sum(mass * sps.norm.sf((c * r - z * r_prev - step) / s)))
+    below = float(np.sum(mass * sps.norm.cdf((-c * r - z * r_prev - step) / s)))
+    return above, below
+
+
+def _continue(
+    z: np.ndarray | None, mass: np.ndarray | None, c: float, t_prev: float, t: float, drift: float, grid: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The continuation region |Z| < c at the look at fraction ``t`` as a grid and Simpson weight x density."""
+    lim = min(c, 12.0)
+    z_new = np.linspace(-lim, lim, grid)
+    if z is None or mass is None:
+        density = sps.norm.pdf(z_new - drift * math.sqrt(t))
+    else:
+        r_prev, r, s = math.sqrt(t_prev), math.sqrt(t), math.sqrt(t - t_prev)
+        x = (z_new[:, None] * r - z[None, :] * r_prev - drift * (t - t_prev)) / s
+        density = (np.exp(-0.5 * x * x) * (r / (s * _SQRT_2PI))) @ mass  # the normal pdf, 3x scipy's speed
+    return z_new, _simpson_weights(grid, 2 * lim) * density
+
+
+def _excess(c: float, z: np.ndarray | None, mass: np.ndarray | None, t_prev: float, t: float, target: float) -> float:
+    """P(first |Z| >= c at this look | H0) - target."""
+    return sum(_exits(z, mass, c, t_prev, t, 0.0)) - target
 
 
 def _z_boundaries(fractions: tuple[float, ...], increments: tuple[float, ...]) -> tuple[float, ...]:
     """Two-sided normal-scale critical values c_j with P(first crossing at look j | H0) = increments[j]."""
     bounds: list[float] = []
-    z = w = f = None  # grid, weights, density of "not stopped yet" at the previous look
+    z = mass = None
     for j, (t, inc) in enumerate(zip(fractions, increments, strict=True)):
-        if j == 0:
-            c = sps.norm.isf(inc / 2.0) if inc > 0 else math.inf
-            bounds.append(float(c))
-            lim = min(c, 12.0)
-            z = np.linspace(-lim, lim, _GRID)
-            w, f = _simpson_weights(_GRID, 2 * lim), sps.norm.pdf(z)
-            continue
-        r_prev, r, s = math.sqrt(fractions[j - 1]), math.sqrt(t), math.sqrt(t - fractions[j - 1])
-        mass = w * f
-        if inc <= 0:
-            c = math.inf
-        else:
-            c = float(optimize.brentq(_excess, 1e-6, 40.0, args=(mass, z, r_prev, r, s, inc), xtol=1e-12))
+        t_prev = fractions[j - 1] if j else 0.0
+        c = math.inf if inc <= 0 else float(optimize.brentq(_excess, 1e-6, 40.0, (z, mass, t_prev, t, inc), xtol=1e-12))
         bounds.append(c)
-        lim = min(c, 12.0)
-        z_new = np.linspace(-lim, lim, _GRID)
-        kernel = sps.norm.pdf((z_new[:, None] * r - z[None, :] * r_prev) / s) * (r / s)
-        f = kernel @ mass
-        z, w = z_new, _simpson_weights(_GRID, 2 * lim)
+        z, mass = _continue(z, mass, c, t_prev, t, 0.0, _GRID)
     return tuple(bounds)
 
 
@@ -178,28 +192,14 @@ def _first_exits(
     region |Z_i| < c_i of the looks before [JT00, ch. 19]. The last bound may be any number (of either sign):
     no look follows it."""
     above, below = [], []
-    z = mass = None  # grid of the previous look's continuation region, Simpson weight x density on it
+    z = mass = None
     for j, (c, t) in enumerate(zip(bounds, fractions, strict=True)):
-        if j == 0:
-            mu = drift * math.sqrt(t)
-            above.append(float(sps.norm.sf(c - mu)))
-            below.append(float(sps.norm.cdf(-c - mu)))
-            if j + 1 < len(bounds):
-                lim = min(c, 12.0)
-                z = np.linspace(-lim, lim, grid)
-                mass = _simpson_weights(grid, 2 * lim) * sps.norm.pdf(z - mu)
-            continue
-        t_prev = fractions[j - 1]
-        r_prev, r, s = math.sqrt(t_prev), math.sqrt(t), math.sqrt(t - t_prev)
-        step = drift * (t - t_prev)  # E of the increment of the score statistic
-        above.append(float(np.sum(mass * sps.norm.sf((c * r - z * r_prev - step) / s))))
-        below.append(float(np.sum(mass * sps.norm.cdf((-c * r - z * r_prev - step) / s))))
+        t_prev = fractions[j - 1] if j else 0.0
+        up, down = _exits(z, mass, c, t_prev, t, drift)
+        above.append(up)
+        below.append(down)
         if j + 1 < len(bounds):
-            lim = min(c, 12.0)
-            z_new = np.linspace(-lim, lim, grid)
-            x = (z_new[:, None] * r - z[None, :] * r_prev - step) / s
-            density = (np.exp(-0.5 * x * x) * (r / (s * _SQRT_2PI))) @ mass  # the normal pdf, 3x scipy's speed
-            z, mass = z_new, _simpson_weights(grid, 2 * lim) * density
+            z, mass = _continue(z, mass, c, t_prev, t, drift, grid)
     return np.asarray(above), np.asarray(below)
 
 
