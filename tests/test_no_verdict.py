@@ -86,6 +86,17 @@ def test_the_progress_line_names_a_run_far_longer_than_the_others(tmp_path):
     assert "running for" not in fresh.summary_line()
 
 
+def test_checking_a_large_experiment_says_at_once_what_the_wait_is_for(tmp_path):
+    """Composing the first job of each of 60 variants takes a while: the dry run says so before it starts."""
+    variants = "".join(f"    .add_variant(name='lr{i}', trainer__learning_rate={i + 1}e-4)\n" for i in range(60))
+    write_experiment(tmp_path / "exp.py", f"experiment = (\n    create_experiment('wide')\n{variants}    .build()\n)\n")
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", "ab.dry_run=true", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    said = "[ab] checking the experiment against the app's config: composing the first job of each of its 60 variants"
+    assert said in result.output
+    assert result.output.index(said) < result.output.index("Dry run: nothing launched")
+
+
 QUALITY = """
 {reader}
 experiment = (

@@ -29,6 +29,7 @@ DROP_AB_NODE = "~ab"  # every job is composed with the master's `hydra/sweeper=a
 
 
 VALIDATION_HEARTBEAT = 10.0  # seconds between progress lines while the experiment is checked
+VALIDATION_ANNOUNCED = 50  # this many variants and tasks or more: say at once what the wait is for
 
 
 class ABConfigError(CompactHydraException):
@@ -259,6 +260,11 @@ class AppConfig:
                 first_runs.setdefault(("task", run.task), run)
         arms = {("variant", v.name): v for v in experiment.variants} | {("task", t.name): t for t in experiment.tasks}
         said = started = time.monotonic()
+        if len(first_runs) >= VALIDATION_ANNOUNCED:
+            logging.getLogger(STATUS_LOGGER).info(
+                "[ab] checking the experiment against the app's config: composing the first job of each of its %d "
+                "variants and tasks (progress every %.0f s)", len(first_runs), VALIDATION_HEARTBEAT,
+            )  # fmt: skip
         for done, ((kind, name), run) in enumerate(first_runs.items()):
             if time.monotonic() - said >= VALIDATION_HEARTBEAT:  # thousands of variants take minutes
                 said = time.monotonic()
