@@ -63,6 +63,8 @@ experiment = (
     assert c["verdict"] == "inconclusive"
     text = result.experiment_dir("worked").joinpath("summary.txt").read_text()
     assert "Inconclusive: B vs A on score" in text and "Welch t, exact permutation p=0.091" in text
+    # the detectable effect on the test's scale, named as such (pooled SDs: the independent runs' d)
+    assert f"reliably detect differences above {c['mde']:.3g} (d = {c['mde_d']:.2f} pooled SD)" in text
 
 
 SKEWED_A = [4.73, 0.98, 0.3, 0.84, 0.11, 0.18]
@@ -134,3 +136,6 @@ experiment = (
     assert c["verdict"] == "better"
     text = result.experiment_dir("paired").joinpath("summary.txt").read_text()
     assert "T is better than C on score by 0.0483 (10%)" in text
+    assert (
+        f"reliably detect differences above {c['mde']:.3g} (d_z = {c['mde_d']:.2f} SD of the pair differences)" in text
+    )

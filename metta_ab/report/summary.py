@@ -185,7 +185,8 @@ def verdict_sentence(c: Comparison, metric: str) -> str:
     if not _finite(c.mde):
         return head + f" With {n} seeds per variant the detectable difference cannot be estimated (no variance)."
     power = f" With {n} seeds per variant this experiment could only reliably detect differences above {c.mde:.3g}"
-    power += f" (d = {c.mde_d:.2f})" if _finite(c.mde_d) else ""
+    if _finite(c.mde_d):  # standardized as the test is: by the pair differences' SD (d_z), else the pooled SD (d)
+        power += f" (d_z = {c.mde_d:.2f} SD of the pair differences)" if c.paired else f" (d = {c.mde_d:.2f} pooled SD)"
     if c.runs_needed:
         target = (
             "the observed effect" if c.runs_needed_for == "observed effect" else f"a difference of {c.min_effect:g}"
