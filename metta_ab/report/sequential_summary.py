@@ -4,6 +4,7 @@ and a verdict sentence that quotes the look's boundary instead of a fixed-sample
 from __future__ import annotations
 
 from metta_ab.records.looks import ESTIMATE_NOTE, SequentialOutcome
+from metta_ab.report.table import Column, table
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
 from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison, early_stop_estimate
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
@@ -23,20 +24,24 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
         f"{design.max_runs_per_variant} ({design.looks} looks); alpha {design.alpha:g} over all looks, spending "
         f"{design.spending}",
     ]
-    header = (
-        f"{'look':>4} {'runs/variant':>12}  {'treatment':<22} {'difference':>10} {'t':>7} {'p':>8} "
-        f"{'reject if p <':>13}  decision"
+    columns = (
+        Column("look", 4),
+        Column("runs/variant", 12),
+        Column("treatment", 22, "<", gap="  "),
+        Column("difference", 10),
+        Column("t", 7),
+        Column("p", 8),
+        Column("reject if p <", 13),
+        Column("decision", align="<", gap="  "),
     )
-    lines += [header, "-" * len(header)]
+    rows = []
     for h in outcome.history:
         for c in h.comparisons:
             if c.decided_at is not None and c.decided_at < h.look:
                 continue  # decided at an earlier look: no more runs, nothing new to show
-            p, level = fmt_ordered(c.p, c.level, 3)
-            lines.append(
-                f"{h.look:>4} {h.runs_per_variant:>12}  {c.treatment:<22} {fmt_signed(c.difference):>10} "
-                f"{fmt_num(c.statistic, 3):>7} {p:>8} {level:>13}  {c.decision}"
-            )
+            numbers = [fmt_signed(c.difference), fmt_num(c.statistic, 3), *fmt_ordered(c.p, c.level, 3)]
+            rows.append([str(h.look), str(h.runs_per_variant), c.treatment, *numbers, c.decision])
+    lines += table(columns, rows)
     methods = {h.look: c.p_method for h in outcome.history for c in h.comparisons if c.decided_at in (None, h.look)}
     if set(methods.values()) - {T_DISTRIBUTION}:
         by_look = ", ".join(f"look {look} {_P_SOURCES[m]}" for look, m in methods.items())

@@ -4,6 +4,7 @@ optimality gap, probability of improvement, with stratified bootstrap CIs), then
 from __future__ import annotations
 
 from metta_ab.analysis.suite import SuiteResults
+from metta_ab.report.table import Column, table
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_signed
 
 
@@ -21,39 +22,48 @@ def aggregate_rows(suite: SuiteResults) -> list[str]:
     agg = suite.aggregate
     level = round(agg.ci_level * 100)
     gap = agg.target is not None
-    header = (
-        f"{'variant':<22} {'IQM':>7} {'IQM CI':<18} {'mean':>7} {'mean CI':<18} {'median':>7} {'median CI':<18}"
-        + (f" {'opt. gap':>8} {'gap CI':<18}" if gap else "")
-    )
+    columns = [Column("variant", 22, "<")]
+    for name in ("IQM", "mean", "median"):
+        columns += [Column(name, 7), Column(f"{name} CI", 18, "<")]
+    if gap:
+        columns += [Column("opt. gap", 8), Column("gap CI", 18, "<")]
+    rows = []
+    for name, a in agg.variants.items():
+        estimates = [(a.iqm, a.iqm_ci), (a.mean, a.mean_ci), (a.median, a.median_ci)]
+        estimates += [(a.optimality_gap, a.optimality_gap_ci)] if gap else []
+        rows.append([name, *(cell for value, ci in estimates for cell in (fmt_num(value, 3), fmt_ci(ci)))])
     lines = [
         f"Aggregate over tasks x runs (normalized; {level}% stratified bootstrap CIs, runs resampled within tasks):",
-        header,
-        "-" * len(header),
+        *table(columns, rows),
     ]
-    for name, a in agg.variants.items():
-        row = (
-            f"{name:<22} {fmt_num(a.iqm, 3):>7} {fmt_ci(a.iqm_ci):<18} {fmt_num(a.mean, 3):>7} {fmt_ci(a.mean_ci):<18} "
-            f"{fmt_num(a.median, 3):>7} {fmt_ci(a.median_ci):<18}"
-        )
-        if gap:
-            row += f" {fmt_num(a.optimality_gap, 3):>8} {fmt_ci(a.optimality_gap_ci):<18}"
-        lines.append(row)
-    lines += ["", f"{'treatment':<22} {'P(T>C) over tasks':>17} {'CI':<18}"]
-    for c in agg.comparisons:
-        prob = c.prob_improvement
-        lines.append(f"{c.treatment:<22} {fmt_num(prob.probability, 3):>17} {fmt_ci(prob.ci):<18}")
+    probability = (Column("treatment", 22, "<"), Column("P(T>C) over tasks", 17), Column("CI", 18, "<"))
+    rows = [
+        [c.treatment, fmt_num(c.prob_improvement.probability, 3), fmt_ci(c.prob_improvement.ci)]
+        for c in agg.comparisons
+    ]
+    lines += ["", *table(probability, rows)]
     return lines
+
+
+_PER_TASK_COLUMNS = (
+    Column("task", 18, "<"),
+    Column("treatment", 20, "<"),
+    Column("difference", 10),
+    Column("CI", 22, "<"),
+    Column("test", 8, "<"),
+    Column("p", 6),
+    Column("p adj", 6),
+    Column("verdict", align="<", gap="  "),
+)
 
 
 def per_task_rows(suite: SuiteResults) -> list[str]:
     family = sum(len(a.comparisons) for a in suite.per_task.values())
     holm = f"; p adj and CI: Holm over all {family} task x treatment comparisons" if family >= 2 else ""
-    header = f"{'task':<18} {'treatment':<20} {'difference':>10} {'CI':<22} {'test':<8} {'p':>6} {'p adj':>6}  verdict"
-    lines = [f"Per task (raw scores{holm}):", header, "-" * len(header)]
-    for task in suite.tasks:
-        for c in suite.per_task[task].comparisons:
-            lines.append(
-                f"{task:<18} {c.treatment:<20} {fmt_signed(c.difference):>10} {fmt_ci(c.difference_ci):<22} "
-                f"{c.test:<8} {fmt_p(c.p_value):>6} {fmt_p(c.p_adjusted):>6}  {c.verdict}"
-            )
-    return lines
+    rows = [
+        [task, c.treatment, fmt_signed(c.difference), fmt_ci(c.difference_ci), c.test, *p_values, c.verdict]
+        for task in suite.tasks
+        for c in suite.per_task[task].comparisons
+        for p_values in [(fmt_p(c.p_value), fmt_p(c.p_adjusted))]
+    ]
+    return [f"Per task (raw scores{holm}):", *table(_PER_TASK_COLUMNS, rows)]

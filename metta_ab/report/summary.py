@@ -19,6 +19,7 @@ from metta_ab.definition.experiment import AnalysisSettings
 from metta_ab.records.ledger import COMPLETED, FAILED, RunRecord
 from metta_ab.report.sequential_summary import look_rows, sequential_verdict_sentence
 from metta_ab.report.suite_summary import aggregate_rows, per_task_rows, suite_header
+from metta_ab.report.table import Column, header, line, table
 from metta_ab.sources import RunMetrics, returned_values
 from metta_ab.stats import INSUFFICIENT, Comparison
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_p, fmt_p_relation, fmt_setting, fmt_signed
@@ -210,28 +211,35 @@ def _run_counts(results: ExperimentResults, variant: str) -> dict[str, Any]:
     }
 
 
+_VARIANT_COLUMNS = (
+    Column("variant", 22, "<"),
+    Column("completed", 9),
+    Column("failed", 6),
+    Column("mean", 9, gap="  "),
+    Column("CI", 20, "<"),
+    Column("SD", 8),
+    Column("median", 9),
+    Column("IQM", 9),
+    Column("IQM CI", 20, "<"),
+    Column("duration", 8),
+)
+
+
 def _variant_rows(results: ExperimentResults) -> list[str]:
     analysis = results.analysis
-    header = (
-        f"{'variant':<22} {'completed':>9} {'failed':>6}  {'mean':>9} {'CI':<20} {'SD':>8} "
-        f"{'median':>9} {'IQM':>9} {'IQM CI':<20} {'duration':>8}"
-    )
-    lines = [header, "-" * len(header)]
+    lines = header(_VARIANT_COLUMNS)
     for variant in results.experiment.variants:
         counts = _run_counts(results, variant.name)
         seconds = counts["median_duration"]
         duration = "-" if seconds is None else f"{seconds:.1f}s"
         stats_ = analysis.variants[variant.name] if analysis else None
         if stats_ is None:
-            values = ["-"] * 4 + ["[-]"] * 2
+            numbers = ["-", "[-]", "-", "-", "-", "[-]"]
         else:
-            values = [fmt_num(stats_.mean), fmt_num(stats_.sd, 3), fmt_num(stats_.median), fmt_num(stats_.iqm)]
-            values += [fmt_ci(stats_.mean_ci), fmt_ci(stats_.iqm_ci)]
-        lines.append(
-            f"{variant.name:<22} {counts['completed']:>5}/{counts['planned']:<3} {counts['failed']:>6}  "
-            f"{values[0]:>9} {values[4]:<20} "
-            f"{values[1]:>8} {values[2]:>9} {values[3]:>9} {values[5]:<20} {duration:>8}"
-        )
+            numbers = [fmt_num(stats_.mean), fmt_ci(stats_.mean_ci), fmt_num(stats_.sd, 3), fmt_num(stats_.median)]
+            numbers += [fmt_num(stats_.iqm), fmt_ci(stats_.iqm_ci)]
+        completed = f"{counts['completed']:>5}/{counts['planned']:<3}"
+        lines.append(line(_VARIANT_COLUMNS, [variant.name, completed, str(counts["failed"]), *numbers, duration]))
         scores = results.scores.get(variant.name)
         censored = results.censored.get(variant.name)
         if scores is not None and len(scores):
@@ -249,18 +257,28 @@ def _comparison_rows(results: ExperimentResults) -> list[str]:
     analysis = results.analysis
     assert analysis is not None
     ci_head = "CI (Holm-adj.)" if any(c.family_size >= 2 for c in analysis.comparisons) else "CI"
-    header = (
-        f"{'treatment':<22} {'difference':>10} {ci_head:<22} {'test':<8} {'p':>6} {'p adj':>6} {'perm p':>6} "
-        f"{'rank p':>6} {'g':>6} {'P(T>C)':>6}  {'verdict':<12}"
+    columns = (
+        Column("treatment", 22, "<"),
+        Column("difference", 10),
+        Column(ci_head, 22, "<"),
+        Column("test", 8, "<"),
+        *(Column(title, 6) for title in ("p", "p adj", "perm p", "rank p", "g", "P(T>C)")),
+        Column("verdict", 12, "<", gap="  "),
     )
-    lines = [header, "-" * len(header)]
-    for c in analysis.comparisons:
-        lines.append(
-            f"{c.treatment:<22} {fmt_signed(c.difference):>10} {fmt_ci(c.difference_ci):<22} {c.test:<8} "
-            f"{fmt_p(c.p_value):>6} {fmt_p(c.p_adjusted):>6} {fmt_p(c.permutation_p):>6} {fmt_p(c.rank_test_p):>6} "
-            f"{fmt_num(c.hedges_g, 2):>6} {fmt_num(c.prob_improvement, 2):>6}  {c.verdict:<12}"
-        )
-    return lines
+    rows = [
+        [
+            c.treatment,
+            fmt_signed(c.difference),
+            fmt_ci(c.difference_ci),
+            c.test,
+            *(fmt_p(p) for p in (c.p_value, c.p_adjusted, c.permutation_p, c.rank_test_p)),
+            fmt_num(c.hedges_g, 2),
+            fmt_num(c.prob_improvement, 2),
+            c.verdict,
+        ]
+        for c in analysis.comparisons
+    ]
+    return table(columns, rows)
 
 
 def _source_counts(results: ExperimentResults) -> dict[str, int]:
