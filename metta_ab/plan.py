@@ -50,13 +50,30 @@ class InjectionKeys:
 
 
 @dataclass(frozen=True)
+class JobPath:
+    """An app key pointed into each job's directory, `path` below it (the app's own layout). Set in the runs
+    whose config has the key: every run when `variants` and `tasks` are None, else the runs of the variants
+    in `variants` and those on the tasks in `tasks` (a key one variant's config-group option has and another's
+    lacks must not be added to the other)."""
+
+    key: str
+    path: str
+    variants: frozenset[str] | None = None
+    tasks: frozenset[str] | None = None
+
+    def applies(self, variant: str, task: str | None) -> bool:
+        if self.variants is None and self.tasks is None:
+            return True
+        return variant in (self.variants or ()) or task in (self.tasks or ())
+
+
+@dataclass(frozen=True)
 class PlanSettings:
     base_seed: int = DEFAULT_BASE_SEED
     paired_seeds: bool = True
     inject: InjectionKeys = field(default_factory=InjectionKeys)
     task_overrides: tuple[str, ...] = ()  # from the command line, applied to every job
-    # The app's keys pointed into each job's directory, with the path below it (the app's own layout).
-    job_paths: tuple[tuple[str, str], ...] = ()
+    job_paths: tuple[JobPath, ...] = ()  # the app's keys pointed into each job's directory
 
 
 @dataclass(frozen=True)
@@ -231,7 +248,11 @@ def _injected(
         for name, key in keys.targets().items()
         if not (name == "wandb_entity" and values[name] is None)
     ]
-    overrides += [interpolating_override(key, inside_job_dir(path)) for key, path in settings.job_paths]
+    overrides += [
+        interpolating_override(moved.key, inside_job_dir(moved.path))
+        for moved in settings.job_paths
+        if moved.applies(variant.name, task.name if task else None)
+    ]
     if keys.wandb_env:
         env = {
             "WANDB_PROJECT": experiment.wandb_project,

@@ -159,7 +159,7 @@ experiment = (
     )
     typo = run_sweep(PLAIN, "ab.experiment=typo.py", cwd=tmp_path)
     assert typo.returncode == 1
-    assert "key 'optons' (optons) does not exist in the app's config. Did you mean 'options'" in typo.stderr
+    assert "key 'optons' does not exist in the app's config. Did you mean 'options'" in typo.stderr
 
 
 @pytest.mark.parametrize("setting", ["ab.output_dir", "hydra.sweep.dir"])

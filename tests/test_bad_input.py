@@ -73,7 +73,13 @@ CASES = {
     "typo in key": (
         builder('.add_variant(name="a", trainer__lerning_rate=0.1)', '.add_variant(name="b")'),
         "exp.py",
-        ["variant 'a'", "'trainer__lerning_rate'", "does not exist", "Did you mean 'trainer.learning_rate'", "'+"],
+        [
+            "variant 'a'",
+            "'trainer__lerning_rate'",
+            "does not exist",
+            "Did you mean 'trainer.learning_rate'",
+            'add_variant(name="a", ..., **{"+trainer.lerning_rate": 0.1})',
+        ],
     ),
     "top-level key that lives deeper": (
         builder(VALID_VARIANTS, ".set_base_config(total_timesteps=10)"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
+import keyword
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,7 +24,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
 from metta_ab.definition.experiment import ABExperiment, normalize_key
 from metta_ab.definition.job_paths import dependencies, inside_job_dir, is_path_value, layout_below, matches
-from metta_ab.plan import AppLayout, InjectionKeys, PlannedRun
+from metta_ab.plan import AppLayout, InjectionKeys, JobPath, PlannedRun
 
 BASE_GROUP = "ab_base"
 DROP_AB_NODE = "~ab"  # every job is composed with the master's `hydra/sweeper=ab`, minus the `ab:` settings node
@@ -189,57 +191,58 @@ class AppConfig:
         return targets, notes
 
     def job_paths(
-        self, overrides: Sequence[str], patterns: Sequence[str] | None, *, named: bool, leave: set[str]
-    ) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+        self,
+        composed: Sequence[tuple[PlannedRun, DictConfig]],
+        patterns: Sequence[str] | None,
+        *,
+        named: bool,
+        leave: set[str],
+    ) -> tuple[tuple[JobPath, ...], list[str]]:
         """The app's keys that name where it writes (`patterns`: ab.inject.paths) whose value would be the same
         for every job, each with the path inside the job's directory that keeps its layout; and a note per key
-        found, for the plan. `overrides` compose a job without injected values; keys in `leave` (set by the
-        command line or the experiment) and values that already follow the job's directory (also through
-        another key: `${paths.output_dir}/tb`, `${log_root}/tb`) are left alone. Patterns the user `named`
-        must each match a key."""
-        if not patterns:
+        found, for the plan. `composed` are the first job configs of each variant and task, as validate()
+        composed them before any path was moved: a key that only some variants' (or tasks') config-group options
+        have is moved in their runs alone. Keys in `leave` (set by the command line or the experiment) and
+        values that already follow the job's directory (also through another key: `${paths.output_dir}/tb`,
+        `${log_root}/tb`) are left alone. Patterns the user `named` must each match a key."""
+        if not patterns or not composed:
             return (), []
-        try:
-            cfg = self.compose(overrides)
-        except Exception:
-            return (), []  # validation reports why the app's config does not compose
-        keys = [k for k in _all_keys(cfg) if matches(k, patterns)]
+        present: dict[tuple[str, str], set[tuple[str, str | None]]] = {}  # (key, path inside) -> where found
+        values: dict[tuple[str, str], Any] = {}
+        notes: dict[str, None] = {}  # ordered, without the repeats of one note per config
+        matched: set[str] = set()
+        for run, cfg in composed:
+            keys = [k for k in _all_keys(cfg) if matches(k, patterns)]
+            matched.update(keys)
+            moves, kept = _path_moves(cfg, keys, leave, named=named)
+            notes.update(dict.fromkeys(kept))
+            for key, inside, value in moves:
+                present.setdefault((key, inside), set()).add((run.variant, run.task))
+                values.setdefault((key, inside), value)
         if named:
-            self._check_path_patterns(cfg, patterns, keys)
+            self._check_path_patterns(composed, patterns, matched)
+        variants = list(dict.fromkeys(run.variant for run, _ in composed))
+        tasks = list(dict.fromkeys(run.task for run, _ in composed))
+        found: list[JobPath] = []
+        moved: list[str] = []
+        for (key, inside), where in sorted(present.items()):
+            job_path = _job_path_where_found(key, inside, where, variants, tasks)
+            found.append(job_path)
+            moved.append(
+                f"paths: {key} -> {inside_job_dir(inside)}, so that each run writes in its own directory "
+                f"(the app's {values[key, inside]!r} is the same for every job){_runs_of(job_path)}"
+            )
+        return tuple(found), [*moved, *notes]
 
-        def raw(dotted: str) -> Any:
-            return _raw_value(cfg, dotted)
-
-        path_keys = {k for k in keys if is_path_value(raw(k))}
-        found: list[tuple[str, str]] = []
-        notes: list[str] = []
-        for key in sorted(path_keys):
-            value = raw(key)
-            interpolated, in_job_dir = dependencies(key, raw)
-            followed = sorted(interpolated & path_keys)
-            if in_job_dir:
-                notes.append(f"paths: {key} is already inside each job's directory ({value!r})")
-            elif key in leave:
-                notes.append(f"paths: {key} kept as set ({value!r}): the command line or the experiment sets it")
-            elif followed:
-                notes.append(f"paths: {key} follows {followed[0]} ({value!r})")
-            else:
-                inside = layout_below(key, value)
-                found.append((key, inside))
-                notes.append(
-                    f"paths: {key} -> {inside_job_dir(inside)}, so that each run writes in its own directory "
-                    f"(the app's {value!r} is the same for every job)"
-                )
-        if named:
-            notes += [f"paths: {k} not moved: its value {raw(k)!r} is not a path" for k in keys if k not in path_keys]
-        return tuple(found), notes
-
-    def _check_path_patterns(self, cfg: DictConfig, patterns: Sequence[str], keys: list[str]) -> None:
+    def _check_path_patterns(
+        self, composed: Sequence[tuple[PlannedRun, DictConfig]], patterns: Sequence[str], keys: set[str]
+    ) -> None:
         """A key named in ab.inject.paths (no wildcard) must exist: a typo would silently move nothing."""
         for pattern in patterns:
             if any(c in pattern for c in "*?[") or any(matches(k, [pattern]) for k in keys):
                 continue
-            suggestions = _suggest(pattern, _all_keys(cfg))
+            candidates = dict.fromkeys(k for _, cfg in composed for k in _all_keys(cfg))
+            suggestions = _suggest(pattern, candidates)
             hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
             raise ABConfigError(
                 f"ab.inject.paths: the app's config has no key {pattern!r}{hint}; name the keys where the app "
@@ -250,47 +253,40 @@ class AppConfig:
 
     def validate(
         self, experiment: ABExperiment, layout: AppLayout, runs: Sequence[PlannedRun], inject: InjectionKeys
-    ) -> list[str]:
-        """Compose each variant's first job once (and each task's); on failure, name the key and suggest the
-        right one. Returns a warning per value whose type differs from the app's default for its key."""
+    ) -> tuple[list[str], list[tuple[PlannedRun, DictConfig]]]:
+        """Compose each variant's first job once (and each task's); on failure, say in the experiment file's
+        terms which value of which variant, task or base config the app's config does not take, and the fix.
+        Returns a warning per value whose type differs from the app's default for its key, and the configs
+        composed (job_paths reads them: one composition per variant is paid once)."""
         first_runs: dict[tuple[str, str], PlannedRun] = {}
         for run in runs:
             first_runs.setdefault(("variant", run.variant), run)
             if run.task is not None:
                 first_runs.setdefault(("task", run.task), run)
-        arms = {("variant", v.name): v for v in experiment.variants} | {("task", t.name): t for t in experiment.tasks}
+        composed: list[tuple[PlannedRun, DictConfig]] = []
         said = started = time.monotonic()
         if len(first_runs) >= VALIDATION_ANNOUNCED:
             logging.getLogger(STATUS_LOGGER).info(
                 "[ab] checking the experiment against the app's config: composing the first job of each of its %d "
                 "variants and tasks (progress every %.0f s)", len(first_runs), VALIDATION_HEARTBEAT,
             )  # fmt: skip
-        for done, ((kind, name), run) in enumerate(first_runs.items()):
+        for done, (arm, run) in enumerate(first_runs.items()):
             if time.monotonic() - said >= VALIDATION_HEARTBEAT:  # thousands of variants take minutes
                 said = time.monotonic()
                 logging.getLogger(STATUS_LOGGER).info(
                     "[ab] checking the experiment against the app's config: %d of %d variants and tasks composed "
                     "(%.0f s)", done, len(first_runs), said - started,
                 )  # fmt: skip
-            where = f"{kind} {name!r}"
-            overrides = list(run.overrides)
             try:
-                self.compose(overrides)
+                composed.append((run, self.compose(list(run.overrides))))
             except Exception as error:
-                value_keys = {
-                    dotted: (key, scope)
-                    for scope, values in (
-                        (f"experiment {experiment.name!r} base config", experiment.base_values),
-                        (where, arms[kind, name].overrides),
-                    )
-                    for key in values
-                    for dotted, adds in [normalize_key(key)]
-                    if not adds and dotted not in layout.group_keys
-                }
-                self._explain_missing_key(overrides, value_keys)
-                raise ABConfigError(f"{where}: the app's config does not accept it:\n{_message(error)}") from None
+                message = _message(error)
+                check = _Check(experiment, layout, first_runs, inject)
+                self._explain_unselected_group(check, arm, message)
+                self._explain_missing_key(check, arm)
+                raise ABConfigError(f"{_Scope(*arm).where}: the app's config does not accept it:\n{message}") from None
         self._check_injection_targets(list(runs[0].overrides), inject)
-        return self._value_type_warnings(experiment, layout, list(runs[0].overrides))
+        return self._value_type_warnings(experiment, layout, list(runs[0].overrides)), composed
 
     def _value_type_warnings(self, experiment: ABExperiment, layout: AppLayout, overrides: list[str]) -> list[str]:
         """Values of another kind than the app's default for the key (a str where the app has a float). An
@@ -344,22 +340,177 @@ class AppConfig:
                     f"app reads, or set ab.inject.{name}=null to not inject it"
                 )
 
-    def _explain_missing_key(self, overrides: list[str], value_keys: dict[str, tuple[str, str]]) -> None:
-        """Raise a did-you-mean error if a value key does not exist in the config composed without them."""
-        skeleton = [o for o in overrides if override_key(o) not in value_keys]
-        try:
-            cfg = self.compose(skeleton)
-        except Exception:
+    def _explain_unselected_group(self, check: _Check, arm: tuple[str, str], message: str) -> None:
+        """A group key (`schedule="long"`) for a config group the app's defaults list does not select: Hydra's
+        advice (`+schedule=long`) is for the command line; say the experiment file's form instead."""
+        if "No match in the defaults list" not in message:
+            return
+        selected = self.selected_groups | {override_key(o) for o in check.layout.base_group_overrides}
+        for scope, values in check.scopes(arm):
+            for key, value in values.items():
+                dotted, adds = normalize_key(key)
+                group = dotted.replace(".", "/")
+                if adds or dotted not in check.layout.group_keys or group in selected:
+                    continue
+                every_run = f'set_base_config(defaults=[..., "/{group}/{value}"])'
+                fix = (
+                    every_run if scope.kind == BASE_SCOPE else f"{scope.setting('+' + dotted, value)} (or {every_run})"
+                )
+                raise ABConfigError(
+                    f"{scope.where}: {key!r} selects an option of the config group {group!r}, which the app's "
+                    f"defaults list does not select, so there is no choice to replace; add the group: {fix}"
+                )
+
+    def _explain_missing_key(self, check: _Check, arm: tuple[str, str]) -> None:
+        """Raise a one-line error if a value of the base config or of the failed variant (or task) sets a key
+        its config, composed without the experiment's values, does not have. When the configs of other
+        variants (their config-group options) do have it, say so: the key belongs in them, and a `+key` would
+        add an unused key to this one. Else a did-you-mean from the app's own keys."""
+        cfg = self._app_keys_config(check, arm)
+        if cfg is None:
             return  # the problem is not a missing key; the caller reports Hydra's own message
-        for dotted, (key, where) in value_keys.items():
+        kind, name = arm
+        for dotted, (scope, key, value) in check.settings(arm).items():
             if _has_key(cfg, dotted):
                 continue
+            shown = f"key {key!r}" + (f" ({dotted})" if dotted != key else "")
+            having = self._arms_with_key(check, arm, dotted)
+            selects = check.selection_text(arm)
+            if having:
+                names = [n for n, _ in having]
+                listed = ", ".join(f"{n!r} ({selection})" for n, selection in having[:5])
+                more = f" and {len(having) - 5} more" if len(having) > 5 else ""
+                have = f"{kind} {listed} has it" if len(having) == 1 else f"{kind}s {listed}{more} have it"
+                if scope.kind == BASE_SCOPE:
+                    likewise = f" (and likewise in {', '.join(repr(n) for n in names[1:])})" if names[1:] else ""
+                    raise ABConfigError(
+                        f"{scope.where}: {shown} is not in the config of {kind} {name!r}, which selects "
+                        f"{selects}; {have}. Set it in the {kind}s that have it, not in the base config: "
+                        f"{_Scope(kind, names[0]).setting(key, value)}{likewise}"
+                    )
+                raise ABConfigError(
+                    f"{scope.where}: {shown} is not in its config: the option it selects ({selects}) does not have "
+                    f"it; {have}. Remove it from {scope.setting(key, value)}, or select an option that has it"
+                )
             suggestions = _suggest(dotted, _all_keys(cfg))
             hint = f" Did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+            options = f" (with the options {kind} {name!r} selects: {selects})" if check.selections(arm) else ""
             raise ABConfigError(
-                f"{where}: key {key!r} ({dotted}) does not exist in the app's config.{hint} "
-                f"To add a new key on purpose, write it with a leading '+' ('+{dotted}')."
+                f"{scope.where}: {shown} does not exist in the app's config{options}.{hint} To add a new key on "
+                f"purpose, write it with a leading '+': {scope.setting('+' + dotted, value)}"
             )
+
+    def _app_keys_config(self, check: _Check, arm: tuple[str, str]) -> DictConfig | None:
+        """The first job config of a variant (or task) with its group selections but without the experiment's
+        values and the sweeper's injected ones: the app's own keys, where a did-you-mean looks."""
+        dropped = check.value_keys | check.injected_keys
+        try:
+            return self.compose([o for o in check.first_runs[arm].overrides if override_key(o) not in dropped])
+        except Exception:
+            return None
+
+    def _arms_with_key(self, check: _Check, arm: tuple[str, str], dotted: str) -> list[tuple[str, str]]:
+        """The other variants (or tasks, as `arm` is one) whose config has `dotted`, each with its group
+        selections; one composition per set of selections that differs from `arm`'s."""
+        kind = arm[0]
+        by_selection: dict[tuple[str, ...], list[str]] = {}
+        for other in check.first_runs:
+            if other[0] == kind:
+                by_selection.setdefault(check.selections(other), []).append(other[1])
+        having: list[tuple[str, str]] = []
+        for selection, names in by_selection.items():
+            if selection == check.selections(arm):
+                continue
+            cfg = self._app_keys_config(check, (kind, names[0]))
+            if cfg is not None and _has_key(cfg, dotted):
+                having += [(n, check.selection_text((kind, n))) for n in names]
+        return having
+
+
+BASE_SCOPE = "base config"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scope:
+    """Where the experiment file sets values: its base config (`name`: the experiment's), a variant or a task."""
+
+    kind: str  # BASE_SCOPE, "variant" or "task"
+    name: str
+
+    @property
+    def where(self) -> str:
+        return f"experiment {self.name!r} base config" if self.kind == BASE_SCOPE else f"{self.kind} {self.name!r}"
+
+    def setting(self, key: str, value: Any) -> str:
+        """How the experiment file sets `key` to `value` here: `add_variant(name='a', ..., lr=0.1)`, with
+        `**{"+algo.extra": 1}` for a key that is no Python name."""
+        reserved = {"defaults"} if self.kind == BASE_SCOPE else {"name", "description", "tags"}
+        if key.isidentifier() and not keyword.iskeyword(key) and key not in reserved:
+            argument = f"{key}={_literal(value)}"
+        else:
+            argument = f"**{{{json.dumps(key)}: {_literal(value)}}}"
+        call = "set_base_config(" if self.kind == BASE_SCOPE else f"add_{self.kind}(name={_literal(self.name)}, "
+        return f"{call}..., {argument})"
+
+
+class _Check:
+    """What the explanations of a failed composition read: the experiment's values by scope, each variant's
+    and task's group selections and first run, and the keys the sweeper injects."""
+
+    def __init__(
+        self,
+        experiment: ABExperiment,
+        layout: AppLayout,
+        first_runs: Mapping[tuple[str, str], PlannedRun],
+        inject: InjectionKeys,
+    ) -> None:
+        self.experiment = experiment
+        self.layout = layout
+        self.first_runs = first_runs
+        self.arms = {("variant", v.name): v for v in experiment.variants} | {
+            ("task", t.name): t for t in experiment.tasks
+        }
+        self.value_keys = {
+            dotted for values in (experiment.base_values, *(a.overrides for a in self.arms.values()))
+            for dotted in self._values(values)
+        }  # fmt: skip
+        self.injected_keys = set(inject.targets().values())
+
+    def scopes(self, arm: tuple[str, str]) -> list[tuple[_Scope, Mapping[str, Any]]]:
+        """The base config's values and the variant's (or task's) own."""
+        return [
+            (_Scope(BASE_SCOPE, self.experiment.name), self.experiment.base_values),
+            (_Scope(*arm), self.arms[arm].overrides),
+        ]
+
+    def settings(self, arm: tuple[str, str]) -> dict[str, tuple[_Scope, str, Any]]:
+        """dotted key -> (scope, key as written, value) of the values the first run of `arm` sets on keys of
+        the app (not `+` keys, not group selections); the variant's own win over the base config's."""
+        return {
+            dotted: (scope, key, value)
+            for scope, values in self.scopes(arm)
+            for dotted, (key, value) in self._values(values).items()
+        }
+
+    def selections(self, arm: tuple[str, str]) -> tuple[str, ...]:
+        """The config-group options a variant (or task) selects: `exp=ppo`."""
+        return tuple(
+            f"{dotted}={value}"
+            for key, value in self.arms[arm].overrides.items()
+            for dotted, _ in [normalize_key(key)]
+            if dotted in self.layout.group_keys
+        )
+
+    def selection_text(self, arm: tuple[str, str]) -> str:
+        return ", ".join(self.selections(arm)) or "the app's default options"
+
+    def _values(self, values: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+        return {
+            dotted: (key, value)
+            for key, value in values.items()
+            for dotted, adds in [normalize_key(key)]
+            if not adds and dotted not in self.layout.group_keys
+        }
 
 
 def override_key(override: str) -> str:
@@ -372,6 +523,59 @@ def _message(error: BaseException) -> str:
     if error.__cause__ is not None and str(error.__cause__) not in message:
         message += f"\n{error.__cause__}"
     return message
+
+
+def _path_moves(
+    cfg: DictConfig, keys: Sequence[str], leave: set[str], *, named: bool
+) -> tuple[list[tuple[str, str, Any]], list[str]]:
+    """In one job config: the path keys to move into the job's directory (key, the path inside it, the app's
+    value), and a note on each matched key left where it is."""
+
+    def raw(dotted: str) -> Any:
+        return _raw_value(cfg, dotted)
+
+    path_keys = {k for k in keys if is_path_value(raw(k))}
+    moves: list[tuple[str, str, Any]] = []
+    notes: list[str] = []
+    for key in sorted(path_keys):
+        value = raw(key)
+        interpolated, in_job_dir = dependencies(key, raw)
+        followed = sorted(interpolated & path_keys)
+        if in_job_dir:
+            notes.append(f"paths: {key} is already inside each job's directory ({value!r})")
+        elif key in leave:
+            notes.append(f"paths: {key} kept as set ({value!r}): the command line or the experiment sets it")
+        elif followed:
+            notes.append(f"paths: {key} follows {followed[0]} ({value!r})")
+        else:
+            moves.append((key, layout_below(key, value), value))
+    if named:
+        notes += [f"paths: {k} not moved: its value {raw(k)!r} is not a path" for k in keys if k not in path_keys]
+    return moves, notes
+
+
+def _job_path_where_found(
+    key: str, inside: str, where: set[tuple[str, str | None]], variants: list[str], tasks: list[str | None]
+) -> JobPath:
+    """The runs to move `key` in, from the first job configs it was found in: (variant, first task) for each
+    variant, (first variant, task) for each task. A key that every variant's config has is moved in every run;
+    one that only some variants' configs have (a config-group option they select), in their runs alone;
+    likewise for tasks."""
+    with_variant = frozenset(v for v in variants if (v, tasks[0]) in where)
+    with_task = frozenset(t for t in tasks if t is not None and (variants[0], t) in where)
+    by_variant = 0 < len(with_variant) < len(variants)
+    by_task = 0 < len(with_task) < len(tasks)
+    return JobPath(key, inside, with_variant if by_variant else None, with_task if by_task else None)
+
+
+def _runs_of(job_path: JobPath) -> str:
+    """`; in the runs of variant 'a2c' alone` for a key moved in some runs, else nothing."""
+    parts = [
+        f"{kind}{'s' if len(names) > 1 else ''} {', '.join(repr(n) for n in sorted(names))}"
+        for kind, names in (("variant", job_path.variants), ("task", job_path.tasks))
+        if names is not None
+    ]
+    return f"; in the runs of {' and '.join(parts)} alone (the others' configs do not have it)" if parts else ""
 
 
 def _discover_seed(cfg: DictConfig) -> tuple[str | None, str]:
@@ -444,8 +648,16 @@ def _kind(value: Any) -> str | None:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    return _shortened(repr(value), limit)
+
+
+def _shortened(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _literal(value: Any) -> str:
+    """A value as the experiment file writes it (strings in double quotes), shortened."""
+    return _shortened(json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value))
 
 
 def _all_keys(cfg: DictConfig) -> list[str]:
@@ -467,7 +679,8 @@ def _all_keys(cfg: DictConfig) -> list[str]:
 
 
 def _suggest(key: str, candidates: Iterable[str]) -> list[str]:
-    candidates = list(candidates)
+    """Up to three keys meant instead of `key`; not its parents (`algo` for `algo.clp`)."""
+    candidates = [c for c in candidates if not key.startswith(c + ".")]
     last = key.rsplit(".", 1)[-1]
     same_leaf = [c for c in candidates if c.rsplit(".", 1)[-1] == last and c != key]
     close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)

@@ -229,24 +229,29 @@ class ABSweep:
         task_overrides, ab_keys = self._split_arguments(arguments)
         layout = self.app.layout(self.experiment, task_overrides)
         named = {key.removeprefix("ab.inject.") for key in ab_keys if key.startswith("ab.inject.")}
-        inject, job_paths, self.injection_notes = self._injection(named, task_overrides, layout)
+        inject, self.injection_notes = self._injection(named, task_overrides, layout)
         settings = PlanSettings(
             base_seed=self.settings.base_seed,
             paired_seeds=self.settings.paired_seeds,
             inject=inject,
             task_overrides=tuple(task_overrides),
-            job_paths=job_paths,
         )
-        try:
+        with self._mistakes_in_experiment():
             runs = plan_experiment(self.experiment, settings, layout)
             if "ab.base_seed" not in ab_keys:  # a directory started with another default keeps its seeds
                 settings, runs = self._recorded_seeding(settings, runs, layout)
             fingerprint = definition_fingerprint(self.experiment, settings, layout)
-        except ExperimentError as error:
-            raise ABConfigError(f"{self.settings.experiment}: {error}") from None
-        self.value_warnings = self.app.validate(self.experiment, layout, runs, inject)
+        self.value_warnings, composed = self.app.validate(self.experiment, layout, runs, inject)
         for warning in self.value_warnings:
             log.warning("[ab] WARNING: %s", warning)
+        job_paths, path_notes = self.app.job_paths(
+            composed, self.settings.inject.paths, named="paths" in named, leave=self._set_keys(task_overrides)
+        )
+        self.injection_notes += path_notes
+        if job_paths:  # the runs as validated, with the app's path keys moved into each job's directory
+            settings = dataclasses.replace(settings, job_paths=job_paths)
+            with self._mistakes_in_experiment():
+                runs = plan_experiment(self.experiment, settings, layout)
         self.tasks_by_job_dir = {r.job_dir: r.task for r in runs}
         self.task.seed_key = inject.seed
         self.task.wandb_env = inject.wandb_env
@@ -279,28 +284,31 @@ class ABSweep:
 
     def _injection(
         self, explicit: set[str], task_overrides: Sequence[str], layout: Any
-    ) -> tuple[InjectionKeys, tuple[tuple[str, str], ...], list[str]]:
-        """The injection targets this app can take (see AppConfig.resolve_injection), the app's path keys
-        pointed into each job's directory (AppConfig.job_paths), and notes on both; `explicit` are the ones
-        the command line set (`ab.inject.<name>=`). Keys the command line or the experiment sets keep their
-        value."""
+    ) -> tuple[InjectionKeys, list[str]]:
+        """The injection targets this app can take (see AppConfig.resolve_injection) and notes on them;
+        `explicit` are the ones the command line set (`ab.inject.<name>=`)."""
         off = InjectionKeys(**{name: None for name in self.settings.inject.targets()})
         probe = PlanSettings(inject=off, task_overrides=tuple(task_overrides))
-        try:
+        with self._mistakes_in_experiment():
             overrides, _ = variant_overrides(self.experiment, self.experiment.variants[0], probe, layout)
-        except ExperimentError as error:
-            raise ABConfigError(f"{self.settings.experiment}: {error}") from None
-        inject, notes = self.app.resolve_injection(overrides, self.settings.inject, explicit)
+        return self.app.resolve_injection(overrides, self.settings.inject, explicit)
+
+    def _set_keys(self, task_overrides: Sequence[str]) -> set[str]:
+        """The keys the command line or the experiment sets: their values stay as set (no path is moved)."""
         experiment = self.experiment
-        leave = {override_key(o) for o in task_overrides} | {
+        return {override_key(o) for o in task_overrides} | {
             normalize_key(key)[0]
             for values in (experiment.base_values, *(a.overrides for a in (*experiment.variants, *experiment.tasks)))
             for key in values
         }
-        paths, path_notes = self.app.job_paths(
-            overrides, self.settings.inject.paths, named="paths" in explicit, leave=leave
-        )
-        return inject, paths, notes + path_notes
+
+    @contextmanager
+    def _mistakes_in_experiment(self) -> Iterator[None]:
+        """A mistake in the experiment that planning finds, as one line naming the file."""
+        try:
+            yield
+        except ExperimentError as error:
+            raise ABConfigError(f"{self.settings.experiment}: {error}") from None
 
     def _recorded_seeding(
         self, settings: PlanSettings, runs: list[PlannedRun], layout: Any
