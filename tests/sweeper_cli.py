@@ -72,10 +72,17 @@ def run_app(
     app: Path, *arguments: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
 ) -> SweepResult:
     """`python app.py <arguments>` started in `cwd`, exactly as given (no `-m` added)."""
+    return run_command([PYTHON, str(app)], *arguments, cwd=cwd, timeout=timeout, env=env)
+
+
+def run_command(
+    command: list[str], *arguments: str, cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> SweepResult:
+    """`command <arguments>` started in `cwd` (`[PYTHON, "-m", "app"]` runs an app as a module)."""
     full_env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
     proc = subprocess.run(
-        [PYTHON, str(app), *arguments],
+        [*command, *arguments],
         cwd=cwd,
         env=full_env,
         capture_output=True,

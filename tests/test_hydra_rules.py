@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sweeper_cli import APPS, job_dirs, run_app, run_sweep, status, write_experiment
+from sweeper_cli import APPS, PYTHON, job_dirs, run_app, run_command, run_sweep, status, write_experiment
 
 from hydra_plugins.ab_sweeper._process import start_time
 from metta_ab import exit_status
@@ -152,6 +152,26 @@ def test_experiment_without_multirun_flag_is_stopped_before_the_task(tmp_path):
     assert not (tmp_path / "ab_test_results").exists()
 
 
+@pytest.mark.parametrize("started_as", ["script", "module"])
+def test_what_is_missing_is_said_with_the_command_that_was_run(tmp_path, started_as):
+    """`python path/to/app.py` as given, or `python -m app`: the command to run again, not a placeholder."""
+    experiment(tmp_path)
+    if started_as == "script":
+        command, shown = [PYTHON, str(RULES)], f"python {RULES}"
+    else:
+        command, shown = [PYTHON, "-m", "app"], "python -m app"
+    env = {"PYTHONPATH": str(RULES.parent)}
+    without_m = run_command(command, "hydra/sweeper=ab", *AB, cwd=tmp_path, env=env)
+    assert without_m.returncode == 2, without_m.output
+    assert f"add -m ({shown} -m hydra/sweeper=ab ab.experiment=exp.py ...)" in without_m.stderr
+    without_sweeper = run_command(command, "-m", *AB, cwd=tmp_path, env=env)
+    assert without_sweeper.returncode == 1, without_sweeper.output
+    hint = f"add hydra/sweeper=ab ({shown} -m hydra/sweeper=ab ab.experiment=exp.py ...)"
+    assert hint in without_sweeper.stderr
+    assert "<app>" not in without_m.stderr + without_sweeper.stderr
+    assert task_calls(tmp_path) == []
+
+
 WHITELISTED = APPS / "whitelisted" / "app.py"
 HYDRA_VERSION = tuple(int(part) for part in version("hydra-core").split(".")[:2])
 needs_hydra_14 = pytest.mark.skipif(
@@ -200,7 +220,7 @@ def test_forgotten_multirun_flag_with_an_execution_whitelist_is_named(tmp_path, 
     else:
         assert result.returncode == 0, result.output
         assert "metta-ab: ab.experiment=exp.py was not run: Hydra uses a sweeper only in multirun mode" in result.stderr
-        assert "Add -m (python <app> -m hydra/sweeper=ab ab.experiment=exp.py ...)" in result.stderr
+        assert f"Add -m (python {WHITELISTED} -m hydra/sweeper=ab ab.experiment=exp.py ...)" in result.stderr
 
 
 # --- 4. misspelt settings -----------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict, read_write
 
+from hydra_plugins.ab_sweeper.usage_hint import app_command
+
 _composed = {"option": False, "callback": False}  # whether `hydra/sweeper=ab` / ABCallback exist in this process
 _exit_after_callbacks: dict[str, int] = {}  # "status": what the sweep ends with once the app's callbacks ran
 
@@ -100,7 +102,7 @@ class ABCallback(Callback):
         if experiment is not None:
             sys.stderr.write(
                 f"Error: ab.experiment={experiment} is run by the ab sweeper, which Hydra uses only in multirun "
-                f"mode: add -m (python <app> -m hydra/sweeper=ab ab.experiment={experiment} ...)\n"
+                f"mode: add -m ({app_command()} -m hydra/sweeper=ab ab.experiment={experiment} ...)\n"
             )
             raise SystemExit(2)
 

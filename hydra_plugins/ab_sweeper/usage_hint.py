@@ -13,7 +13,10 @@ the ab sweeper did get composed and used after all (the app's own config may sel
 """
 
 import atexit
+import os
 import re
+import shlex
+import shutil
 import sys
 from dataclasses import fields
 
@@ -39,18 +42,33 @@ class ABSettingsNeedTheSweeper(SearchPathPlugin):
         if setting is not None and not any(_SWEEPER.match(a) for a in args):
             hint = (
                 f"{setting.lstrip('+')} is a setting of the ab sweeper, which this command does not select: "
-                f"add hydra/sweeper=ab (python <app> -m hydra/sweeper=ab {setting.lstrip('+')} ...)"
+                f"add hydra/sweeper=ab ({app_command()} -m hydra/sweeper=ab {setting.lstrip('+')} ...)"
             )
         experiment = next((a for a in args if _EXPERIMENT.match(a)), None)
         flags = {a.split("=", 1)[0] for a in args}
         if experiment and any(_AB_SWEEPER.match(a) for a in args) and not flags & (_MULTIRUN | _NO_JOB):
             hint = (
                 f"{experiment.lstrip('+')} was not run: Hydra uses a sweeper only in multirun mode, so the app "
-                f"ran once, as without it. Add -m (python <app> -m hydra/sweeper=ab {experiment.lstrip('+')} ...)"
+                f"ran once, as without it. Add -m ({app_command()} -m hydra/sweeper=ab {experiment.lstrip('+')} ...)"
             )
         if hint is not None:
             atexit.unregister(_hint_unless_composed)
             atexit.register(_hint_unless_composed, hint)
+
+
+def app_command() -> str:
+    """The command that started this app, as the user types it again: `python tools/train.py` (the script as
+    given), `python -m my_pkg.train` (run with -m: sys.argv[0] is then the module's file), or an installed
+    script (`train`, without `python`)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        return f"python -m {spec.name.removesuffix('.__main__')}"
+    script = sys.argv[0] if sys.argv and sys.argv[0] else "<app>"
+    if not script.endswith(".py") and os.path.isfile(script) and os.access(script, os.X_OK):
+        on_path = shutil.which(os.path.basename(script))
+        same = on_path is not None and os.path.realpath(on_path) == os.path.realpath(script)
+        return shlex.quote(os.path.basename(script) if same else script)
+    return f"python {shlex.quote(script)}"
 
 
 def _hint_unless_composed(hint: str) -> None:
