@@ -1,10 +1,10 @@
 """A Hydra app whose config-group options differ in their keys, as RL frameworks' algorithm configs do. It
-writes `metrics.json` in its `log_dir` when its config has one (only the a2c option does), else in the job's
+writes a `progress.csv` in its `log_dir` when its config has one (only the a2c option does), else in the job's
 output directory."""
 
 from __future__ import annotations
 
-import json
+import csv
 from pathlib import Path
 
 import hydra
@@ -17,7 +17,10 @@ def main(cfg: DictConfig) -> None:
     out = Path(cfg.log_dir) if "log_dir" in cfg else Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     score = cfg.quality + cfg.algo.get("clip", 0.0) + 0.01 * (cfg.seed % 3)
-    (out / "metrics.json").write_text(json.dumps({"final": {"eval/score": score}}))
+    with open(out / "progress.csv", "w", newline="") as file:
+        table = csv.writer(file)
+        table.writerow(["step", "eval/score"])
+        table.writerows([[0, 0.0], [1, score]])
 
 
 if __name__ == "__main__":
