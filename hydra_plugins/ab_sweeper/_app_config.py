@@ -13,7 +13,7 @@ import json
 import keyword
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -190,80 +190,25 @@ class AppConfig:
             notes.append(f"not injected: {', '.join(wandb_skipped)} (the app's config has no W&B node); {via}")
         return targets, notes
 
-    def job_paths(
-        self,
-        composed: Sequence[tuple[PlannedRun, DictConfig]],
-        patterns: Sequence[str] | None,
-        *,
-        named: bool,
-        leave: set[str],
-    ) -> tuple[tuple[JobPath, ...], list[str]]:
-        """The app's keys that name where it writes (`patterns`: ab.inject.paths) whose value would be the same
-        for every job, each with the path inside the job's directory that keeps its layout; and a note per key
-        found, for the plan. `composed` are the first job configs of each variant and task, as validate()
-        composed them before any path was moved: a key that only some variants' (or tasks') config-group options
-        have is moved in their runs alone. Keys in `leave` (set by the command line or the experiment) and
-        values that already follow the job's directory (also through another key: `${paths.output_dir}/tb`,
-        `${log_root}/tb`) are left alone. Patterns the user `named` must each match a key."""
-        if not patterns or not composed:
-            return (), []
-        present: dict[tuple[str, str], set[tuple[str, str | None]]] = {}  # (key, path inside) -> where found
-        values: dict[tuple[str, str], Any] = {}
-        notes: dict[str, None] = {}  # ordered, without the repeats of one note per config
-        matched: set[str] = set()
-        for run, cfg in composed:
-            keys = [k for k in _all_keys(cfg) if matches(k, patterns)]
-            matched.update(keys)
-            moves, kept = _path_moves(cfg, keys, leave, named=named)
-            notes.update(dict.fromkeys(kept))
-            for key, inside, value in moves:
-                present.setdefault((key, inside), set()).add((run.variant, run.task))
-                values.setdefault((key, inside), value)
-        if named:
-            self._check_path_patterns(composed, patterns, matched)
-        variants = list(dict.fromkeys(run.variant for run, _ in composed))
-        tasks = list(dict.fromkeys(run.task for run, _ in composed))
-        found: list[JobPath] = []
-        moved: list[str] = []
-        for (key, inside), where in sorted(present.items()):
-            job_path = _job_path_where_found(key, inside, where, variants, tasks)
-            found.append(job_path)
-            moved.append(
-                f"paths: {key} -> {inside_job_dir(inside)}, so that each run writes in its own directory "
-                f"(the app's {values[key, inside]!r} is the same for every job){_runs_of(job_path)}"
-            )
-        return tuple(found), [*moved, *notes]
-
-    def _check_path_patterns(
-        self, composed: Sequence[tuple[PlannedRun, DictConfig]], patterns: Sequence[str], keys: set[str]
-    ) -> None:
-        """A key named in ab.inject.paths (no wildcard) must exist: a typo would silently move nothing."""
-        for pattern in patterns:
-            if any(c in pattern for c in "*?[") or any(matches(k, [pattern]) for k in keys):
-                continue
-            candidates = dict.fromkeys(k for _, cfg in composed for k in _all_keys(cfg))
-            suggestions = _suggest(pattern, candidates)
-            hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
-            raise ABConfigError(
-                f"ab.inject.paths: the app's config has no key {pattern!r}{hint}; name the keys where the app "
-                "writes, or set ab.inject.paths=null to move none"
-            )
-
     # --- validation ----------------------------------------------------------------------------------
 
     def validate(
-        self, experiment: ABExperiment, layout: AppLayout, runs: Sequence[PlannedRun], inject: InjectionKeys
-    ) -> tuple[list[str], list[tuple[PlannedRun, DictConfig]]]:
+        self,
+        experiment: ABExperiment,
+        layout: AppLayout,
+        runs: Sequence[PlannedRun],
+        inject: InjectionKeys,
+        each_config: Callable[[PlannedRun, DictConfig], None] | None = None,
+    ) -> list[str]:
         """Compose each variant's first job once (and each task's); on failure, say in the experiment file's
         terms which value of which variant, task or base config the app's config does not take, and the fix.
-        Returns a warning per value whose type differs from the app's default for its key, and the configs
-        composed (job_paths reads them: one composition per variant is paid once)."""
+        Each config composed is shown to `each_config` (JobPathSearch.see: one composition per variant serves
+        both). Returns a warning per value whose type differs from the app's default for its key."""
         first_runs: dict[tuple[str, str], PlannedRun] = {}
         for run in runs:
             first_runs.setdefault(("variant", run.variant), run)
             if run.task is not None:
                 first_runs.setdefault(("task", run.task), run)
-        composed: list[tuple[PlannedRun, DictConfig]] = []
         said = started = time.monotonic()
         if len(first_runs) >= VALIDATION_ANNOUNCED:
             logging.getLogger(STATUS_LOGGER).info(
@@ -278,15 +223,17 @@ class AppConfig:
                     "(%.0f s)", done, len(first_runs), said - started,
                 )  # fmt: skip
             try:
-                composed.append((run, self.compose(list(run.overrides))))
+                cfg = self.compose(list(run.overrides))
             except Exception as error:
                 message = _message(error)
                 check = _Check(experiment, layout, first_runs, inject)
                 self._explain_unselected_group(check, arm, message)
                 self._explain_missing_key(check, arm)
                 raise ABConfigError(f"{_Scope(*arm).where}: the app's config does not accept it:\n{message}") from None
+            if each_config is not None:
+                each_config(run, cfg)
         self._check_injection_targets(list(runs[0].overrides), inject)
-        return self._value_type_warnings(experiment, layout, list(runs[0].overrides)), composed
+        return self._value_type_warnings(experiment, layout, list(runs[0].overrides))
 
     def _value_type_warnings(self, experiment: ABExperiment, layout: AppLayout, overrides: list[str]) -> list[str]:
         """Values of another kind than the app's default for the key (a str where the app has a float). An
@@ -377,16 +324,16 @@ class AppConfig:
             having = self._arms_with_key(check, arm, dotted)
             selects = check.selection_text(arm)
             if having:
-                names = [n for n, _ in having]
-                listed = ", ".join(f"{n!r} ({selection})" for n, selection in having[:5])
-                more = f" and {len(having) - 5} more" if len(having) > 5 else ""
-                have = f"{kind} {listed} has it" if len(having) == 1 else f"{kind}s {listed}{more} have it"
+                more = f" and {len(having) - SHOWN_NAMES} more" if len(having) > SHOWN_NAMES else ""
+                listed = ", ".join(f"{n!r} ({selection})" for n, selection in having[:SHOWN_NAMES]) + more
+                have = f"{kind} {listed} has it" if len(having) == 1 else f"{kind}s {listed} have it"
                 if scope.kind == BASE_SCOPE:
-                    likewise = f" (and likewise in {', '.join(repr(n) for n in names[1:])})" if names[1:] else ""
+                    others = ", ".join(repr(n) for n, _ in having[1:SHOWN_NAMES]) + more
+                    likewise = f" (and likewise in {others})" if len(having) > 1 else ""
                     raise ABConfigError(
                         f"{scope.where}: {shown} is not in the config of {kind} {name!r}, which selects "
                         f"{selects}; {have}. Set it in the {kind}s that have it, not in the base config: "
-                        f"{_Scope(kind, names[0]).setting(key, value)}{likewise}"
+                        f"{_Scope(kind, having[0][0]).setting(key, value)}{likewise}"
                     )
                 raise ABConfigError(
                     f"{scope.where}: {shown} is not in its config: the option it selects ({selects}) does not have "
@@ -427,7 +374,70 @@ class AppConfig:
         return having
 
 
+class JobPathSearch:
+    """The app's keys that name where it writes (`patterns`: ab.inject.paths) whose value would be the same
+    for every job, each with the path inside the job's directory that keeps its layout, and a note per key
+    found, for the plan. It is shown the first job config of each variant and task as validate() composes
+    them, before any path is moved: a key that only some variants' (or tasks') config-group options have is
+    moved in their runs alone. Keys in `leave` (set by the command line or the experiment) and values that
+    already follow the job's directory (also through another key: `${paths.output_dir}/tb`, `${log_root}/tb`)
+    are left alone. Patterns the user `named` must each match a key."""
+
+    def __init__(self, patterns: Sequence[str] | None, *, named: bool, leave: set[str]) -> None:
+        self.patterns = list(patterns or [])
+        self.named = named
+        self.leave = leave
+        self.present: dict[tuple[str, str], set[tuple[str, str | None]]] = {}  # (key, path inside) -> where
+        self.values: dict[tuple[str, str], Any] = {}
+        self.kept: dict[str, None] = {}  # notes on keys left alone, once each (not once per config)
+        self.matched: set[str] = set()
+        self.keys: dict[str, None] = {}  # every key seen: the did-you-mean of a named pattern
+        self.variants: dict[str, None] = {}
+        self.tasks: dict[str | None, None] = {}
+
+    def see(self, run: PlannedRun, cfg: DictConfig) -> None:
+        if not self.patterns:
+            return
+        self.variants[run.variant] = self.tasks[run.task] = None
+        every_key = _all_keys(cfg)
+        self.keys.update(dict.fromkeys(every_key))
+        keys = [k for k in every_key if matches(k, self.patterns)]
+        self.matched.update(keys)
+        moves, kept = _path_moves(cfg, keys, self.leave, named=self.named)
+        self.kept.update(dict.fromkeys(kept))
+        for key, inside, value in moves:
+            self.present.setdefault((key, inside), set()).add((run.variant, run.task))
+            self.values.setdefault((key, inside), value)
+
+    def found(self) -> tuple[tuple[JobPath, ...], list[str]]:
+        if self.named:
+            self._check_named_patterns()
+        found: list[JobPath] = []
+        moved: list[str] = []
+        for (key, inside), where in sorted(self.present.items()):
+            job_path = _job_path_where_found(key, inside, where, list(self.variants), list(self.tasks))
+            found.append(job_path)
+            moved.append(
+                f"paths: {key} -> {inside_job_dir(inside)}, so that each run writes in its own directory "
+                f"(the app's {self.values[key, inside]!r} is the same for every job){_runs_of(job_path)}"
+            )
+        return tuple(found), [*moved, *self.kept]
+
+    def _check_named_patterns(self) -> None:
+        """A key named in ab.inject.paths (no wildcard) must exist: a typo would silently move nothing."""
+        for pattern in self.patterns:
+            if any(c in pattern for c in "*?[") or any(matches(k, [pattern]) for k in self.matched):
+                continue
+            suggestions = _suggest(pattern, self.keys)
+            hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
+            raise ABConfigError(
+                f"ab.inject.paths: the app's config has no key {pattern!r}{hint}; name the keys where the app "
+                "writes, or set ab.inject.paths=null to move none"
+            )
+
+
 BASE_SCOPE = "base config"
+SHOWN_NAMES = 5  # variants named in one error line; the rest are counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -442,7 +452,7 @@ class _Scope:
         return f"experiment {self.name!r} base config" if self.kind == BASE_SCOPE else f"{self.kind} {self.name!r}"
 
     def setting(self, key: str, value: Any) -> str:
-        """How the experiment file sets `key` to `value` here: `add_variant(name='a', ..., lr=0.1)`, with
+        """How the experiment file sets `key` to `value` here: `add_variant(name="a", ..., lr=0.1)`, with
         `**{"+algo.extra": 1}` for a key that is no Python name."""
         reserved = {"defaults"} if self.kind == BASE_SCOPE else {"name", "description", "tags"}
         if key.isidentifier() and not keyword.iskeyword(key) and key not in reserved:
@@ -471,9 +481,10 @@ class _Check:
             ("task", t.name): t for t in experiment.tasks
         }
         self.value_keys = {
-            dotted for values in (experiment.base_values, *(a.overrides for a in self.arms.values()))
+            dotted
+            for values in (experiment.base_values, *(a.overrides for a in self.arms.values()))
             for dotted in self._values(values)
-        }  # fmt: skip
+        }
         self.injected_keys = set(inject.targets().values())
 
     def scopes(self, arm: tuple[str, str]) -> list[tuple[_Scope, Mapping[str, Any]]]:

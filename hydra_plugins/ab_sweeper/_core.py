@@ -20,7 +20,7 @@ from hydra.core.utils import configure_log
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig, override_key
+from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig, JobPathSearch, override_key
 from hydra_plugins.ab_sweeper._experiment_dir import load_once, locate, publish
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
@@ -241,12 +241,11 @@ class ABSweep:
             if "ab.base_seed" not in ab_keys:  # a directory started with another default keeps its seeds
                 settings, runs = self._recorded_seeding(settings, runs, layout)
             fingerprint = definition_fingerprint(self.experiment, settings, layout)
-        self.value_warnings, composed = self.app.validate(self.experiment, layout, runs, inject)
+        paths = JobPathSearch(self.settings.inject.paths, named="paths" in named, leave=self._set_keys(task_overrides))
+        self.value_warnings = self.app.validate(self.experiment, layout, runs, inject, each_config=paths.see)
         for warning in self.value_warnings:
             log.warning("[ab] WARNING: %s", warning)
-        job_paths, path_notes = self.app.job_paths(
-            composed, self.settings.inject.paths, named="paths" in named, leave=self._set_keys(task_overrides)
-        )
+        job_paths, path_notes = paths.found()
         self.injection_notes += path_notes
         if job_paths:  # the runs as validated, with the app's path keys moved into each job's directory
             settings = dataclasses.replace(settings, job_paths=job_paths)
