@@ -14,8 +14,6 @@ from hydra.experimental.callback import Callback
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict, read_write
 
-from hydra_plugins.ab_sweeper.usage_hint import app_command
-
 _composed = {"option": False, "callback": False}  # whether `hydra/sweeper=ab` / ABCallback exist in this process
 _exit_after_callbacks: dict[str, int] = {}  # "status": what the sweep ends with once the app's callbacks ran
 
@@ -100,6 +98,9 @@ class ABCallback(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         experiment = _experiment(config)
         if experiment is not None:
+            # here, not at module level: with that import Hydra 1.4.0rc3 silently left this callback out
+            from hydra_plugins.ab_sweeper.usage_hint import app_command
+
             sys.stderr.write(
                 f"Error: ab.experiment={experiment} is run by the ab sweeper, which Hydra uses only in multirun "
                 f"mode: add -m ({app_command()} -m hydra/sweeper=ab ab.experiment={experiment} ...)\n"
