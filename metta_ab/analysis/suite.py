@@ -91,22 +91,23 @@ def suite_scores(
     records: Sequence[RunRecord],
     metrics: Mapping[str, RunMetrics],
     settings: AnalysisSettings,
+    planned: Mapping[str, int],
 ) -> tuple[list[str], str, dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
-    """The tasks, where they came from, the scores task -> variant -> runs, and the completed runs missing a task."""
+    """The tasks, where they came from, the scores task -> variant -> runs (`planned[variant]` runs: a sequential
+    suite's the looks reached), and the completed runs missing a task."""
     metric = settings.metric
     assert metric is not None
-    runs = experiment.runs_per_variant
     if experiment.tasks:
         tasks = [t.name for t in experiment.tasks]
         source = "tasks trained separately (.add_task)"
     else:
         tasks = discover_tasks(metric, metrics)
         source = f"the logged names matching {metric!r}"
-    scores = {task: {v.name: np.full(runs, np.nan) for v in experiment.variants} for task in tasks}
+    scores = {task: {v.name: np.full(planned[v.name], np.nan) for v in experiment.variants} for task in tasks}
     missing: dict[str, list[str]] = {}
     for record in records:
         found = metrics.get(record.job_dir)
-        if record.status != COMPLETED or found is None or not 1 <= record.run_index <= runs:
+        if record.status != COMPLETED or found is None or not 1 <= record.run_index <= planned.get(record.variant, 0):
             continue
         for task in [record.task] if experiment.tasks else tasks:
             if task not in scores:

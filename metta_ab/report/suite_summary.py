@@ -45,11 +45,14 @@ def aggregate_rows(suite: SuiteResults) -> list[str]:
     return lines
 
 
-def per_task_rows(suite: SuiteResults) -> list[str]:
+def per_task_rows(suite: SuiteResults, sequential: bool = False) -> list[str]:
+    """The per-task table; of a sequential suite, whose looks decide on the aggregate alone, it says that its
+    tests are fixed-sample ones over the runs the looks used."""
     family = sum(len(a.comparisons) for a in suite.per_task.values())
     holm = f"; p adj and CI: Holm over all {family} task x treatment comparisons" if family >= 2 else ""
+    looks = "; fixed-sample tests over the runs the looks used: the looks decided the aggregate only" * sequential
     header = f"{'task':<18} {'treatment':<20} {'difference':>10} {'CI':<22} {'test':<8} {'p':>6} {'p adj':>6}  verdict"
-    lines = [f"Per task (raw scores{holm}):", header, "-" * len(header)]
+    lines = [f"Per task (raw scores{holm}{looks}):", header, "-" * len(header)]
     for task in suite.tasks:
         for c in suite.per_task[task].comparisons:
             lines.append(
