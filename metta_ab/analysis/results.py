@@ -28,6 +28,7 @@ from metta_ab.analysis.suite import (
     analyze_suite_scores,
     no_tasks_message,
     suite_scores,
+    with_verdicts,
 )
 from metta_ab.definition.design_checks import check_suite
 from metta_ab.definition.errors import ExperimentError
@@ -490,6 +491,7 @@ def _suite_results(
     analysis = aggregate_analysis(suite)
     if sequential is not None:
         analysis = _sequential_verdicts(analysis, sequential)
+        suite = with_verdicts(suite, analysis)
     no_verdict = _no_verdict(analysis, records, metrics, None, [], experiment_dir, experiment.metric_reader)
     return ExperimentResults(
         experiment, experiment_dir, records, settings, metrics, run_means, analysis, warnings, **common, suite=suite,

@@ -182,6 +182,22 @@ def aggregate_analysis(suite: SuiteResults) -> stats.Analysis:
     )
 
 
+def with_verdicts(suite: SuiteResults, analysis: stats.Analysis) -> SuiteResults:
+    """The suite with the aggregate comparisons' verdicts (and notes) of `analysis`: a sequential suite's are
+    its looks', so that summary.json's `aggregate` says what the verdict says."""
+    decided = {c.treatment: c for c in analysis.comparisons}
+    comparisons = tuple(
+        dataclasses.replace(
+            c,
+            run_comparison=dataclasses.replace(
+                c.run_comparison, verdict=decided[c.treatment].verdict, warnings=decided[c.treatment].warnings
+            ),
+        )
+        for c in suite.aggregate.comparisons
+    )
+    return dataclasses.replace(suite, aggregate=dataclasses.replace(suite.aggregate, comparisons=comparisons))
+
+
 def no_tasks_message(metric: str, experiment_dir: Path, names: Sequence[str]) -> str:
     shown = ", ".join(names[:12]) or "none"
     return (
