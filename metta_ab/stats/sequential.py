@@ -314,7 +314,7 @@ def check_schedule(max_runs_per_variant: int, runs_per_look: int) -> None:
         )
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256, typed=True)  # typed: a cached (10, 5) must not let (10.0, 5) skip its check
 def sequential_design(
     max_runs_per_variant: int, runs_per_look: int, alpha: float = 0.05, spending: str = DEFAULT_SPENDING
 ) -> SequentialDesign:
