@@ -16,6 +16,15 @@ AdaStop's nominal alpha is not its measured error (issue 13: alpha .05 gave .10 
 error. It runs on the unpaired rows (it is a two-sample test) unless ``--adastop all``.
 
     python benchmarks/sequential_simulation.py [--experiments 2000] [--smoke] [--workers 2] [--spending hsd:-2]
+        [--rows all|plain|suite]
+
+Suite rows (``--rows suite``; ``all`` runs both): a sequential suite of 3 or 10 tasks (``aa_simulation``'s suite
+generator: scales from 1 to 1000, normal, skewed and bimodal tasks in turn; paired with a shared seed effect
+r = 0.5, or unpaired), N / k = 15 / 5, each look decided as the sweep decides it: the aggregate test's run
+units (``metta_ab.stats.suite.comparison_units``: each run's mean normalized score across tasks, computed as
+``analyze_suite`` computes them) into ``decide_look``. Both normalizations: declared (0, the task's population
+mean) and the default one, whose per-task means are re-estimated from the runs at every look. d is in SDs of
+a variant's run means on the declared scale, added to every task.
 
 At d = 0.5 and 1 it also measures the bias of the estimate after an early stop: the observed difference at the
 deciding look (naive) against the median-unbiased one the report prints beside it
@@ -29,6 +38,7 @@ line is the worst A/A rate / alpha.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import os
@@ -39,14 +49,18 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from _harness import PROJECT_ROOT  # noqa: F401  (puts this tree first on the import path)
+from aa_simulation import Cell, suite_experiment
 
 from metta_ab.stats.sequential import (
     DEFAULT_SPENDING,
+    decide_look,
     early_stop_estimate,
     run_sequential,
     runs_used,
     sequential_design,
 )
+from metta_ab.stats.suite import comparison_units
 
 ALPHA = 0.05
 FPR_BAND = (0.02, 0.06)
@@ -71,6 +85,83 @@ class Row:
     def label(self) -> str:
         design = f"paired r={self.r:g}" if self.design == "paired" else "unpaired"
         return f"N={self.n_max:<2} k={self.k:<2} {design:<13} {self.dist:<6} d={self.d:g}"
+
+
+SUITE_SCHEDULE = (15, 5)
+SUITE_TASKS = (3, 10)
+SUITE_EFFECTS = (0.0, 1.0)
+SUITE_CORRELATION = 0.5
+NORMALIZATIONS = ("declared", "default")
+
+
+@dataclass(frozen=True)
+class SuiteRow:
+    n_max: int
+    k: int
+    tasks: int
+    paired: bool
+    normalization: str  # "declared" (0, the task's population mean) or "default" (re-estimated every look)
+    d: float
+
+    @property
+    def label(self) -> str:
+        design = f"paired r={SUITE_CORRELATION:g}" if self.paired else "unpaired"
+        tasks = f"suite {self.tasks:>2} tasks"
+        return f"N={self.n_max:<2} k={self.k:<2} {tasks} {design:<13} {self.normalization:<8} d={self.d:g}"
+
+    def cell(self, runs: int) -> Cell:
+        r = SUITE_CORRELATION if self.paired else 0.0
+        return Cell("suite", "normal", runs, r, tasks=self.tasks, paired=self.paired)
+
+
+@functools.cache
+def suite_population(tasks: int, paired: bool) -> tuple[np.ndarray, float]:
+    """Per task the population mean of a variant's scores, and the SD of a variant's run means on the scale
+    those means declare (x / mean per task), from 100,000 simulated runs."""
+    row = SuiteRow(1, 1, tasks, paired, "declared", 0.0)
+    scores = suite_experiment(row.cell(100_000), np.random.default_rng(0))["v0"]
+    raw = np.column_stack(list(scores.values()))
+    means = raw.mean(axis=0)
+    return means, float((raw / means).mean(axis=1).std())
+
+
+def run_suite_block(row: SuiteRow, start: int, stop: int, spending: str, ada: None = None) -> np.ndarray:
+    """Sums over experiments start..stop-1 of: sequential rejects, runs; fixed-at-N rejects (the layout of
+    ``run_block``'s first three)."""
+    design = sequential_design(row.n_max, row.k, ALPHA, spending)
+    fixed = sequential_design(row.n_max, row.n_max, ALPHA, spending)
+    means, sd = suite_population(row.tasks, row.paired)
+    normalize = {f"task{j}": (0.0, float(m)) for j, m in enumerate(means)} if row.normalization == "declared" else None
+    key = [row.n_max, row.k, row.tasks, int(row.paired), NORMALIZATIONS.index(row.normalization), int(row.d * 1000)]
+    good = ("better",) if row.d > 0 else ("better", "worse")
+    out = np.zeros(10)
+    for i in range(start, stop):
+        data = suite_experiment(row.cell(row.n_max), np.random.default_rng([*key, i]))
+        data["v1"] = {task: x + row.d * sd * means[j] for j, (task, x) in enumerate(data["v1"].items())}
+        history = decide_suite_looks(data, design, row.paired, normalize)
+        out[0] += history[-1].comparisons[0].decision in good
+        out[1] += history[-1].runs_per_variant
+        out[2] += decide_suite_looks(data, fixed, row.paired, normalize)[-1].comparisons[0].decision in good
+    return out
+
+
+def decide_suite_looks(
+    data: dict[str, dict[str, np.ndarray]], design, paired: bool, normalize: dict[str, tuple[float, float]] | None
+) -> list:
+    """The looks of one two-variant suite as the sweep decides them: at each look the aggregate test's units of
+    the runs so far, then ``decide_look``, until it stops."""
+    history: list = []
+    for look in range(1, design.looks + 1):
+        n = design.runs_at_look[look - 1]
+        visible = {v: {task: x[:n] for task, x in tasks.items()} for v, tasks in data.items()}
+        t, c = comparison_units(visible, control="v0", paired=paired, normalize=normalize)["v1"]
+        decision = decide_look(
+            {"v0": c, "v1": t}, design, look, control="v0", paired=paired, history=history, control_scores={"v1": c}
+        )
+        history.append(decision)
+        if decision.stop:
+            break
+    return history
 
 
 def _noise(dist: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -148,12 +239,13 @@ def run_block(row: Row, start: int, stop: int, spending: str, ada: tuple[float, 
     return out
 
 
-def simulate(row: Row, experiments: int, spending: str, ada, pool) -> np.ndarray:
+def simulate(row: Row | SuiteRow, experiments: int, spending: str, ada, pool) -> np.ndarray:
     blocks = max(1, min(8, experiments // 100))
     edges = np.linspace(0, experiments, blocks + 1).astype(int)
     args = [(row, int(a), int(b), spending, ada) for a, b in itertools.pairwise(edges)]
     run = map if pool is None else pool.map
-    return np.sum(list(run(run_block, *zip(*args, strict=True))), axis=0) / experiments
+    block = run_suite_block if isinstance(row, SuiteRow) else run_block
+    return np.sum(list(run(block, *zip(*args, strict=True))), axis=0) / experiments
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adastop-b", type=int, default=2000, help="AdaStop's permutations B (2000)")
     parser.add_argument("--schedules", default=",".join(f"{n}/{k}" for n, k in SCHEDULES), help="N/k,...")
     parser.add_argument("--effects", default=",".join(f"{d:g}" for d in EFFECTS), help="true differences d,...")
+    parser.add_argument("--rows", choices=("all", "plain", "suite"), default="all", help="plain, suite rows or all")
     args = parser.parse_args(argv)
     experiments = 40 if args.smoke else args.experiments
     schedules = [tuple(int(x) for x in s.split("/")) for s in args.schedules.split(",")]
@@ -178,14 +271,22 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("adastop is not installed (pip install -e '.[bench]'): AdaStop columns skipped")
             args.adastop = "none"
-    rows = [
+    rows: list[Row | SuiteRow] = [
         Row(n, k, design, r, dist, d)
         for n, k in schedules
         for design, r in DESIGNS
         for dist in DISTS
         for d in (float(x) for x in args.effects.split(","))
         if not args.smoke or (dist == "normal" and d in (0.0, 1.5))
-    ]
+    ] * (args.rows != "suite")
+    rows += [
+        SuiteRow(*SUITE_SCHEDULE, tasks, paired, normalization, d)
+        for tasks in SUITE_TASKS
+        for paired in (True, False)
+        for normalization in NORMALIZATIONS
+        for d in SUITE_EFFECTS
+        if not args.smoke or (tasks == 3 and paired and normalization == "declared")
+    ] * (args.rows != "plain")
     rows_order = list(rows)
     rows.sort(key=lambda row: (row.d not in (0.0, 1.5), row.d not in (0.0,)))  # the goals' rows first
     started = time.perf_counter()
@@ -193,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     try:
         for row in rows:
-            with_ada = args.adastop == "all" or (args.adastop == "unpaired" and row.design == "unpaired")
+            with_ada = isinstance(row, Row) and (
+                args.adastop == "all" or (args.adastop == "unpaired" and row.design == "unpaired")
+            )
             ada = (args.adastop_alpha, args.adastop_b) if with_ada else None
             results[row] = (res := simulate(row, experiments, args.spending, ada, pool), with_ada)
             ada_cols = f"{res[3]:.3f} {res[4]:.1f}" if with_ada else "-"
@@ -212,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     for row, (res, with_ada) in results.items():
         ada = f"{res[3]:.3f} | {res[4]:.1f}" if with_ada else "- | -"
         print(f"| {row.label} | {res[0]:.3f} | {res[1]:.1f} | {res[2]:.3f} | {row.n_max} | {ada} |")
-    biased = {row: res for row, (res, _) in results.items() if row.d in BIAS_EFFECTS}
+    biased = {row: res for row, (res, _) in results.items() if isinstance(row, Row) and row.d in BIAS_EFFECTS}
     if biased:
         print()
         print("Bias of the estimated difference (mean error in SDs): after an early stop, naive / median-unbiased;")
@@ -232,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"OUT OF BAND: {row.label}: A/A rate {rate:.3f} not in {list(FPR_BAND)}")
     goals = []
     for row, (res, with_ada) in results.items():
-        if row.d != 1.5:
+        if row.d != 1.5 or not isinstance(row, Row):
             continue
         notes = []
         if res[1] > 0.7 * row.n_max:

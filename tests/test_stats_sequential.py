@@ -165,6 +165,19 @@ def test_holm_frees_alpha_for_the_other_comparisons() -> None:
     assert SQ.runs_used(together, ["c", "mid", "big"]) == {"c": 10, "mid": 10, "big": 5}
 
 
+def test_each_treatment_is_tested_against_its_own_control_scores() -> None:
+    """``control_scores`` (a suite's paired run means, over the tasks both runs of a pair have): each treatment's
+    test is the one against its own control scores, as if that control had been ``scores[control]``."""
+    design = SQ.sequential_design(10, 5)
+    rng = np.random.default_rng(3)
+    c, t1, t2 = rng.normal(size=(3, 5))
+    c1, c2 = c + 0.1 * rng.normal(size=5), c - 0.1 * rng.normal(size=5)
+    look = SQ.decide_look({"c": c, "t1": t1, "t2": t2}, design, 1, control_scores={"t1": c1, "t2": c2})
+    for comparison, alone in zip(look.comparisons, ({"c": c1, "t1": t1}, {"c": c2, "t2": t2}), strict=True):
+        single = SQ.decide_look(alone, design, 1).comparisons[0]
+        assert (comparison.p, comparison.difference) == (single.p, single.difference)
+
+
 def test_family_wise_rate_three_variants() -> None:
     design = SQ.sequential_design(15, 5, 0.05)
     rng = np.random.default_rng(3)

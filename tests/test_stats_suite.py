@@ -404,6 +404,22 @@ def test_verdict_is_compare_on_the_run_means_with_holm(paired: bool) -> None:
     assert result.run_means["fast"][2] == pytest.approx(np.mean([norm["fast"][2][0], norm["fast"][2][2]]))
 
 
+@pytest.mark.parametrize("normalize", [BOUNDS, None], ids=["declared", "default"])
+@pytest.mark.parametrize("paired", [True, False], ids=["paired", "unpaired"])
+def test_the_units_a_sequential_look_decides_on_are_the_tests(paired: bool, normalize) -> None:
+    """``comparison_units`` (what a sequential suite's look and the simulation decide on) gives the units
+    ``analyze_suite``'s test compared, on both scales, with a missing task score; ``compare`` of them gives the
+    test's p."""
+    result = S.analyze_suite(SCORES, normalize=normalize, paired=paired, n_resamples=200, seed=5)
+    units = S.comparison_units(SCORES, paired=paired, normalize=normalize)
+    assert list(units) == ["fast", "slow"]
+    for name, (t, c) in units.items():
+        comp = result.comparison(name)
+        assert t == pytest.approx(comp.units[0], nan_ok=True) and c == pytest.approx(comp.units[1], nan_ok=True)
+        p = compare(t, c, paired=paired, n_resamples=200, seed=5).p_value
+        assert comp.run_comparison.p_value == pytest.approx(p, abs=1e-12)
+
+
 def test_control_mean_verdict_uses_the_pooled_mean() -> None:
     """With the default normalization the test's scale is the per-task mean of treatment and control runs
     together (the control's own mean biases the A/A rate upwards; see ``_test_normalization``)."""

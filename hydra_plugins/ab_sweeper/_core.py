@@ -503,9 +503,12 @@ class ABSweep:
             if results.no_verdict:  # the summary says why, and the sweep exits with NO_VERDICT
                 log.warning("[ab] look %d cannot be decided: %s", look, results.no_verdict)
                 break
+            scores, control_scores = results.look_scores()
             decision = decide_look(
-                results.scores, design, look, control=results.analysis.control, paired=rule["paired"],
-                direction=rule["direction"], min_effect=rule["min_effect"], history=history,
+                scores, design, look, control=results.analysis.control, paired=rule["paired"],
+                direction="max" if results.suite else rule["direction"],  # normalized: higher is better
+                min_effect=None if results.suite else rule["min_effect"],  # a task's raw units, not the aggregate's
+                history=history, control_scores=control_scores,
             )  # fmt: skip
             history.append(decision)
             looks.record_decision(decision, completed_per_variant(ledger.runs.values()))

@@ -28,6 +28,7 @@ from metta_ab.analysis.suite import (
     analyze_suite_scores,
     no_tasks_message,
     suite_scores,
+    with_verdicts,
 )
 from metta_ab.definition.design_checks import check_suite
 from metta_ab.definition.errors import ExperimentError
@@ -115,6 +116,17 @@ class ExperimentResults:
     @property
     def metric(self) -> str | None:
         return self.settings.metric
+
+    def look_scores(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+        """What a sequential look decides on (`decide_look`'s scores and control_scores): the run scores; for a
+        suite, per treatment the units its aggregate test compares (each run's mean normalized score across
+        tasks) and the control's units beside them, so that the look tests what the fixed design would."""
+        if self.suite is None:
+            return self.scores, None
+        aggregate = self.suite.aggregate
+        scores = {aggregate.control: self.scores[aggregate.control]}
+        scores |= {c.treatment: np.asarray(c.units[0], float) for c in aggregate.comparisons}
+        return scores, {c.treatment: np.asarray(c.units[1], float) for c in aggregate.comparisons}
 
 
 def _non_finite_note(non_finite: list[dict[str, Any]], metric: str, shown: int = 10) -> str:
@@ -448,12 +460,16 @@ def _suite_results(
     check_suite(experiment, settings, f"experiment {experiment.name!r}")
     assert settings.metric is not None
     read_problems = list(warnings)  # so far only what reading the runs' metric sources said
-    tasks, source, scores, missing = suite_scores(experiment, records, metrics, settings)
     looks = Looks.load(experiment_dir)
-    warnings += looks.growth_warnings(experiment.runs_per_variant)
+    planned, sequential = _planned_runs(experiment, looks, settings)
+    if sequential is not None:  # runs the looks never reached are not part of the experiment
+        records = [r for r in records if r.run_index <= planned[r.variant]]
+    else:
+        warnings += looks.growth_warnings(experiment.runs_per_variant)
+    tasks, source, scores, missing = suite_scores(experiment, records, metrics, settings, planned)
     injection, injection_warnings = _injection_notes(experiment_dir)
     warnings += injection_warnings
-    common = {"injection": injection, "looks": looks.entries}
+    common = {"injection": injection, "looks": looks.entries, "sequential": sequential}
     if not tasks:
         names = list(dict.fromkeys(n for found in metrics.values() for n in found.names))
         reason = no_tasks_message(settings.metric, experiment_dir, names)
@@ -473,6 +489,9 @@ def _suite_results(
         raise ExperimentError(f"{error}; what reading the runs said: {said}" if said else str(error)) from None
     run_means = {v: np.asarray(m, float) for v, m in suite.aggregate.run_means.items()}
     analysis = aggregate_analysis(suite)
+    if sequential is not None:
+        analysis = _sequential_verdicts(analysis, sequential)
+        suite = with_verdicts(suite, analysis)
     no_verdict = _no_verdict(analysis, records, metrics, None, [], experiment_dir, experiment.metric_reader)
     return ExperimentResults(
         experiment, experiment_dir, records, settings, metrics, run_means, analysis, warnings, **common, suite=suite,
@@ -491,7 +510,7 @@ def _planned_runs(
     design = design_for(experiment, looks.rule["alpha"] if looks.rule else settings.alpha)
     history = looks.history()
     planned = runs_needed(design, history, names)
-    return planned, SequentialOutcome(design, tuple(history), planned)
+    return planned, SequentialOutcome(design, tuple(history), planned, jobs_per_run=len(experiment.tasks) or 1)
 
 
 def _sequential_verdicts(analysis: stats.Analysis, outcome: SequentialOutcome) -> stats.Analysis:

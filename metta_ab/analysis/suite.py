@@ -91,22 +91,23 @@ def suite_scores(
     records: Sequence[RunRecord],
     metrics: Mapping[str, RunMetrics],
     settings: AnalysisSettings,
+    planned: Mapping[str, int],
 ) -> tuple[list[str], str, dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
-    """The tasks, where they came from, the scores task -> variant -> runs, and the completed runs missing a task."""
+    """The tasks, where they came from, the scores task -> variant -> runs (`planned[variant]` runs: a sequential
+    suite's the looks reached), and the completed runs missing a task."""
     metric = settings.metric
     assert metric is not None
-    runs = experiment.runs_per_variant
     if experiment.tasks:
         tasks = [t.name for t in experiment.tasks]
         source = "tasks trained separately (.add_task)"
     else:
         tasks = discover_tasks(metric, metrics)
         source = f"the logged names matching {metric!r}"
-    scores = {task: {v.name: np.full(runs, np.nan) for v in experiment.variants} for task in tasks}
+    scores = {task: {v.name: np.full(planned[v.name], np.nan) for v in experiment.variants} for task in tasks}
     missing: dict[str, list[str]] = {}
     for record in records:
         found = metrics.get(record.job_dir)
-        if record.status != COMPLETED or found is None or not 1 <= record.run_index <= runs:
+        if record.status != COMPLETED or found is None or not 1 <= record.run_index <= planned.get(record.variant, 0):
             continue
         for task in [record.task] if experiment.tasks else tasks:
             if task not in scores:
@@ -179,6 +180,22 @@ def aggregate_analysis(suite: SuiteResults) -> stats.Analysis:
         comparisons=tuple(dataclasses.replace(c.run_comparison, difference_pct=math.nan) for c in agg.comparisons),
         warnings=tuple(agg.warnings),
     )
+
+
+def with_verdicts(suite: SuiteResults, analysis: stats.Analysis) -> SuiteResults:
+    """The suite with the aggregate comparisons' verdicts (and notes) of `analysis`: a sequential suite's are
+    its looks', so that summary.json's `aggregate` says what the verdict says."""
+    decided = {c.treatment: c for c in analysis.comparisons}
+    comparisons = tuple(
+        dataclasses.replace(
+            c,
+            run_comparison=dataclasses.replace(
+                c.run_comparison, verdict=decided[c.treatment].verdict, warnings=decided[c.treatment].warnings
+            ),
+        )
+        for c in suite.aggregate.comparisons
+    )
+    return dataclasses.replace(suite, aggregate=dataclasses.replace(suite.aggregate, comparisons=comparisons))
 
 
 def no_tasks_message(metric: str, experiment_dir: Path, names: Sequence[str]) -> str:

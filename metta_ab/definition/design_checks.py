@@ -42,7 +42,3 @@ def check_suite(experiment: ABExperiment, settings: AnalysisSettings, where: str
             f"{where}: time to a threshold (censored times) cannot be normalized across tasks; use curve_summary "
             "'final' or 'auc' for a suite"
         )
-    if experiment.sequential is not None:
-        raise ExperimentError(
-            f"{where}: sequential suites are not supported; use a fixed design (.set_runs_per_variant) for a suite"
-        )

@@ -48,8 +48,12 @@ def decision_rule(experiment: ABExperiment, settings: AnalysisSettings, paired: 
     assert seq is not None
     from metta_ab.stats.sequential import DEFAULT_SPENDING
 
+    # a sequential suite's per-task scales, as looks.json stores them (absent otherwise: older rules still match)
+    scales = {str(task): [float(b) for b in bounds] for task, bounds in (settings.normalize or {}).items()}
+    suite_scales = {"normalize": scales} if scales else {}
     return {
         **{name: getattr(settings, name) for name in RULE_SETTINGS},
+        **suite_scales,
         "paired": paired,
         "max_runs_per_variant": seq.max_runs_per_variant,
         "runs_per_look": seq.runs_per_look,
@@ -158,6 +162,7 @@ class SequentialOutcome:
     design: SequentialDesign
     history: tuple[LookDecision, ...]
     runs_used: dict[str, int]
+    jobs_per_run: int = 1  # a suite of tasks trained separately: one job per task for every run (seed)
 
     @property
     def stopped(self) -> bool:
@@ -202,6 +207,8 @@ class SequentialOutcome:
             "runs_used": dict(self.runs_used),
             "runs_saved": self.runs_saved,
             "max_runs": self.design.max_runs_per_variant * len(self.runs_used),
+            "jobs_per_run": self.jobs_per_run,
+            "jobs_saved": self.runs_saved * self.jobs_per_run,
             "estimate_note": ESTIMATE_NOTE if self.stopped and len(self.history) < self.design.looks else None,
             "early_stop_estimates": {v: e.to_dict() for v, e in self.early_stop_estimates(ci_level).items()},
         }

@@ -49,9 +49,12 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
     used = ", ".join(f"{v} {n}" for v, n in outcome.runs_used.items())
     if outcome.stopped:
         total = design.max_runs_per_variant * len(outcome.runs_used)
+        jobs = outcome.jobs_per_run
+        saved_jobs = f"{outcome.runs_saved * jobs} of {total * jobs} jobs"
+        per_task = f" ({saved_jobs}: a run is {jobs} jobs, one per task)" if jobs > 1 else ""
         lines.append(
             f"Stopped at look {len(outcome.history)} of {design.looks} ({outcome.reason}). Runs used per variant: "
-            f"{used} of {design.max_runs_per_variant}; {outcome.runs_saved} of {total} runs saved."
+            f"{used} of {design.max_runs_per_variant}; {outcome.runs_saved} of {total} runs saved{per_task}."
         )
         if len(outcome.history) < design.looks:
             lines.append(f"Note: {ESTIMATE_NOTE}.")

@@ -57,13 +57,16 @@ _PER_TASK_COLUMNS = (
 )
 
 
-def per_task_rows(suite: SuiteResults) -> list[str]:
+def per_task_rows(suite: SuiteResults, sequential: bool = False) -> list[str]:
+    """The per-task table; of a sequential suite, whose looks decide on the aggregate alone, it says that its
+    tests are fixed-sample ones over the runs the looks used."""
     family = sum(len(a.comparisons) for a in suite.per_task.values())
     holm = f"; p adj and CI: Holm over all {family} task x treatment comparisons" if family >= 2 else ""
+    looks = "; fixed-sample tests over the runs the looks used: the looks decided the aggregate only" * sequential
     rows = [
         [task, c.treatment, fmt_signed(c.difference), fmt_ci(c.difference_ci), c.test, *p_values, c.verdict]
         for task in suite.tasks
         for c in suite.per_task[task].comparisons
         for p_values in [(fmt_p(c.p_value), fmt_p(c.p_adjusted))]
     ]
-    return [f"Per task (raw scores{holm}):", *table(_PER_TASK_COLUMNS, rows)]
+    return [f"Per task (raw scores{holm}{looks}):", *table(_PER_TASK_COLUMNS, rows)]

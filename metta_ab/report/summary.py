@@ -362,7 +362,8 @@ def summary_text(results: ExperimentResults) -> str:
     suite = results.suite
     if suite is not None:  # the aggregate verdict first, then the aggregate and every task
         lines += suite_header(suite)
-        lines += ["", *_verdict_lines(results), "", *aggregate_rows(suite), "", *per_task_rows(suite)]
+        per_task = per_task_rows(suite, sequential=results.sequential is not None)
+        lines += ["", *_verdict_lines(results), "", *aggregate_rows(suite), "", *per_task]
     per_run = " (each run's mean normalized score across tasks)" if suite is not None else ""
     tested = per_run
     if suite is not None and suite.aggregate.normalization.method == "control_mean":  # see stats.suite

@@ -314,7 +314,7 @@ def check_schedule(max_runs_per_variant: int, runs_per_look: int) -> None:
         )
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256, typed=True)  # typed: a cached (10, 5) must not let (10.0, 5) skip its check
 def sequential_design(
     max_runs_per_variant: int, runs_per_look: int, alpha: float = 0.05, spending: str = DEFAULT_SPENDING
 ) -> SequentialDesign:
@@ -443,12 +443,15 @@ def decide_look(
     direction: str = "max",
     min_effect: float | None = None,
     history: Sequence[LookDecision] = (),
+    control_scores: Mapping[str, ArrayLike] | None = None,
 ) -> LookDecision:
     """Decide look ``look`` (1-based) from the scores of all runs so far (index i = run/seed i; NaN = failed).
 
     ``history`` holds the decisions of looks 1..look-1 (what the sweep saved): a comparison decided there
     stays decided, and the Holm step-down re-tests the open ones at every earlier look with the level that
     rejections free [MaurerBretz13]. Deterministic: the same scores and history give the same decision.
+    ``control_scores`` gives, per treatment, the control's scores to compare it with where they are not
+    ``scores[control]`` (a suite's paired run means are over the tasks both runs of a pair have).
     """
     if not 1 <= look <= design.looks:
         raise ValueError(f"look must be in 1..{design.looks}, got {look}")
@@ -464,7 +467,7 @@ def decide_look(
         raise ValueError("a comparison needs at least two variants")
     m = len(treatments)
     n_look = design.runs_at_look[look - 1]
-    c_all = _as_1d(scores[control])[:n_look]
+    c_of = {v: _as_1d((control_scores or {}).get(v, scores[control]))[:n_look] for v in treatments}
     previous = {c.treatment: c for c in history[-1].comparisons} if history else {}
     # p-values of every comparison at every look so far (earlier looks from the history)
     p_hist = {v: [next(c.p for c in h.comparisons if c.treatment == v) for h in history] for v in treatments}
@@ -475,7 +478,7 @@ def decide_look(
         ).nominal_p[j]
 
     strictest = nominal(look - 1, 0)  # before Holm frees any alpha
-    tests = {v: _test(_as_1d(scores[v])[:n_look], c_all, paired, min_effect, strictest) for v in treatments}
+    tests = {v: _test(_as_1d(scores[v])[:n_look], c_of[v], paired, min_effect, strictest) for v in treatments}
     for v in treatments:
         p_hist[v].append(tests[v].p)
     decision = {v: previous[v].decision if v in previous else CONTINUE for v in treatments}

@@ -153,6 +153,8 @@ class SuiteComparison:
     prob_improvement: ProbabilityOfImprovement
     run_comparison: Comparison
     test_normalization: str = ""  # the scale of the run means the test compares (see ``_test_normalization``)
+    # the run units the test compared, treatment's and control's (index i = run i + 1, NaN: no score)
+    units: tuple[tuple[float, ...], tuple[float, ...]] = field(default=((), ()), compare=False)
 
     @property
     def verdict(self) -> str:
@@ -258,6 +260,36 @@ def _test_normalization(
     return SuiteNormalization("pair_mean", description, d, None, zero, one)
 
 
+def _units_of(
+    norm: SuiteNormalization, raw_t: np.ndarray, raw_c: np.ndarray, tasks: Sequence[str], paired: bool
+) -> tuple[SuiteNormalization, np.ndarray, np.ndarray]:
+    """The scale of a treatment's test against the control, and the units it compares: each run's mean
+    normalized score across tasks (paired: over the tasks both runs of a pair have)."""
+    test_norm = _test_normalization(norm, raw_t, raw_c, tasks, norm.direction)
+    t_norm, c_norm = test_norm.apply(raw_t, tasks), test_norm.apply(raw_c, tasks)
+    if paired:
+        return test_norm, run_means(t_norm, common_with=c_norm), run_means(c_norm, common_with=t_norm)
+    return test_norm, run_means(t_norm), run_means(c_norm)
+
+
+def comparison_units(
+    scores: Mapping[str, Mapping[str, ArrayLike]],
+    *,
+    control: str | None = None,
+    paired: bool = False,
+    direction: str = "max",
+    normalize: Mapping[str, tuple[float, float]] | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per treatment, the run units its aggregate test compares (treatment's, control's), as ``analyze_suite``
+    computes them, without its bootstraps: what a sequential suite's look decides on (``decide_look`` with
+    ``control_scores``). ``scores`` as for ``analyze_suite``."""
+    names, tasks, raw = _suite_matrices(scores)
+    control = names[0] if control is None else str(control)
+    norm, _ = normalize_suite(raw, tasks, control=control, direction=_direction(direction), normalize=normalize)
+    scaled = {v: _units_of(norm, raw[v], raw[control], tasks, paired) for v in names if v != control}
+    return {v: (t, c) for v, (_, t, c) in scaled.items()}
+
+
 def analyze_suite(
     scores: Mapping[str, Mapping[str, ArrayLike]],
     *,
@@ -305,13 +337,7 @@ def analyze_suite(
     for v in names:
         if v == control:
             continue
-        test_norm = _test_normalization(norm, raw[v], raw[control], tasks, d)
-        t_norm, c_norm = test_norm.apply(raw[v], tasks), test_norm.apply(raw[control], tasks)
-        if paired:
-            t_units = run_means(t_norm, common_with=c_norm)
-            c_units = run_means(c_norm, common_with=t_norm)
-        else:
-            t_units, c_units = run_means(t_norm), run_means(c_norm)
+        test_norm, t_units, c_units = _units_of(norm, raw[v], raw[control], tasks, paired)
         comp = compare(
             t_units,
             c_units,
@@ -332,11 +358,12 @@ def analyze_suite(
             n_resamples=n_resamples,
             seed=seed,
         )
-        comparisons.append((v, prob, comp, test_norm.description))
-    adjusted, family_notes = _holm_family([c for _, _, c, _ in comparisons], control)
+        units = (tuple(map(float, t_units)), tuple(map(float, c_units)))
+        comparisons.append((v, prob, comp, test_norm.description, units))
+    adjusted, family_notes = _holm_family([c for _, _, c, _, _ in comparisons], control)
     suite_comparisons = tuple(
-        SuiteComparison(v, control, prob, comp, scale)
-        for (v, prob, _, scale), comp in zip(comparisons, adjusted, strict=True)
+        SuiteComparison(v, control, prob, comp, scale, units)
+        for (v, prob, _, scale, units), comp in zip(comparisons, adjusted, strict=True)
     )
 
     missing = missing_runs(raw, tasks)

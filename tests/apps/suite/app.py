@@ -5,13 +5,15 @@ returns `eval/<task>/reward` for each: `scale * (1 + skill + noise)` with the ta
 in [0, 1] beside a return in the hundreds), the variant's `skill` (plus its `bonus` on some tasks) and seeded
 noise per (seed, task, skill): two variants with the same skill on a task score the same there. Tasks in
 `policy.silent` are evaluated but not reported (a run that misses a task). A run of one task also writes
-`metrics.json` with a `reward` curve in the job's directory (the name is the same for every task).
+`metrics.json` with a `reward` curve in the job's directory (the name is the same for every task). `sleep`
+makes a run last long enough to kill the sweep in the middle of a look.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 import hydra
@@ -23,6 +25,7 @@ SCALES = {"maze": 1.0, "memory": 500.0, "objects": 40.0, "lava": 3.0}
 
 @hydra.main(config_path="conf", config_name="config", version_base=None)
 def main(cfg: DictConfig) -> dict[str, float]:
+    time.sleep(cfg.sleep)
     tasks = [cfg.task] if cfg.task else list(cfg.eval_tasks)
     scores = {}
     for task in tasks:
