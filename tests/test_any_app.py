@@ -5,11 +5,12 @@ quote. The app (tests/apps/plain) returns nothing: the verdict comes from its of
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from sweeper_cli import APPS, job_dirs, run_app, run_sweep, write_experiment
+from sweeper_cli import APPS, PYTHON, job_dirs, run_app, run_sweep, write_experiment
 
 from metta_ab.sources.wandb_transaction_log import find_wandb_logs, read_wandb_log
 
@@ -107,6 +108,16 @@ def test_an_app_with_no_seed_key_runs_and_every_report_says_the_runs_were_not_se
     assert all(r["seed"] is None for r in summary["runs"])
     plan = json.loads((experiment_dir / "plan.json").read_text())
     assert all(not any("seed" in o for o in job["overrides"]) for job in plan)
+
+    # Its ledger (seed null) is read back as it is: a rerun resumes, and a re-analysis runs.
+    again = run_app(PLAIN, "--config-name=noseed", *SWEEP, "ab.experiment=exp.py", "log_to=json", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert "resuming: 6 of 6 runs already completed" in again.output
+    assert "unreadable" not in again.output
+    analyze = [PYTHON, "-m", "metta_ab", "analyze", str(experiment_dir), "--no-plots"]
+    reanalysis = subprocess.run(analyze, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert reanalysis.returncode == 0, reanalysis.stderr
+    assert warning in (experiment_dir / "analyses" / "declared" / "summary.txt").read_text()
 
 
 def test_an_injection_target_the_user_names_must_exist(tmp_path):

