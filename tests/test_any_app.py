@@ -72,6 +72,20 @@ def test_an_app_without_metta_keys_runs_unchanged_and_is_judged_on_what_it_logge
     assert "Injection:      not injected: run_name -> run" in text
 
 
+@pytest.mark.parametrize("launcher", [(), JOBLIB], ids=["basic", "joblib"])
+def test_a_wandb_run_the_app_leaves_open_is_read_whole(tmp_path, launcher):
+    """An app that leaves finishing its W&B run to wandb's exit hook (TorchRL's WandbLogger): the job's process
+    lives on after the job (the sweeper's own under the basic launcher, a joblib worker), so the run is
+    finished when the job ends, and the last job of each process has its numbers too."""
+    write_experiment(tmp_path / "exp.py", EXPERIMENT)
+    result = run_sweep(PLAIN, "ab.experiment=exp.py", "log_to=wandb_left_open", *launcher, cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    summary = json.loads((result.experiment_dir("plain_lr") / "summary.json").read_text())
+    assert {name: len(v["values"]) for name, v in summary["variants"].items()} == {"low": 3, "high": 3}
+    assert all(x is not None for v in summary["variants"].values() for x in v["values"]), summary["warnings"]
+    assert {tuple(r["metric_sources"]) for r in summary["runs"]} == {("wandb offline log",)}
+
+
 def test_a_bare_wandb_init_gets_each_jobs_project_group_tags_and_name(tmp_path):
     """Through W&B's own variables, set for each job alone: joblib reuses its two workers for six jobs, and
     no job sees another's values (the `low` variant has a description, so WANDB_NOTES; `high` has none)."""
