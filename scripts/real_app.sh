@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Try metta-ab on a real third-party Hydra app from PyPI, exactly as a new user would:
+# Try metta-ab on a real third-party Hydra app (from PyPI or a GitHub snapshot), exactly as a new user would:
 #   bash scripts/real_app.sh <app>        # <app>: a directory of tests/real_apps/ (hydra_example, jumanji, ...)
 # 1. a fresh venv in .real_apps/<app>/venv with the app's pinned release (tests/real_apps/<app>/app.env);
 # 2. pip freeze, `pip install <this checkout>[joblib,...]` (not editable), pip freeze: nothing there may change;
 # 3. `python -m <app module> -m hydra/sweeper=ab ab.experiment=exp.py hydra.sweep.dir=DIR`, on the basic
 #    launcher and on joblib, then scripts/real_app_check.py on each sweep dir.
+# An app from a GitHub repository (app.env: APP_REPO=owner/name, APP_COMMIT=sha, APP_SCRIPT=src/train.py) runs
+# from a fresh clone at that commit, the launch directory ($WORK), as a user who cloned it does; the clone comes
+# from a bare git dir, REAL_APPS_GIT/<owner>+<name>/repo (default: the session's fetched mirrors), and is laid
+# anew before each sweep, so that no log of one sweep is found by the next one's check.
 # Prints PASS/FAIL per check; exits 1 if any check failed. pip's cache makes reruns fast.
 # REAL_APPS_DIR moves the cache (default .real_apps); KEEP_VENV=1 reuses the venv if it exists (faster, but
 # then "freeze unchanged" compares against a venv that may already hold metta-ab's requirements).
@@ -18,8 +22,12 @@ SPEC="$REPO/tests/real_apps/$APP"
 APP_PIP_ARGS=()  # extra pip arguments (e.g. -c constraints) an app.env may set
 METTA_AB_EXTRAS=joblib  # the extras a user of this app installs (an app.env may add wandb)
 EXPECT_EXIT=0  # the sweep's exit status: 0 a verdict; an app that logs no metric sets 4 (no verdict)
-source "$SPEC/app.env"
+APP_REPO=""  # owner/name of a GitHub app (with APP_COMMIT); else the app comes from PyPI
+APP_SCRIPT=""  # the app's script, relative to the launch directory (`python src/train.py`); else APP_MODULE
+APP_PREPARE=""  # a script of the app's spec dir run in the launch directory before each sweep (e.g. its data)
 CACHE="$(mkdir -p "${REAL_APPS_DIR:-.real_apps}/$APP" && cd "${REAL_APPS_DIR:-.real_apps}/$APP" && pwd)"
+WORK="$CACHE/work"  # the launch directory (an app.env may install "$WORK" itself: `-e "$WORK"`)
+source "$SPEC/app.env"
 PY="$CACHE/venv/bin/python"
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 export WANDB_MODE=offline WANDB_SILENT=true PIP_DISABLE_PIP_VERSION_CHECK=1  # no HYDRA_FULL_ERROR: what a user sees
@@ -28,6 +36,17 @@ pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 pip_quiet() { "$PY" -m pip install --quiet "$@" 2>&1 | grep -v "^WARNING: Location 'file:" ; return "${PIPESTATUS[0]}"; }
 start=$(date +%s)
+# The launch directory, fresh: empty, or the app's repository at its commit.
+lay_work() {
+  rm -rf "$WORK" && mkdir -p "$WORK" || return 1
+  if [ -n "$APP_REPO" ]; then
+    git clone -q --no-checkout "${REAL_APPS_GIT:-/work/.mirror}/${APP_REPO/\//+}/repo" "$WORK" \
+      && git -C "$WORK" -c advice.detachedHead=false checkout -q "$APP_COMMIT" \
+      || { echo "no clone of $APP_REPO at $APP_COMMIT (fetch github:$APP_REPO first)" >&2; return 1; }
+  fi
+}
+if [ -n "$APP_SCRIPT" ]; then APP_ARGV=("$APP_SCRIPT"); else APP_ARGV=(-m "$APP_MODULE"); fi
+lay_work || { fail "the app's source"; exit 1; }
 
 echo "== $APP: venv and the app (${APP_REQUIREMENTS[*]})"
 if [ "${KEEP_VENV:-0}" != 1 ] || [ ! -x "$PY" ]; then
@@ -58,9 +77,9 @@ fi
 "$PY" -m pip check > "$CACHE/pip_check.txt" 2>&1 && pass "pip check" || { fail "pip check"; sed 's/^/       /' "$CACHE/pip_check.txt"; }
 
 # The app's own config, as the check's reference for keys the sweeper adds; and: does the app still start?
-rm -rf "$CACHE/work" "$CACHE/sweeps"
-mkdir -p "$CACHE/work"
-if (cd "$CACHE/work" && "$PY" -m "$APP_MODULE" "${APP_OVERRIDES[@]}" --cfg job > "$CACHE/app_config.yaml" 2> "$CACHE/app_config.err"); then
+rm -rf "$CACHE/sweeps"
+lay_work
+if (cd "$WORK" && "$PY" "${APP_ARGV[@]}" "${APP_OVERRIDES[@]}" --cfg job > "$CACHE/app_config.yaml" 2> "$CACHE/app_config.err"); then
   pass "the app still starts (--cfg job)"
 else
   fail "the app still starts (--cfg job):"
@@ -70,13 +89,15 @@ fi
 
 for launcher in basic joblib; do
   sweep_dir="$CACHE/sweeps/$launcher"
-  rm -rf "$CACHE/work"
-  mkdir -p "$CACHE/work"
+  lay_work
+  if [ -n "$APP_PREPARE" ] && ! (cd "$WORK" && "$PY" "$SPEC/$APP_PREPARE") > "$CACHE/prepare.log" 2>&1; then
+    fail "$launcher: $APP_PREPARE (see $CACHE/prepare.log)"; continue
+  fi
   args=(-m hydra/sweeper=ab "ab.experiment=$SPEC/exp.py" "hydra.sweep.dir=$sweep_dir" "${APP_OVERRIDES[@]}")
   [ "$launcher" = joblib ] && args+=(hydra/launcher=joblib hydra.launcher.n_jobs=2)
-  echo "== $launcher: (cd $CACHE/work && python -m $APP_MODULE ${args[*]})"
+  echo "== $launcher: (cd $WORK && python ${APP_ARGV[*]} ${args[*]})"
   t0=$(date +%s)
-  (cd "$CACHE/work" && timeout "${SWEEP_TIMEOUT:-900}" "$PY" -m "$APP_MODULE" "${args[@]}") > "$CACHE/sweep_$launcher.log" 2>&1
+  (cd "$WORK" && timeout "${SWEEP_TIMEOUT:-900}" "$PY" "${APP_ARGV[@]}" "${args[@]}") > "$CACHE/sweep_$launcher.log" 2>&1
   code=$?
   echo "   exit $code after $(($(date +%s) - t0)) s; output in $CACHE/sweep_$launcher.log"
   if [ "$code" = "$EXPECT_EXIT" ]; then
@@ -94,7 +115,7 @@ for launcher in basic joblib; do
   fi
   "$PY" "$REPO/scripts/real_app_check.py" --experiment "$SPEC/exp.py" --sweep-dir "$sweep_dir" \
     --app-config "$CACHE/app_config.yaml" --seed-key "$SEED_KEY" --log-glob "$APP_LOG_GLOB" \
-    --metric "$APP_METRIC" --search-root "$CACHE/work" 2>&1 | sed "s/^\(PASS\|FAIL\) /\1 $launcher: /" | tee "$CACHE/check_$launcher.txt"
+    --metric "$APP_METRIC" --search-root "$WORK" 2>&1 | sed "s/^\(PASS\|FAIL\) /\1 $launcher: /" | tee "$CACHE/check_$launcher.txt"
   fails=$((fails + $(grep -c '^FAIL' "$CACHE/check_$launcher.txt")))
 done
 

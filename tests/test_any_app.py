@@ -5,11 +5,12 @@ quote. The app (tests/apps/plain) returns nothing: the verdict comes from its of
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from sweeper_cli import APPS, job_dirs, run_app, run_sweep, write_experiment
+from sweeper_cli import APPS, PYTHON, job_dirs, run_app, run_sweep, write_experiment
 
 from metta_ab.sources.wandb_transaction_log import find_wandb_logs, read_wandb_log
 
@@ -71,6 +72,20 @@ def test_an_app_without_metta_keys_runs_unchanged_and_is_judged_on_what_it_logge
     assert "Injection:      not injected: run_name -> run" in text
 
 
+@pytest.mark.parametrize("launcher", [(), JOBLIB], ids=["basic", "joblib"])
+def test_a_wandb_run_the_app_leaves_open_is_read_whole(tmp_path, launcher):
+    """An app that leaves finishing its W&B run to wandb's exit hook (TorchRL's WandbLogger): the job's process
+    lives on after the job (the sweeper's own under the basic launcher, a joblib worker), so the run is
+    finished when the job ends, and the last job of each process has its numbers too."""
+    write_experiment(tmp_path / "exp.py", EXPERIMENT)
+    result = run_sweep(PLAIN, "ab.experiment=exp.py", "log_to=wandb_left_open", *launcher, cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    summary = json.loads((result.experiment_dir("plain_lr") / "summary.json").read_text())
+    assert {name: len(v["values"]) for name, v in summary["variants"].items()} == {"low": 3, "high": 3}
+    assert all(x is not None for v in summary["variants"].values() for x in v["values"]), summary["warnings"]
+    assert {tuple(r["metric_sources"]) for r in summary["runs"]} == {("wandb offline log",)}
+
+
 def test_a_bare_wandb_init_gets_each_jobs_project_group_tags_and_name(tmp_path):
     """Through W&B's own variables, set for each job alone: joblib reuses its two workers for six jobs, and
     no job sees another's values (the `low` variant has a description, so WANDB_NOTES; `high` has none)."""
@@ -107,6 +122,16 @@ def test_an_app_with_no_seed_key_runs_and_every_report_says_the_runs_were_not_se
     assert all(r["seed"] is None for r in summary["runs"])
     plan = json.loads((experiment_dir / "plan.json").read_text())
     assert all(not any("seed" in o for o in job["overrides"]) for job in plan)
+
+    # Its ledger (seed null) is read back as it is: a rerun resumes, and a re-analysis runs.
+    again = run_app(PLAIN, "--config-name=noseed", *SWEEP, "ab.experiment=exp.py", "log_to=json", cwd=tmp_path)
+    assert again.returncode == 0, again.output
+    assert "resuming: 6 of 6 runs already completed" in again.output
+    assert "unreadable" not in again.output
+    analyze = [PYTHON, "-m", "metta_ab", "analyze", str(experiment_dir), "--no-plots"]
+    reanalysis = subprocess.run(analyze, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert reanalysis.returncode == 0, reanalysis.stderr
+    assert warning in (experiment_dir / "analyses" / "declared" / "summary.txt").read_text()
 
 
 def test_an_injection_target_the_user_names_must_exist(tmp_path):

@@ -138,6 +138,25 @@ def test_basic_sweeper_settings_with_an_experiment_are_refused(tmp_path, config_
     assert not (tmp_path / "ab_test_results").exists()
 
 
+OTHER_SWEEPER = "hydra.sweeper.direction, hydra.sweeper.n_trials, hydra.sweeper.params, hydra.sweeper.sampler"
+
+
+def test_another_sweepers_settings_in_the_app_config_are_left_unused(tmp_path):
+    """Hydra's Optuna examples set the Optuna sweeper's settings in the app's config: the experiment runs."""
+    experiment(tmp_path)
+    result = sweep_with("other_sweeper", *AB, cwd=tmp_path)
+    assert result.returncode == ONE_RUN_EACH, result.output
+    assert f"[ab] not used: {OTHER_SWEEPER} (the app's config sets them for its own sweeper" in result.output
+    assert sorted(c["x"] for c in task_calls(tmp_path)) == [1, 2]
+
+
+def test_another_sweepers_settings_without_an_experiment_are_named(tmp_path):
+    result = sweep_with("other_sweeper", "hydra.sweep.dir=grid", cwd=tmp_path)
+    assert result.returncode == 1, result.output
+    assert f"{OTHER_SWEEPER}: not settings of the ab sweeper" in result.stderr
+    assert task_calls(tmp_path) == []
+
+
 # --- 3. missing -m ------------------------------------------------------------------------------------
 
 

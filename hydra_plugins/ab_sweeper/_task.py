@@ -93,11 +93,14 @@ class RecordingTask:
         if self.wandb_env:
             _forget_wandb_setup()
         start = time.perf_counter()
+        failed = True
         try:
             with _time_limit(self.timeout):
                 result = self.task_function(cfg)
+            failed = False
         except SystemExit as error:
-            if error.code not in (0, None):
+            failed = error.code not in (0, None)
+            if failed:
                 self._record_failure(record, job_dir, error, start)
                 raise RunFailed(record["error"]) from None
             result = None  # sys.exit(0): the run stopped early and cleanly; its files say how far it got
@@ -106,6 +109,8 @@ class RecordingTask:
             if not isinstance(error, Exception) or _travels(error):
                 raise  # Ctrl-C stops the sweep as usual; callbacks see the job's own exception
             raise RunFailed(record["error"]) from None
+        finally:
+            _finish_open_wandb_run(failed)
         record.update(status=COMPLETED, duration=time.perf_counter() - start, finished_at=time.time())
         record["return_value"] = json_safe(result)
         write_status(job_dir, record)
@@ -213,6 +218,20 @@ def _forget_wandb_setup() -> None:
             teardown()
         except Exception as error:  # never fail a run over W&B bookkeeping
             log.warning("wandb.teardown() raised %s: %s", type(error).__name__, error)
+
+
+def _finish_open_wandb_run(failed: bool) -> None:
+    """Finish the W&B run a task left open (as TorchRL's WandbLogger does: wandb's exit hook finishes it), as
+    the end of the app's own process would: the job's process outlives the job (the sweeper's under the basic
+    launcher, a joblib worker), and until the run is finished its offline log is not all written, so the
+    sweep's analysis would miss the run's last numbers, or all of them."""
+    wandb = sys.modules.get("wandb")
+    if getattr(wandb, "run", None) is None:
+        return
+    try:
+        wandb.finish(exit_code=1 if failed else 0)
+    except Exception as error:  # never fail a run over W&B bookkeeping
+        log.warning("wandb.finish() raised %s: %s", type(error).__name__, error)
 
 
 def _travels(value: Any) -> bool:

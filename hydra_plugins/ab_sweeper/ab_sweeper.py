@@ -5,6 +5,7 @@ it is Hydra's BasicSweeper in full (`params`, `max_batch_size`), which lets Hydr
 suites exercise it.
 """
 
+import logging
 import sys
 from typing import Any
 
@@ -40,17 +41,29 @@ def _experiment(config: DictConfig) -> Any:
 
 
 class ABSweeper(BasicSweeper):
-    def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, max_batch_size: int | None = None, params: dict[str, str] | None = None, **other_sweeper: Any
+    ) -> None:
+        """`other_sweeper`: what an app's config sets under `hydra.sweeper` for the sweeper it selects itself
+        (Optuna's `sampler`, `direction`, `n_trials`, ...); `hydra/sweeper=ab` on the command line keeps it."""
         super().__init__(max_batch_size=max_batch_size, params=params)
         self._ab_sweep: Any = None
+        self._other_sweeper = sorted(other_sweeper)
         _composed["option"] = True
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        other_keys = self._other_sweeper + (["params"] if self._other_sweeper and self.params else [])
+        other = ", ".join(f"hydra.sweeper.{key}" for key in sorted(other_keys))
         if _experiment(config) is None:
+            if other:
+                raise ABUsageError(
+                    f"{other}: not settings of the ab sweeper, which without ab.experiment is Hydra's BasicSweeper "
+                    "(the app's config sets them for another sweeper); give ab.experiment, or select that sweeper"
+                )
             task = WithoutSettings(task_function)
             super().setup(hydra_context=hydra_context, task_function=task, config=config)
             return
-        if self.params:
+        if self.params and not self._other_sweeper:  # else the other sweeper's search space
             raise ABUsageError(
                 f"hydra.sweeper.params ({', '.join(self.params)}) is a grid sweep, and ab.experiment defines the "
                 "runs: put what varies in the experiment's variants, or drop ab.experiment to sweep the grid"
@@ -61,8 +74,14 @@ class ABSweeper(BasicSweeper):
                 "every runnable job at once; limit parallelism in the launcher (e.g. hydra.launcher.n_jobs)"
             )
         from hydra_plugins.ab_sweeper._core import ABSweep
+        from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
 
         self._ab_sweep = ABSweep(hydra_context=hydra_context, task_function=task_function, config=config)
+        if other:
+            logging.getLogger(STATUS_LOGGER).info(
+                "[ab] not used: %s (the app's config sets them for its own sweeper; ab.experiment defines the runs)",
+                other,
+            )
 
     def sweep(self, arguments: list[str]) -> Any:
         if self._ab_sweep is None:

@@ -248,7 +248,7 @@ class RunRecord:
 
     variant: str
     run_index: int
-    seed: int
+    seed: int | None  # None: the sweeper could not seed the run (the app has no key for it)
     run_name: str
     job_dir: str
     status: str = PLANNED

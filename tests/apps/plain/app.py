@@ -1,6 +1,6 @@
 """A Hydra app shaped like the third-party ones, not like Metta: no `run` key, the seed nested under
-`experiment`, no `wandb` node, a bare `wandb.init()` (or, with `log_to=json`, a metrics.json), and nothing
-returned from the task. It records
+`experiment`, no `wandb` node, a bare `wandb.init()` (`log_to=wandb_left_open`: never finished; `log_to=json`:
+a metrics.json instead), and nothing returned from the task. It records
 what it saw (its config keys, the WANDB_* variables) in `seen.json` for the tests to check."""
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ def train(cfg: DictConfig) -> None:
     if cfg.log_to == "json":  # quick: metrics.json in the job directory (the working directory: chdir)
         with open("metrics.json", "w") as f:
             json.dump({"final": {"eval/score": score}}, f)
-    if cfg.log_to == "wandb":
+    if cfg.log_to in ("wandb", "wandb_left_open"):
         import wandb
 
         run = wandb.init()  # everything from W&B's own environment variables
         for step in range(cfg.trainer.steps):
             run.log({"eval/score": score * (step + 1) / cfg.trainer.steps}, step=step)
-        run.finish()
+        if cfg.log_to == "wandb":  # else the run is left to wandb's exit hook, as TorchRL's WandbLogger does
+            run.finish()
 
 
 if __name__ == "__main__":
