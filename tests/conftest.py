@@ -1,7 +1,9 @@
 """Test-session setup shared by every test module."""
 
 import os
+import subprocess
 
+import pytest
 from hydra.core.plugins import Plugins
 from hypothesis import settings
 
@@ -15,3 +17,16 @@ Plugins.instance()
 # anywhere else each run draws new ones, which is where property tests find what nobody thought of.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _only_slow_tests_start_processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-m "not slow"` is the quick subset (README): a test that starts a process (an app, a sweep, a venv) must
+    say so with the `slow` mark, or it fails here."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{request.node.nodeid} starts a process: mark it @pytest.mark.slow")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)

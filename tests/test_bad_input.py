@@ -10,6 +10,8 @@ from contextlib import contextmanager
 import pytest
 from sweeper_cli import METTA_LIKE, STRUCTURED, run_sweep
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 VALID_VARIANTS = """
     .add_variant(name="a", trainer__learning_rate=0.1)
     .add_variant(name="b", trainer__learning_rate=0.2)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.hydra_independent  # keeps the benchmarks from rotting: CI runs them on one Hydra
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # keeps the benchmarks from rotting, on one Hydra
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 RATIO_LINE = re.compile(r"^ratio (\d+(?:\.\d+)?): \S")

@@ -16,6 +16,8 @@ from sweeper_cli import METTA_LIKE, job_config, job_dirs, status, write_experime
 
 from metta_ab import ABRunError, create_experiment, exit_status, run_ab_test
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 
 EXPERIMENT = """

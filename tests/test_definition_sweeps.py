@@ -16,6 +16,8 @@ from sweeper_cli import METTA_LIKE, job_config, job_dirs, run_sweep
 from metta_ab import run_ab_test
 from metta_ab.definition.loading import load_experiment
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 
 # The README's section 1 pattern, with scores the app returns per run so that there is a verdict.
@@ -59,7 +61,6 @@ def test_custom_class_dry_run(tmp_path):
     assert job_dirs(tmp_path / EXPERIMENT_DIR) == []
 
 
-@pytest.mark.slow
 def test_custom_class_sweeps_with_analysis_overrides_and_resumes(tmp_path):
     custom_class(tmp_path)
     sweep = ("ab.experiment=custom.py", "ab.analysis.alpha=0.1")
@@ -77,7 +78,6 @@ def test_custom_class_sweeps_with_analysis_overrides_and_resumes(tmp_path):
     assert "Launching" not in again.output
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("where", ["class", "command line"])
 def test_custom_class_sequential_design(tmp_path, where):
     custom_class(tmp_path, SETS_SEQUENTIAL if where == "class" else "")
@@ -89,7 +89,6 @@ def test_custom_class_sequential_design(tmp_path, where):
     assert (tmp_path / EXPERIMENT_DIR / "looks.json").is_file()
 
 
-@pytest.mark.slow
 def test_custom_class_through_metta_ab_run_and_run_ab_test(tmp_path, monkeypatch):
     path = custom_class(tmp_path)
     command = [str(METTA_AB), "run", "custom.py", "--app", str(METTA_LIKE), "--output-dir", "cli"]
@@ -118,7 +117,6 @@ experiment = builder.build()
 """
 
 
-@pytest.mark.slow
 def test_numpy_learning_rates_sweep_as_plain_numbers(tmp_path):
     (tmp_path / "exp.py").write_text(NUMPY_EXPERIMENT)
     result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", cwd=tmp_path)

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from sweeper_cli import APPS, job_dirs, run_sweep, write_experiment
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 ALGOS = APPS / "algos" / "app.py"
 PLAIN = APPS / "plain" / "app.py"
 

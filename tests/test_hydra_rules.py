@@ -21,6 +21,8 @@ from sweeper_cli import APPS, PYTHON, job_dirs, run_app, run_command, run_sweep,
 from hydra_plugins.ab_sweeper._process import start_time
 from metta_ab import exit_status
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 RULES = APPS / "rules" / "app.py"
 TWO_VARIANTS = """
 experiment = (
@@ -82,7 +84,6 @@ def test_job_records_say_ab_and_hold_no_ab_node(tmp_path):
     assert multirun["hydra"]["overrides"]["task"] == list(AB)
 
 
-@pytest.mark.slow
 def test_command_rebuilt_from_multirun_yaml_resumes_the_experiment(tmp_path):
     experiment(tmp_path)
     first = run_sweep(RULES, *AB, "x=5", cwd=tmp_path)
@@ -331,7 +332,6 @@ def _pretend_still_running(exp_dir: Path, job: str, pid: int, pid_started: int |
     (exp_dir / job / "ab_status.json").write_text(json.dumps(record))
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="process start times come from /proc")
 def test_reused_pid_is_not_waited_for(tmp_path, unrelated_process):
     experiment(tmp_path)
@@ -352,7 +352,6 @@ def test_reused_pid_is_not_waited_for(tmp_path, unrelated_process):
     assert unrelated_process.poll() is None  # not touched
 
 
-@pytest.mark.slow
 def test_old_record_of_a_live_pid_is_waited_for_at_most_settle_timeout(tmp_path, unrelated_process):
     experiment(tmp_path)
     first = run_sweep(RULES, *AB, cwd=tmp_path)

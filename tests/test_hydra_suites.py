@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from hydra.test_utils.launcher_common_tests import BatchedSweeperTestSuite, IntegrationTestSuite, LauncherTestSuite
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 
 @pytest.mark.parametrize("launcher_name, overrides", [("basic", ["hydra/sweeper=ab"])])
 class TestBasicLauncherWithAbSweeper(LauncherTestSuite):

@@ -33,6 +33,8 @@ from sweeper_cli import EXAMPLE_APP, METTA_LIKE, SweepResult, job_dirs, run_swee
 
 from metta_ab.sources.wandb_transaction_log import find_wandb_logs, read_wandb_log
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 # --- the experiments -------------------------------------------------------------------------------
 
 EXAMPLE_EXPERIMENT = """
@@ -349,7 +351,6 @@ def reference_summary(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, li
 # --- every launcher: the example experiment --------------------------------------------------------
 
 
-@pytest.mark.slow
 @launchers("joblib", "submitit_local", "submitit_slurm", "ray")
 def test_example_experiment_runs_unchanged(tmp_path, launcher, reference_summary):
     result = ok(run_example(tmp_path, *launcher))
@@ -384,7 +385,6 @@ def slurm_states(job_ids: Sequence[str]) -> list[str]:
 # --- joblib: parallel rounds ---------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("fail_kind", ["once", "exit"])
 def test_joblib_retry_round_stays_parallel(tmp_path, fail_kind):
     """Runs of ~3 s (long enough to overlap on a loaded machine); the failed ones are relaunched together and
@@ -470,7 +470,6 @@ def test_a_raising_run_is_recorded_and_retried(tmp_path, launcher):
         assert slurm_states([failed["slurm_job_id"], retried]) == ["COMPLETED", "COMPLETED"]  # SLURM can't tell
 
 
-@pytest.mark.slow
 @launchers(
     "submitit_local",
     "submitit_slurm",
@@ -497,7 +496,6 @@ def test_a_hard_crash_is_recorded_and_retried(tmp_path, launcher):
         assert slurm_states([crashed["slurm_job_id"], retried]) == ["FAILED", "COMPLETED"]
 
 
-@pytest.mark.slow
 @launchers(
     "submitit_local",
     "submitit_slurm",

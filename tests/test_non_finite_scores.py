@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as sps
 from test_verdict_analyze import analyze, build
 
-pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # the analysis of finished runs: CI runs it on one Hydra
 
 
 def test_non_finite_scores_are_recorded_ranked_and_left_out_of_mean_tests(tmp_path):

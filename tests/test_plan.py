@@ -145,6 +145,7 @@ print(json.dumps([r.to_dict() for r in plan_experiment(experiment, PlanSettings(
 """
 
 
+@pytest.mark.slow
 def test_plan_is_the_same_in_every_process() -> None:
     """Seeds must not come from Python's per-process salted hash(): a resumed sweep must plan the same jobs."""
     package_root = str(Path(metta_ab.__file__).resolve().parent.parent)

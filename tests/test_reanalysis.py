@@ -14,7 +14,7 @@ from sweeper_cli import METTA_LIKE, run_sweep, write_experiment
 
 from metta_ab import exit_status
 
-pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # the analysis of finished runs: CI runs it on one Hydra
 
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 

@@ -18,6 +18,8 @@ from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, status, write_experimen
 from hydra_plugins.ab_sweeper._process import start_time
 from metta_ab import exit_status
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 EXPERIMENT = """
 experiment = (
     create_experiment("resume", "{description}")

@@ -22,6 +22,8 @@ from hydra_plugins.ab_sweeper._process import is_alive, start_time
 from metta_ab import exit_status
 from metta_ab.records.ledger import write_status
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 EXPERIMENT = """
 experiment = (
     create_experiment("endings", "how runs end")
@@ -59,7 +61,6 @@ def completed(exp_dir) -> set[str]:
 # --- sys.exit() in a run --------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @LAUNCHERS
 def test_sys_exit_0_is_a_completed_run_whose_files_are_read(sweep, launcher):
     result = sweep("fail_mode=a_run_2", "fail_kind=sysexit0", *launcher)
@@ -72,7 +73,6 @@ def test_sys_exit_0_is_a_completed_run_whose_files_are_read(sweep, launcher):
     assert "a                          3/3" in (exp_dir / "summary.txt").read_text()
 
 
-@pytest.mark.slow
 @LAUNCHERS
 def test_sys_exit_3_fails_that_run_only_and_is_retried(sweep, launcher):
     result = sweep("fail_mode=a_run_2", "fail_kind=sysexit3", *launcher)
@@ -90,7 +90,6 @@ def test_sys_exit_3_fails_that_run_only_and_is_retried(sweep, launcher):
 # --- a run that ended the sweeper's process (basic launcher) ---------------------------------------------
 
 
-@pytest.mark.slow
 def test_run_ending_the_sweeper_every_time_ends_failed_after_its_retries(sweep):
     args = ("fail_mode=a_run_2", "fail_kind=exit_always", "ab.max_retries=1")
     first = sweep(*args)
@@ -116,7 +115,6 @@ def test_run_ending_the_sweeper_every_time_ends_failed_after_its_retries(sweep):
         assert (exp_dir / "summary.txt").is_file()
 
 
-@pytest.mark.slow
 def test_run_that_ended_the_sweeper_once_completes_on_the_rerun(sweep):
     first = sweep("fail_mode=a_run_2", "fail_kind=exit")  # os._exit(3) on the first attempt only
     assert first.returncode == 3
@@ -132,7 +130,6 @@ def test_run_that_ended_the_sweeper_once_completes_on_the_rerun(sweep):
 # --- failures no retry can fix -----------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @LAUNCHERS
 def test_import_error_is_not_retried(sweep, launcher):
     result = sweep("fail_mode=b_run_1", "fail_kind=import", *launcher)
@@ -149,7 +146,6 @@ def test_import_error_is_not_retried(sweep, launcher):
     assert not (exp_dir / "b_run_1" / "attempts").exists()
 
 
-@pytest.mark.slow
 def test_the_same_error_twice_is_not_retried_again_but_a_rerun_tries_once_more(sweep):
     result = sweep("fail_mode=b_run_1", "fail_kind=always")  # the same ValueError at every attempt
     assert result.returncode == exit_status.RUNS_FAILED, result.output
@@ -165,7 +161,6 @@ def test_the_same_error_twice_is_not_retried_again_but_a_rerun_tries_once_more(s
     assert "not retried: attempt 3 failed with the same error as attempt 2" in again.stderr
 
 
-@pytest.mark.slow
 def test_a_first_attempt_failure_is_still_retried_and_completes(sweep):
     result = sweep("fail_mode=b_run_1", "fail_kind=once")
     assert result.returncode == 0, result.output
@@ -229,7 +224,6 @@ def _children(pid: int) -> dict[int, int | None]:
     return children
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the sweeper's workers in /proc")
 def test_workers_of_a_sigkilled_sweeper_end(tmp_path):
     """joblib's workers, idle or busy with a run, end soon after their sweeper was killed outright."""

@@ -72,6 +72,7 @@ def create_seq():
 """
 
 
+@pytest.mark.slow
 def test_dry_run_shows_the_looks_and_the_command_line_overrides_them(tmp_path) -> None:
     write_experiment(tmp_path / "seq.py", SEQ_EXPERIMENT)
     result = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "ab.dry_run=true", cwd=tmp_path)

@@ -16,6 +16,8 @@ import pytest
 from scipy import stats as sps
 from sweeper_cli import APPS, PYTHON, job_dirs, run_sweep, status, write_experiment
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 SUITE_APP = APPS / "suite" / "app.py"
 BOUNDS = {"maze": (0, 2), "memory": (0, 1000), "objects": (0, 80)}
 

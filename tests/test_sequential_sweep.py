@@ -24,6 +24,8 @@ from metta_ab.definition.loading import load_experiment
 from metta_ab.runner import run_ab_test
 from metta_ab.stats.sequential import run_sequential, sequential_design
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 DESIGN = sequential_design(15, 5)  # the default spending, alpha .05: looks at 5, 10, 15 runs per variant
 
 EXPERIMENT = """

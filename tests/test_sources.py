@@ -155,6 +155,7 @@ def test_attempts_wandb_and_hidden_directories_are_not_read(tmp_path):
     assert found.final == {"score": 4.0} and found.sources == ["a/b/progress.csv"]
 
 
+@pytest.mark.slow
 def test_event_files_are_read_with_no_tensorboard_tensorflow_or_protobuf(tmp_path):
     experiment_dir = write_experiment_dir(tmp_path / "exp", {"a_run_1": None, "b_run_1": None})
     for job, score in (("a_run_1", 1.0), ("b_run_1", 2.0)):

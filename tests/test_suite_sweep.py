@@ -10,6 +10,8 @@ import pytest
 import yaml
 from sweeper_cli import APPS, EXAMPLE_APP, job_dirs, run_sweep, status, write_experiment
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 SUITE_APP = APPS / "suite" / "app.py"
 
 ONE_RUN = """

@@ -9,6 +9,8 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from sweeper_cli import EXAMPLE_APP, GROUPED, METTA_LIKE, job_config, job_dirs, run_sweep, status, write_experiment
 
+pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
+
 LR_EXPERIMENT = """
 def create_lr():
     return (

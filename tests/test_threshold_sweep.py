@@ -15,7 +15,7 @@ from test_stats_survival import hazard_ratio_by_brute_force
 
 from metta_ab.text_format import fmt_p
 
-pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # the analysis of finished runs: CI runs it on one Hydra
 
 THRESHOLD_APP = APPS / "threshold_curves" / "app.py"
 TOTAL = 1000  # steps per run; a crossing step past it is never reached

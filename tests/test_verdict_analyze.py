@@ -14,7 +14,7 @@ import pytest
 from experiment_dirs import build
 from scipy import stats as sps
 
-pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # the analysis of finished runs: CI runs it on one Hydra
 
 METTA_AB = Path(sys.executable).parent / "metta-ab"
 

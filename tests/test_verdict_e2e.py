@@ -9,7 +9,7 @@ from sweeper_cli import METTA_LIKE, run_sweep, write_experiment
 
 from metta_ab import exit_status
 
-pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
+pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # the analysis of finished runs: CI runs it on one Hydra
 
 A = [0.42, 0.55, 0.31, 0.61, 0.48]
 B = [0.58, 0.66, 0.49, 0.72, 0.53, 0.81, 0.60, 0.44]

@@ -65,6 +65,7 @@ def test_a_group_without_variant_tags_is_a_clear_error(tmp_path):
         write_experiment_dir(runs, "lr_experiment", tmp_path / "x")
 
 
+@pytest.mark.slow
 def test_cli_needs_a_group_with_wandb(tmp_path):
     metta_ab = Path(sys.executable).parent / "metta-ab"
     result = subprocess.run([str(metta_ab), "analyze", "--wandb", "team/proj"], capture_output=True, text=True)

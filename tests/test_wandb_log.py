@@ -410,6 +410,7 @@ def test_find_wandb_logs(runs: SimpleNamespace, tmp_path: Path) -> None:
     assert find_wandb_logs(tmp_path / "missing") == []
 
 
+@pytest.mark.slow
 def test_import_is_cheap() -> None:
     code = (
         "import sys, metta_ab.sources.wandb_transaction_log\n"
