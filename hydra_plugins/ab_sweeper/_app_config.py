@@ -13,18 +13,27 @@ import json
 import keyword
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.ab_sweeper._config_keys import (
+    all_keys,
+    app_value,
+    as_written,
+    has_key,
+    override_key,
+    short_repr,
+    suggest_keys,
+    value_kind,
+)
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
 from metta_ab.definition.experiment import ABExperiment, normalize_key
-from metta_ab.definition.job_paths import dependencies, inside_job_dir, is_path_value, layout_below, matches
-from metta_ab.plan import AppLayout, InjectionKeys, JobPath, PlannedRun
+from metta_ab.plan import AppLayout, InjectionKeys, PlannedRun
 
 BASE_GROUP = "ab_base"
 DROP_AB_NODE = "~ab"  # every job is composed with the master's `hydra/sweeper=ab`, minus the `ab:` settings node
@@ -259,16 +268,16 @@ class AppConfig:
             return []
         warnings = []
         for where, dotted, value in values:
-            default = _app_value(cfg, dotted)
-            kind, default_kind = _kind(value), _kind(default)
+            default = app_value(cfg, dotted)
+            kind, default_kind = value_kind(value), value_kind(default)
             if kind and default_kind and kind != default_kind:
                 shown = (
                     f"a {default_kind}"
                     if default_kind in ("list", "dict")
-                    else f"{_short(default)} ({type(default).__name__})"
+                    else f"{short_repr(default)} ({type(default).__name__})"
                 )
                 warnings.append(
-                    f"{where} sets {dotted}={_short(value)} ({type(value).__name__}), where the app's default is "
+                    f"{where} sets {dotted}={short_repr(value)} ({type(value).__name__}), where the app's default is "
                     f"{shown}; the app may not accept it"
                 )
         return warnings
@@ -280,7 +289,7 @@ class AppConfig:
         cfg = self.compose(skeleton)
         for name, key in targets.items():
             if not _accepts_injection(cfg, name, key):
-                suggestions = _suggest(key, _all_keys(cfg))
+                suggestions = suggest_keys(key, all_keys(cfg))
                 hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
                 raise ABConfigError(
                     f"ab.inject.{name}={key}: the app's config has no key {key!r}{hint}; point it at the key the "
@@ -318,7 +327,7 @@ class AppConfig:
             return  # the problem is not a missing key; the caller reports Hydra's own message
         kind, name = arm
         for dotted, (scope, key, value) in check.settings(arm).items():
-            if _has_key(cfg, dotted):
+            if has_key(cfg, dotted):
                 continue
             shown = f"key {key!r}" + (f" ({dotted})" if dotted != key else "")
             having = self._arms_with_key(check, arm, dotted)
@@ -339,7 +348,7 @@ class AppConfig:
                     f"{scope.where}: {shown} is not in its config: the option it selects ({selects}) does not have "
                     f"it; {have}. Remove it from {scope.setting(key, value)}, or select an option that has it"
                 )
-            suggestions = _suggest(dotted, _all_keys(cfg))
+            suggestions = suggest_keys(dotted, all_keys(cfg))
             hint = f" Did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
             options = f" (with the options {kind} {name!r} selects: {selects})" if check.selections(arm) else ""
             raise ABConfigError(
@@ -369,71 +378,9 @@ class AppConfig:
             if selection == check.selections(arm):
                 continue
             cfg = self._app_keys_config(check, (kind, names[0]))
-            if cfg is not None and _has_key(cfg, dotted):
+            if cfg is not None and has_key(cfg, dotted):
                 having += [(n, check.selection_text((kind, n))) for n in names]
         return having
-
-
-class JobPathSearch:
-    """The app's keys that name where it writes (`patterns`: ab.inject.paths) whose value would be the same
-    for every job, each with the path inside the job's directory that keeps its layout, and a note per key
-    found, for the plan. It is shown the first job config of each variant and task as validate() composes
-    them, before any path is moved: a key that only some variants' (or tasks') config-group options have is
-    moved in their runs alone. Keys in `leave` (set by the command line or the experiment) and values that
-    already follow the job's directory (also through another key: `${paths.output_dir}/tb`, `${log_root}/tb`)
-    are left alone. Patterns the user `named` must each match a key."""
-
-    def __init__(self, patterns: Sequence[str] | None, *, named: bool, leave: set[str]) -> None:
-        self.patterns = list(patterns or [])
-        self.named = named
-        self.leave = leave
-        self.present: dict[tuple[str, str], set[tuple[str, str | None]]] = {}  # (key, path inside) -> where
-        self.values: dict[tuple[str, str], Any] = {}
-        self.kept: dict[str, None] = {}  # notes on keys left alone, once each (not once per config)
-        self.matched: set[str] = set()
-        self.keys: dict[str, None] = {}  # every key seen: the did-you-mean of a named pattern
-        self.variants: dict[str, None] = {}
-        self.tasks: dict[str | None, None] = {}
-
-    def see(self, run: PlannedRun, cfg: DictConfig) -> None:
-        if not self.patterns:
-            return
-        self.variants[run.variant] = self.tasks[run.task] = None
-        every_key = _all_keys(cfg)
-        self.keys.update(dict.fromkeys(every_key))
-        keys = [k for k in every_key if matches(k, self.patterns)]
-        self.matched.update(keys)
-        moves, kept = _path_moves(cfg, keys, self.leave, named=self.named)
-        self.kept.update(dict.fromkeys(kept))
-        for key, inside, value in moves:
-            self.present.setdefault((key, inside), set()).add((run.variant, run.task))
-            self.values.setdefault((key, inside), value)
-
-    def found(self) -> tuple[tuple[JobPath, ...], list[str]]:
-        if self.named:
-            self._check_named_patterns()
-        found: list[JobPath] = []
-        moved: list[str] = []
-        for (key, inside), where in sorted(self.present.items()):
-            job_path = _job_path_where_found(key, inside, where, list(self.variants), list(self.tasks))
-            found.append(job_path)
-            moved.append(
-                f"paths: {key} -> {inside_job_dir(inside)}, so that each run writes in its own directory "
-                f"(the app's {self.values[key, inside]!r} is the same for every job){_runs_of(job_path)}"
-            )
-        return tuple(found), [*moved, *self.kept]
-
-    def _check_named_patterns(self) -> None:
-        """A key named in ab.inject.paths (no wildcard) must exist: a typo would silently move nothing."""
-        for pattern in self.patterns:
-            if any(c in pattern for c in "*?[") or any(matches(k, [pattern]) for k in self.matched):
-                continue
-            suggestions = _suggest(pattern, self.keys)
-            hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
-            raise ABConfigError(
-                f"ab.inject.paths: the app's config has no key {pattern!r}{hint}; name the keys where the app "
-                "writes, or set ab.inject.paths=null to move none"
-            )
 
 
 BASE_SCOPE = "base config"
@@ -456,10 +403,10 @@ class _Scope:
         `**{"+algo.extra": 1}` for a key that is no Python name."""
         reserved = {"defaults"} if self.kind == BASE_SCOPE else {"name", "description", "tags"}
         if key.isidentifier() and not keyword.iskeyword(key) and key not in reserved:
-            argument = f"{key}={_literal(value)}"
+            argument = f"{key}={as_written(value)}"
         else:
-            argument = f"**{{{json.dumps(key)}: {_literal(value)}}}"
-        call = "set_base_config(" if self.kind == BASE_SCOPE else f"add_{self.kind}(name={_literal(self.name)}, "
+            argument = f"**{{{json.dumps(key)}: {as_written(value)}}}"
+        call = "set_base_config(" if self.kind == BASE_SCOPE else f"add_{self.kind}(name={as_written(self.name)}, "
         return f"{call}..., {argument})"
 
 
@@ -524,11 +471,6 @@ class _Check:
         }
 
 
-def override_key(override: str) -> str:
-    """`++a.b='x'`, `+a.b={...}`, `~a.b` -> `a.b`."""
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def _message(error: BaseException) -> str:
     message = str(error).strip()
     if error.__cause__ is not None and str(error.__cause__) not in message:
@@ -536,62 +478,9 @@ def _message(error: BaseException) -> str:
     return message
 
 
-def _path_moves(
-    cfg: DictConfig, keys: Sequence[str], leave: set[str], *, named: bool
-) -> tuple[list[tuple[str, str, Any]], list[str]]:
-    """In one job config: the path keys to move into the job's directory (key, the path inside it, the app's
-    value), and a note on each matched key left where it is."""
-
-    def raw(dotted: str) -> Any:
-        return _raw_value(cfg, dotted)
-
-    path_keys = {k for k in keys if is_path_value(raw(k))}
-    moves: list[tuple[str, str, Any]] = []
-    notes: list[str] = []
-    for key in sorted(path_keys):
-        value = raw(key)
-        interpolated, in_job_dir = dependencies(key, raw)
-        followed = sorted(interpolated & path_keys)
-        if in_job_dir:
-            notes.append(f"paths: {key} is already inside each job's directory ({value!r})")
-        elif key in leave:
-            notes.append(f"paths: {key} kept as set ({value!r}): the command line or the experiment sets it")
-        elif followed:
-            notes.append(f"paths: {key} follows {followed[0]} ({value!r})")
-        else:
-            moves.append((key, layout_below(key, value), value))
-    if named:
-        notes += [f"paths: {k} not moved: its value {raw(k)!r} is not a path" for k in keys if k not in path_keys]
-    return moves, notes
-
-
-def _job_path_where_found(
-    key: str, inside: str, where: set[tuple[str, str | None]], variants: list[str], tasks: list[str | None]
-) -> JobPath:
-    """The runs to move `key` in, from the first job configs it was found in: (variant, first task) for each
-    variant, (first variant, task) for each task. A key that every variant's config has is moved in every run;
-    one that only some variants' configs have (a config-group option they select), in their runs alone;
-    likewise for tasks."""
-    with_variant = frozenset(v for v in variants if (v, tasks[0]) in where)
-    with_task = frozenset(t for t in tasks if t is not None and (variants[0], t) in where)
-    by_variant = 0 < len(with_variant) < len(variants)
-    by_task = 0 < len(with_task) < len(tasks)
-    return JobPath(key, inside, with_variant if by_variant else None, with_task if by_task else None)
-
-
-def _runs_of(job_path: JobPath) -> str:
-    """`; in the runs of variant 'a2c' alone` for a key moved in some runs, else nothing."""
-    parts = [
-        f"{kind}{'s' if len(names) > 1 else ''} {', '.join(repr(n) for n in sorted(names))}"
-        for kind, names in (("variant", job_path.variants), ("task", job_path.tasks))
-        if names is not None
-    ]
-    return f"; in the runs of {' and '.join(parts)} alone (the others' configs do not have it)" if parts else ""
-
-
 def _discover_seed(cfg: DictConfig) -> tuple[str | None, str]:
     """The one key named `seed` anywhere in the app's config (e.g. `experiment.seed`), and a note on it."""
-    candidates = [k for k in _all_keys(cfg) if k.rsplit(".", 1)[-1] == "seed"]
+    candidates = [k for k in all_keys(cfg) if k.rsplit(".", 1)[-1] == "seed"]
     if len(candidates) == 1:
         return candidates[0], f"seed -> {candidates[0]} (the only key named 'seed' in the app's config)"
     found = f"several keys are named 'seed' ({', '.join(candidates)})" if candidates else "no key is named 'seed'"
@@ -605,100 +494,7 @@ def _discover_seed(cfg: DictConfig) -> tuple[str | None, str]:
 def _accepts_injection(cfg: DictConfig, name: str, key: str) -> bool:
     """The key exists; a W&B key may also be new inside an existing node (Metta's `wandb: off` has only
     `enabled`), which `++` then adds."""
-    if _has_key(cfg, key):
+    if has_key(cfg, key):
         return True
     parent = key.rpartition(".")[0]
     return name.startswith("wandb_") and bool(parent) and isinstance(OmegaConf.select(cfg, parent), DictConfig)
-
-
-def _has_key(cfg: Any, dotted: str) -> bool:
-    node = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, DictConfig) or part not in node.keys():  # noqa: SIM118 (`in` hides ??? values)
-            return False
-        node = node._get_node(part)
-    return True
-
-
-def _raw_value(cfg: DictConfig, dotted: str) -> Any:
-    """The value at `dotted` as written, interpolations unresolved; None for a dict, a list or no key."""
-    if not _has_key(cfg, dotted):
-        return None
-    node: Any = cfg
-    for part in dotted.split("."):
-        node = node._get_node(part)
-    if isinstance(node, DictConfig | ListConfig) and not node._is_interpolation():
-        return None
-    return node._value()
-
-
-def _app_value(cfg: DictConfig, dotted: str) -> Any:
-    """The app's value at `dotted`, None where it has none it can give (no key, `???`, an interpolation that
-    resolves only in a job)."""
-    if not _has_key(cfg, dotted):
-        return None
-    try:
-        return OmegaConf.select(cfg, dotted, throw_on_missing=True)
-    except Exception:
-        return None
-
-
-def _kind(value: Any) -> str | None:
-    """The kinds that a config value of the other kind does not stand in for (int and float are one)."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, list | tuple | ListConfig):
-        return "list"
-    if isinstance(value, Mapping | DictConfig):
-        return "dict"
-    return None
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    return _shortened(repr(value), limit)
-
-
-def _shortened(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _literal(value: Any) -> str:
-    """A value as the experiment file writes it (strings in double quotes), shortened."""
-    return _shortened(json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value))
-
-
-def _all_keys(cfg: DictConfig) -> list[str]:
-    result: list[str] = []
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, DictConfig):
-            for key in node:
-                path = f"{prefix}{key}"
-                if path == "hydra":
-                    continue
-                result.append(path)
-                walk(node._get_node(key), path + ".")
-        elif isinstance(node, ListConfig):
-            return
-
-    walk(cfg, "")
-    return result
-
-
-def _suggest(key: str, candidates: Iterable[str]) -> list[str]:
-    """Up to three keys meant instead of `key`; not its parents (`algo` for `algo.clp`)."""
-    candidates = [c for c in candidates if not key.startswith(c + ".")]
-    last = key.rsplit(".", 1)[-1]
-    same_leaf = [c for c in candidates if c.rsplit(".", 1)[-1] == last and c != key]
-    close = difflib.get_close_matches(key, candidates, n=3, cutoff=0.6)
-    leaf_close = [
-        c
-        for c in candidates
-        if c.rsplit(".", 1)[0] == key.rpartition(".")[0]
-        and difflib.SequenceMatcher(None, c.rsplit(".", 1)[-1], last).ratio() >= 0.75
-    ]
-    return list(dict.fromkeys(same_leaf + close + leaf_close))[:3]

@@ -20,9 +20,11 @@ from hydra.core.utils import configure_log
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig, JobPathSearch, override_key
+from hydra_plugins.ab_sweeper._app_config import DROP_AB_NODE, ABConfigError, AppConfig
+from hydra_plugins.ab_sweeper._config_keys import override_key
 from hydra_plugins.ab_sweeper._experiment_dir import load_once, locate, publish
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
+from hydra_plugins.ab_sweeper._job_path_search import JobPathSearch
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
 from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask, no_retry_helps
