@@ -39,7 +39,7 @@ def test_a_metric_typo_is_said_after_the_first_run_and_ends_without_a_verdict(tm
     summary_lines = (experiment_dir / "summary.txt").read_text().splitlines()
     assert summary_lines[1].startswith("NO VERDICT:") and "'score'" in summary_lines[1]
     verdict = summary_lines[summary_lines.index("Verdict:") + 1]
-    assert verdict.startswith("  None: No run reported 'scroe'")
+    assert verdict.startswith("  No verdict: No run reported 'scroe'")
     text = "\n".join(summary_lines)
     assert "failed" not in text.split("Warnings:")[1]  # no run failed: no sentence may say one did
     assert "6 reported no value for 'scroe'" in text
@@ -142,7 +142,10 @@ def test_logs_written_outside_the_job_directories_are_listed_with_the_fix_that_w
     first = next(line for line in result.output.splitlines() if "completed without reporting 'eval/return'" in line)
     assert "Log files were written while the runs ran" in first and "under logs/runs/ppo/cartpole/" in first
     block = verdict_block(result.experiment_dir("outside"))
-    assert block.startswith("Verdict:\n  None: 6 run(s) completed, but no number was found") and "logs/runs/" in block
+    assert (
+        block.startswith("Verdict:\n  No verdict: 6 run(s) completed, but no number was found")
+        and "logs/runs/" in block
+    )
     assert "failed" not in block and "not enough completed runs" not in block
 
     fixed = run_sweep(
@@ -173,4 +176,4 @@ def test_a_reader_that_returned_none_for_every_run_is_named(tmp_path):
     assert last.startswith("[ab] no verdict: 6 run(s) completed, but no number was found for 'score'")
     assert f"The reader read_nothing ({tmp_path / 'exp.py'}) returned None for every run." in last
     assert "Fix the reader" in last and "Log files were written" not in last
-    assert "  None: 6 run(s) completed" in verdict_block(result.experiment_dir("reader_none"))
+    assert "  No verdict: 6 run(s) completed" in verdict_block(result.experiment_dir("reader_none"))

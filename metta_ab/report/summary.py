@@ -398,7 +398,7 @@ def summary_text(results: ExperimentResults) -> str:
 def _verdict_lines(results: ExperimentResults) -> list[str]:
     analysis, s = results.analysis, results.settings
     if results.no_verdict and (analysis is None or not any(c.verdict != INSUFFICIENT for c in analysis.comparisons)):
-        return ["Verdict:", f"  None: {results.no_verdict}"]
+        return ["Verdict:", f"  No verdict: {results.no_verdict}"]
     if analysis is None or not analysis.comparisons:
         return []
     if results.suite is not None and results.suite.aggregate.normalization.method == "control_mean":
