@@ -407,9 +407,10 @@ def format_plan(
     """The human-readable plan a dry run prints and saves as plan.txt; `notes` say where injection went,
     `warnings` what may not work (a value of another type than the app's default)."""
     tasks = f"{len(experiment.tasks)} tasks x " if experiment.tasks else ""
+    at_most = "at most " if experiment.sequential is not None else ""  # the looks may stop it early
     lines = [
         f"Experiment {experiment.name!r}: {len(experiment.variants)} variants x {tasks}"
-        f"{experiment.runs_per_variant} runs = {len(runs)} jobs",
+        f"{at_most}{experiment.runs_per_variant} runs = {at_most}{len(runs)} jobs",
         *(f"WARNING: {warning}" for warning in warnings),
         *(f"Injection: {note}" for note in notes),
         *format_suite(experiment),

@@ -78,14 +78,14 @@ def test_dry_run_shows_the_looks_and_the_command_line_overrides_them(tmp_path) -
     result = run_sweep(METTA_LIKE, "ab.experiment=seq.py", "ab.dry_run=true", cwd=tmp_path)
     assert result.returncode == 0, result.output
     assert "a look after every 5 runs per variant, at most 15 (3 looks)" in result.stdout
-    assert "2 variants x 15 runs = 30 jobs" in result.stdout
+    assert "2 variants x at most 15 runs = at most 30 jobs" in result.stdout
     exp_dir = result.experiment_dir("seq_test")
     assert job_dirs(exp_dir) == []
     assert "3 looks" in (exp_dir / "plan.txt").read_text()
     args = ["ab.experiment=seq.py", "ab.dry_run=true", "ab.output_dir=other"]
     again = run_sweep(METTA_LIKE, *args, "ab.sequential.max_runs_per_variant=20", cwd=tmp_path)
     assert again.returncode == 0, again.output
-    assert "at most 20 (4 looks)" in again.stdout and "2 variants x 20 runs = 40 jobs" in again.stdout
+    assert "at most 20 (4 looks)" in again.stdout and "2 variants x at most 20 runs = at most 40 jobs" in again.stdout
     saved = yaml.safe_load((tmp_path / "other" / "seq_test" / "experiment_config.yaml").read_text())
     assert saved["sequential"]["max_runs_per_variant"] == 20
     bad = run_sweep(METTA_LIKE, *args, "ab.sequential.runs_per_look=6", cwd=tmp_path)
