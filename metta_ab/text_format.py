@@ -6,10 +6,18 @@ import math
 from collections.abc import Sequence
 
 
+def _significant(value: float, digits: int, sign: str = "") -> str:
+    """`digits` significant digits; a number of more integer digits than that (below 1e9) is shown whole,
+    so that scores such as 10001 and 10004 do not both read "1e+04"."""
+    if 10**digits <= abs(value) < 1e9:
+        return f"{value:{sign}.0f}"
+    return f"{value:{sign}.{digits}g}"
+
+
 def fmt_num(value: float | None, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    return f"{value:.{digits}g}"
+    return _significant(value, digits)
 
 
 def fmt_ordered(value: float | None, bound: float | None, digits: int = 2) -> tuple[str, str]:
@@ -28,13 +36,13 @@ def fmt_signed(value: float | None, digits: int = 3) -> str:
     """A difference, with its sign: "+0.25", "-1.3e+03"; "-" alone when there is none (NaN)."""
     if value is None or math.isnan(value):
         return "-"
-    return f"{value:+.{digits}g}"
+    return _significant(value, digits, "+")
 
 
 def fmt_ci(ci: Sequence[float] | None, digits: int = 3) -> str:
     if not ci or any(v is None or math.isnan(v) for v in ci):
         return "[-]"
-    return f"[{ci[0]:.{digits}g}, {ci[1]:.{digits}g}]"
+    return f"[{_significant(ci[0], digits)}, {_significant(ci[1], digits)}]"
 
 
 def fmt_p(p: float | None) -> str:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from metta_ab.analysis.results import analyze_directory
 from metta_ab.report.summary import summary_dict, summary_text
-from metta_ab.text_format import fmt_ordered, fmt_p
+from metta_ab.text_format import fmt_ci, fmt_num, fmt_ordered, fmt_p, fmt_signed
 
 pytestmark = pytest.mark.hydra_independent
 
@@ -188,6 +188,19 @@ def test_a_p_just_under_alpha_never_reads_as_alpha():
         "<0.001",
         "1.000",
     ]
+
+
+def test_large_scores_read_whole_rather_than_as_one_power_of_ten():
+    assert [fmt_num(v) for v in (10001.0, 10004.0, 123456789.4, 2e9, 0.000123456, 12.3456)] == [
+        "10001",
+        "10004",
+        "123456789",
+        "2e+09",
+        "0.0001235",
+        "12.35",
+    ]
+    assert fmt_ci([10001.2, 10004.7]) == "[10001, 10005]" and fmt_signed(12345.6) == "+12346"
+    assert fmt_ci([-math.inf, 3.0]) == "[-inf, 3]"
 
 
 PROBABILITIES = st.floats(min_value=1e-12, max_value=1.0)
