@@ -139,3 +139,28 @@ experiment = (
     assert (
         f"reliably detect differences above {c['mde']:.3g} (d_z = {c['mde_d']:.2f} SD of the pair differences)" in text
     )
+
+
+def test_identical_runs_of_a_variant_with_different_seeds_are_pointed_out(tmp_path):
+    """Every run of A scores the same although its seed differs (an app that ignores the seed it is given):
+    the summary says so; B's runs differ and are not named."""
+    write_experiment(
+        tmp_path / "exp.py",
+        """
+experiment = (
+    create_experiment("copies")
+    .add_variant(name="A", known_scores=[0.5, 0.5, 0.5, 0.5])
+    .add_variant(name="B", known_scores=[0.6, 0.7, 0.65, 0.8])
+    .set_runs_per_variant(4)
+    .set_metric("score")
+    .build()
+)
+""",
+    )
+    result = run_sweep(METTA_LIKE, "ab.experiment=exp.py", cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    summary = json.loads(result.experiment_dir("copies").joinpath("summary.json").read_text())
+    note = "the runs of 'A' (4 runs, each 0.5) scored exactly the same although their seeds differ"
+    assert any(w.startswith(note) for w in summary["warnings"]), summary["warnings"]
+    assert not any("'B'" in w for w in summary["warnings"] if "scored exactly the same" in w)
+    assert note in result.experiment_dir("copies").joinpath("summary.txt").read_text()

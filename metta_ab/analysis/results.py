@@ -211,6 +211,28 @@ def why_unscored(record: RunRecord, metric: str | None) -> str:
     return "not run yet" if record.status == PLANNED else "still running"
 
 
+def identical_runs_note(records: Sequence[RunRecord], scores: dict[str, np.ndarray]) -> str | None:
+    """Variants whose runs were given different seeds and all scored exactly the same: a saturated metric, or a
+    seed that never reached what the app randomizes (then its runs are copies of one run, not samples)."""
+    seeds: dict[str, set[int]] = {}
+    for record in records:
+        if record.seed is not None:
+            seeds.setdefault(record.variant, set()).add(record.seed)
+    identical = []
+    for variant, values in scores.items():
+        scored = values[~np.isnan(values)]
+        if scored.size >= 2 and len(seeds.get(variant, ())) >= 2 and np.all(scored == scored[0]):
+            identical.append(f"{variant!r} ({scored.size} runs, each {scored[0]:g})")
+    if not identical:
+        return None
+    return (
+        f"the runs of {', '.join(identical)} scored exactly the same although their seeds differ: either the "
+        "metric saturates, or the app does not use the seed it is given (then point ab.inject.seed at the key it "
+        "seeds with, or pass the seed on in the experiment, e.g. data__random_state='${seed}'): copies of one run "
+        "are not independent samples"
+    )
+
+
 def unscored_note(
     records: Sequence[RunRecord], scores: dict[str, np.ndarray], metric: str | None, explained: set[str]
 ) -> str | None:
@@ -424,8 +446,7 @@ def analyze_runs(
     elif any(r.status == COMPLETED for r in records):
         reasons.append(unreported(None, records, metrics, experiment_dir, experiment.metric_reader))
     unscored = unscored_note(records, scores, settings.metric, explained={r["job_dir"] for r in non_finite})
-    if unscored:
-        warnings.append(unscored)
+    warnings += [note for note in (unscored, identical_runs_note(records, scores)) if note]
     injection, injection_warnings = _injection_notes(experiment_dir)
     warnings += injection_warnings
     return ExperimentResults(
