@@ -115,7 +115,8 @@ def test_an_app_with_no_seed_key_runs_and_every_report_says_the_runs_were_not_se
     experiment_dir = result.experiment_dir("plain_lr")
     warning = "the sweeper could not seed the runs: in the app's config no key is named 'seed'"
     assert warning in (experiment_dir / "plan.txt").read_text()
-    assert warning in (experiment_dir / "summary.txt").read_text()
+    text = (experiment_dir / "summary.txt").read_text()
+    assert warning in text and "per run (unseeded): " in text and "per seed:" not in text
     summary = json.loads((experiment_dir / "summary.json").read_text())
     assert any(warning in w for w in summary["warnings"])
     assert "ab.inject.seed=" in next(w for w in summary["warnings"] if warning in w)

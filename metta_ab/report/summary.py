@@ -244,9 +244,9 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
         censored = results.censored.get(variant.name)
         if scores is not None and len(scores):
             marks = ["+" if censored is not None and censored[i] else "" for i in range(len(scores))]
-            lines.append(
-                f"{'':<22} per seed: " + " ".join(fmt_num(v, 4) + m for v, m in zip(scores, marks, strict=True))
-            )
+            seeded = any(r.seed is not None for r in results.records if r.variant == variant.name)
+            values = " ".join(fmt_num(v, 4) + m for v, m in zip(scores, marks, strict=True))
+            lines.append(f"{'':<22} {'per seed' if seeded else 'per run (unseeded)'}: {values}")
         summary = stats_.time_to_threshold if stats_ is not None else None
         if summary:
             lines.append(f"{'':<22} time to threshold: {_median_text(summary)} steps (Kaplan-Meier; + = censored)")
