@@ -89,7 +89,10 @@ def test_the_progress_csv_in_the_apps_log_root_is_read_too(tmp_path):
 def test_paths_null_leaves_the_app_writing_outside_the_job_dirs_and_says_no_verdict(tmp_path):
     result = run_sweep(APP, experiment(tmp_path, "off"), "ab.inject.paths=null", "ab.plots=false", cwd=tmp_path)
     assert result.returncode == exit_status.NO_VERDICT, result.output
-    assert "no verdict" in result.errors.strip().splitlines()[-1]
+    last = result.errors.strip().splitlines()[-1]
+    assert "no verdict" in last and last.endswith(
+        "Or drop ab.inject.paths=null: by default the sweeper moves such keys into each job dir."
+    )
     assert run_logs(tmp_path)  # in the directory the command started in, shared by every job
     directory = result.experiment_dir("off")
     assert not any(run_logs(directory / f"{v}_run_{i}") for v in QUALITY for i in (1, 2, 3))

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from metta_ab.analysis.no_number import LOG_DIR_FIX, stray_note
-from metta_ab.analysis.results import metric_not_found, strays_since_launch
+from metta_ab.analysis.no_number import stray_note
+from metta_ab.analysis.results import log_dir_fix, metric_not_found, strays_since_launch
 from metta_ab.analysis.suite import metric_for, template_pattern
 from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
 from metta_ab.records.ledger import STATUS_FILE, read_status
@@ -46,7 +46,7 @@ def missing_metric(
     expected = metric_for(metric, task) if task is not None and TASK_FIELD in metric else metric
     problem = metric_not_found(expected, {job_dir.name: metrics}, subject=f"{job_dir.name} completed without reporting")
     strays = strays_of_run(job_dir)
-    return f"{problem} {stray_note(strays)} {LOG_DIR_FIX}" if strays.files else problem
+    return f"{problem} {stray_note(strays)} {log_dir_fix(job_dir.parent)}" if strays.files else problem
 
 
 def strays_of_run(job_dir: Path) -> StrayLogs:

@@ -28,10 +28,15 @@ SHOWN = 5  # stray files named; the rest are counted
 
 
 def nothing_found(
-    metric: str | None, completed: int, reader_returned_none: MetricReader | None, strays: StrayLogs
+    metric: str | None,
+    completed: int,
+    reader_returned_none: MetricReader | None,
+    strays: StrayLogs,
+    log_dir_fix: str = LOG_DIR_FIX,
 ) -> str:
     """The reason for `completed` runs none of which reported a number (`metric`'s, or with no metric declared,
-    any); `reader_returned_none`: the declared reader, when it returned None for every one of them."""
+    any); `reader_returned_none`: the declared reader, when it returned None for every one of them;
+    `log_dir_fix`: what to do about the `strays`."""
     wanted = f"for {metric!r} nor for any other metric" if metric else "for any metric"
     text = (
         f"{completed} run(s) completed, but no number was found {wanted}. Looked in every job directory at: "
@@ -42,7 +47,7 @@ def nothing_found(
         reader = reader_returned_none
         text += f" The reader {reader.function} ({reader.path}) returned None for every run."
     if strays.files:
-        return f"{text} {stray_note(strays)} {LOG_DIR_FIX}"
+        return f"{text} {stray_note(strays)} {log_dir_fix}"
     if reader_returned_none is not None:
         return f"{text} Fix the reader: it gets each job directory (an absolute pathlib.Path) and found nothing there."
     return f"{text} {REPORT_FIX}"

@@ -289,7 +289,7 @@ def _no_verdict(
     if silent:  # completed without the number: more runs would not help, where the numbers went would
         shown = fmt_list(silent, 5)
         strays = stray_logs(experiment_dir, records)
-        where = f" {stray_note(strays)} {LOG_DIR_FIX}" if strays.files else ""
+        where = f" {stray_note(strays)} {log_dir_fix(experiment_dir)}" if strays.files else ""
         return f"{fewer}: {len(silent)} run(s) completed without a value for {metric!r} ({shown}).{where}" + (
             f" Then {retry}." if unfinished else ""
         )
@@ -313,10 +313,11 @@ def unreported(
         named = metric_not_found(metric, metrics)
         if strays.files:
             went = f"If {metric!r} is in them, that is where the numbers went."
-            return f"{named} {stray_note(strays)} {went} {LOG_DIR_FIX}"
+            return f"{named} {stray_note(strays)} {went} {log_dir_fix(experiment_dir)}"
         return named
     none_everywhere = reader is not None and all(found.reader_returned_none for found in completed)
-    return nothing_found(metric, len(completed), reader if none_everywhere else None, strays)
+    fix = log_dir_fix(experiment_dir)
+    return nothing_found(metric, len(completed), reader if none_everywhere else None, strays, fix)
 
 
 def stray_logs(experiment_dir: Path, records: Sequence[RunRecord]) -> StrayLogs:
@@ -598,6 +599,19 @@ def launch_directory(experiment_dir: Path) -> Path | None:
     runtime = hydra.get("runtime") if isinstance(hydra, dict) else None
     cwd = runtime.get("cwd") if isinstance(runtime, dict) else None
     return Path(cwd) if isinstance(cwd, str) and cwd else None
+
+
+def log_dir_fix(experiment_dir: Path) -> str:
+    """How to get the numbers that went to log files outside the job directories: LOG_DIR_FIX, and where the
+    sweep turned the moving of the app's log directories off (ab.inject.paths=null), to turn it back on."""
+    try:
+        config = _multirun_config(experiment_dir, "ab.inject.paths is")
+    except ExperimentError:
+        config = None
+    inject = (config.get("ab") or {}).get("inject") if isinstance(config, dict) else None
+    if isinstance(inject, dict) and "paths" in inject and inject["paths"] is None:
+        return f"{LOG_DIR_FIX} Or drop ab.inject.paths=null: by default the sweeper moves such keys into each job dir."
+    return LOG_DIR_FIX
 
 
 def sweep_analysis_settings(experiment_dir: Path) -> AnalysisSettings:
