@@ -195,7 +195,12 @@ class AppConfig:
         if targets.wandb_env is None:  # W&B's variables when the app's config takes no W&B value
             targets.wandb_env = not any(name.startswith("wandb_") for name in targets.targets())
         if wandb_skipped:
-            via = "W&B gets them from WANDB_* variables" if targets.wandb_env else "and ab.inject.wandb_env=false"
+            via = (
+                "W&B gets them from WANDB_* variables (a value the app passes to wandb.init itself, such as its own "
+                "project or run name, wins over its variable)"
+                if targets.wandb_env
+                else "and ab.inject.wandb_env=false"
+            )
             notes.append(f"not injected: {', '.join(wandb_skipped)} (the app's config has no W&B node); {via}")
         return targets, notes
 
