@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from metta_ab.stats import BETTER, WORSE, analyze
+from metta_ab.stats import BETTER, WORSE, StatsSettings, analyze
 from metta_ab.stats.suite import analyze_suite
 
 ALPHA = 0.05
@@ -139,12 +139,14 @@ def run_block(cell: Cell, start: int, stop: int, n_resamples: int) -> np.ndarray
         rng = np.random.default_rng([*key, i])
         if cell.design == "suite":
             suite = analyze_suite(
-                suite_experiment(cell, rng), paired=cell.paired, alpha=ALPHA, n_resamples=n_resamples, seed=i
+                suite_experiment(cell, rng),
+                StatsSettings(paired=cell.paired, alpha=ALPHA, n_resamples=n_resamples, seed=i),
             )
             comps = [c.run_comparison for c in suite.comparisons]
         else:
             result = analyze(
-                experiment(cell, rng), paired=cell.design != "unpaired", alpha=ALPHA, n_resamples=n_resamples, seed=i
+                experiment(cell, rng),
+                StatsSettings(paired=cell.design != "unpaired", alpha=ALPHA, n_resamples=n_resamples, seed=i),
             )
             comps = result.comparisons
         counts += [

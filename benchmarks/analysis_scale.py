@@ -146,20 +146,7 @@ def measure(root: Path, variants: int, runs: int, points: int) -> tuple[str, flo
     records = analysis.records_from_directory(results.experiment, directory)
     metric = results.settings.metric
     metrics = clock("collect", analysis.collect_metrics, results.experiment, records, directory, metric)
-    s = results.settings
-    clock(
-        "stats",
-        stats_module.analyze,
-        results.scores,
-        control=s.control,
-        paired=results.analysis.paired,
-        direction=s.direction,
-        alpha=s.alpha,
-        ci_level=s.ci_level,
-        n_resamples=s.n_resamples,
-        seed=s.seed,
-        min_effect=s.min_effect,
-    )
+    clock("stats", stats_module.analyze, results.scores, results.analysis.settings, control=results.analysis.control)
     scored = sum(1 for v in results.scores.values() for x in v if not math.isnan(x))
     if scored != variants * runs or len(metrics) != variants * runs:
         raise SystemExit(f"only {scored} of {variants * runs} runs were scored in {directory}")
@@ -168,6 +155,7 @@ def measure(root: Path, variants: int, runs: int, points: int) -> tuple[str, flo
 
 def measure_suite(tasks: int, variants: int, runs: int, n_resamples: int = 10_000, seed: int = 0):
     """CPU and wall seconds of ``analyze_suite`` on a synthetic suite (scales 1..1000, paired seeds)."""
+    from metta_ab.stats import StatsSettings
     from metta_ab.stats.suite import analyze_suite
 
     rng = np.random.default_rng(seed)
@@ -181,7 +169,8 @@ def measure_suite(tasks: int, variants: int, runs: int, n_resamples: int = 10_00
         for i in range(variants)
     }
     clock = Stopwatch()
-    result = clock("suite", analyze_suite, scores, paired=True, n_resamples=n_resamples, seed=seed)
+    settings = StatsSettings(paired=True, n_resamples=n_resamples, seed=seed)
+    result = clock("suite", analyze_suite, scores, settings)
     if len(result.comparisons) != variants - 1 or len(result.variants) != variants:
         raise SystemExit("analyze_suite did not analyze every variant")
     return f"suite: {tasks} tasks x {variants} variants x {runs} runs, {n_resamples} resamples", clock

@@ -28,7 +28,7 @@ from _harness import PROJECT_ROOT  # noqa: F401  (puts this tree first on the im
 from aa_simulation import draw
 from scipy import stats as sps
 
-from metta_ab.stats import BETTER, WORSE, analyze
+from metta_ab.stats import BETTER, WORSE, StatsSettings, analyze
 
 ALPHA = 0.05
 FPR_BAND = (0.02, 0.06)
@@ -49,7 +49,7 @@ def run_block(row: tuple[str, int, int], start: int, stop: int, n_resamples: int
     for i in range(start, stop):
         rng = np.random.default_rng([ROWS.index(row), i])
         scores = {f"v{k}": draw(dist, n, rng) for k in range(variants)}
-        comparisons = analyze(scores, alpha=ALPHA, n_resamples=n_resamples, seed=i).comparisons
+        comparisons = analyze(scores, StatsSettings(alpha=ALPHA, n_resamples=n_resamples, seed=i)).comparisons
         calls = [c.verdict in (BETTER, WORSE) for c in comparisons]
         welch = [
             sps.ttest_ind(scores[c.treatment], scores[c.control], equal_var=False).confidence_interval(0.95)

@@ -52,6 +52,7 @@ import numpy as np
 from _harness import PROJECT_ROOT  # noqa: F401  (puts this tree first on the import path)
 from aa_simulation import Cell, suite_experiment
 
+from metta_ab.stats import StatsSettings
 from metta_ab.stats.sequential import (
     DEFAULT_SPENDING,
     decide_look,
@@ -154,9 +155,15 @@ def decide_suite_looks(
     for look in range(1, design.looks + 1):
         n = design.runs_at_look[look - 1]
         visible = {v: {task: x[:n] for task, x in tasks.items()} for v, tasks in data.items()}
-        t, c = comparison_units(visible, control="v0", paired=paired, normalize=normalize)["v1"]
+        t, c = comparison_units(visible, StatsSettings(paired=paired), control="v0", normalize=normalize)["v1"]
         decision = decide_look(
-            {"v0": c, "v1": t}, design, look, control="v0", paired=paired, history=history, control_scores={"v1": c}
+            {"v0": c, "v1": t},
+            design,
+            look,
+            StatsSettings(paired=paired),
+            control="v0",
+            history=history,
+            control_scores={"v1": c},
         )
         history.append(decision)
         if decision.stop:
@@ -221,9 +228,9 @@ def run_block(row: Row, start: int, stop: int, spending: str, ada: tuple[float, 
     for i in range(start, stop):
         c, t = simulate_data(row, np.random.default_rng([*key, i]))
         scores = {"control": c, "treatment": t}
-        history = run_sequential(scores, design, paired=paired)
+        history = run_sequential(scores, design, StatsSettings(paired=paired))
         verdict = history[-1].comparisons[0].decision
-        fixed_verdict = run_sequential(scores, fixed, paired=paired)[-1].comparisons[0].decision
+        fixed_verdict = run_sequential(scores, fixed, StatsSettings(paired=paired))[-1].comparisons[0].decision
         good = ("better",) if row.d > 0 else ("better", "worse")
         out[0] += verdict in good
         out[1] += np.mean(list(runs_used(history, list(scores)).values()))

@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     power.add_argument(
         "--correlation", type=float, help="with --paired: correlation of a pair's two scores, in (-1, 1)"
     )
-    power.add_argument("--alpha", type=float, default=0.05, help="significance level, two-sided (default 0.05)")
+    power.add_argument("--alpha", type=float, help="significance level, two-sided (default 0.05)")
     power.add_argument("--power", type=float, default=0.8, dest="target_power", help="power (default 0.8)")
     return parser
 
@@ -298,7 +298,10 @@ def _test_name(paired: bool) -> str:
 
 def _cmd_power(args: argparse.Namespace) -> int:
     from metta_ab import stats
+    from metta_ab.stats.settings import DEFAULTS
 
+    if args.alpha is None:
+        args.alpha = DEFAULTS.alpha
     _check_power_args(args)
     goal = f"power {args.target_power:g} at alpha {args.alpha:g} (two-sided)"
     if args.effect_size is not None:

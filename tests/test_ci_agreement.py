@@ -40,7 +40,7 @@ def test_the_permutation_decision_gets_the_interval_that_inverts_it() -> None:
 @settings(max_examples=80, deadline=None)
 @given(skewed_runs, skewed_runs, st.integers(0, 12))
 def test_a_single_comparison_never_contradicts_its_ci(t: np.ndarray, c: np.ndarray, shift: int) -> None:
-    comp = S.compare(t * math.exp(shift / 4.0), c, n_resamples=20)
+    comp = S.compare(t * math.exp(shift / 4.0), c, S.StatsSettings(n_resamples=20))
     if not math.isfinite(comp.p_value):
         return
     assert excludes_zero(comp.difference_ci) == (comp.p_value < 0.05), comp
@@ -53,7 +53,7 @@ def test_a_single_comparison_never_contradicts_its_ci(t: np.ndarray, c: np.ndarr
 @given(st.lists(skewed_runs, min_size=3, max_size=4), st.lists(st.integers(0, 12), min_size=4, max_size=4))
 def test_holm_adjusted_decisions_never_contradict_their_cis(runs: list[np.ndarray], shifts: list[int]) -> None:
     values = {f"v{i}": x * math.exp(shift / 4.0) for i, (x, shift) in enumerate(zip(runs, shifts, strict=False))}
-    analysis = S.analyze(values, n_resamples=20)
+    analysis = S.analyze(values, S.StatsSettings(n_resamples=20))
     for comp in analysis.comparisons:
         assert comp.family_size == len(runs) - 1
         significance = ci_significance(0.95, 0.05, comp.p_value, comp.p_adjusted, comp.family_size)
@@ -75,7 +75,7 @@ def test_the_holm_level_lies_between_the_unadjusted_and_bonferroni() -> None:
 def test_a_p_of_exactly_alpha_is_kept_by_the_verdict_and_by_the_ci() -> None:
     """3 vs 7 runs, all 120 relabellings: the smallest tail is 3 of them, p = 0.05 exactly (not < alpha).
     The CI's threshold is alpha, not 1 - 0.95 = 0.050000000000000044, under which the CI excluded 0."""
-    comp = S.compare([17.0, 12.0, 10.0], [5.0, 6.0, 0.0, 1.0, 0.0, 3.0, 16.0], n_resamples=20)
+    comp = S.compare([17.0, 12.0, 10.0], [5.0, 6.0, 0.0, 1.0, 0.0, 3.0, 16.0], S.StatsSettings(n_resamples=20))
     assert comp.p_method == "exact permutation" and comp.p_value == 0.05 and comp.verdict == S.INCONCLUSIVE
     assert comp.difference_ci[0] <= 0 <= comp.difference_ci[1]
     assert comp.interval is not None and excludes_zero(comp.interval.at(1 - 0.95))
@@ -85,7 +85,7 @@ def test_paired_holm_ci_is_the_paired_t_interval_at_the_adjusted_level() -> None
     rng = np.random.default_rng(4)
     base = rng.normal(0, 1, 8)
     values = {"A": base, "B": base + rng.normal(0.9, 0.5, 8), "C": base + rng.normal(0.2, 0.5, 8)}
-    analysis = S.analyze(values, paired=True, n_resamples=20)
+    analysis = S.analyze(values, S.StatsSettings(paired=True, n_resamples=20))
     for comp in analysis.comparisons:
         ref = sps.ttest_rel(values[comp.treatment], values["A"]).confidence_interval(comp.difference_ci_level)
         assert comp.difference_ci_method == "paired_t" and comp.difference_ci == pytest.approx((ref.low, ref.high))
@@ -128,7 +128,7 @@ def brute_welch_p_by_shift(t: np.ndarray, c: np.ndarray, deltas: np.ndarray) -> 
 )
 def test_the_inversion_is_the_set_of_shifts_the_test_accepts(t: list[float], c: list[float]) -> None:
     t_arr, c_arr = np.array(t), np.array(c)
-    comp = S.compare(t_arr, c_arr, n_resamples=20)
+    comp = S.compare(t_arr, c_arr, S.StatsSettings(n_resamples=20))
     assert comp.p_method == "exact permutation" and comp.difference_ci_method == "permutation_inversion"
     low, high = comp.difference_ci
     spread = high - low
@@ -145,7 +145,7 @@ def test_the_random_relabelling_case_inverts_the_same_relabellings() -> None:
     that test's p crosses 1 - level, and p(0) is the decision's."""
     rng = np.random.default_rng(11)
     t, c = rng.lognormal(0.6, 1, 10), rng.lognormal(0, 1, 10)
-    comp = S.compare(t, c, n_resamples=20)
+    comp = S.compare(t, c, S.StatsSettings(n_resamples=20))
     assert comp.p_method == "permutation" and comp.difference_ci_method == "permutation_inversion"
     assert isinstance(comp.interval, PermutationInversion)
     test = comp.interval.test

@@ -5,6 +5,8 @@ for type checking included: a cycle hidden in a function is still two modules th
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,16 @@ def test_the_check_finds_a_cycle():
     """The checks above could pass by finding nothing: they do find one."""
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert set(STAGES) <= {stage_of(module) for module in import_graph()}
+
+
+@pytest.mark.slow
+def test_the_definition_loads_without_the_statistics():
+    """Hydra imports the plugin, and with it the experiment definition, at every app start: the definition reads
+    the statistics' defaults only when it resolves settings, so numpy and scipy stay unloaded until then."""
+    code = (
+        "import sys, hydra_plugins.ab_sweeper, metta_ab.definition.experiment as e; "
+        "loaded = sorted(m for m in ('numpy', 'scipy', 'metta_ab.stats') if m in sys.modules); "
+        "e.AnalysisSettings().resolved(); print(loaded, 'metta_ab.stats.settings' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["[]", "True"]

@@ -22,6 +22,7 @@ from test_stats_sequential import stagewise_tail_by_genz
 from metta_ab import exit_status
 from metta_ab.definition.loading import load_experiment
 from metta_ab.runner import run_ab_test
+from metta_ab.stats import StatsSettings
 from metta_ab.stats.sequential import run_sequential, sequential_design
 
 pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
@@ -50,7 +51,7 @@ def scores_where(predicate, make):
 
 
 def replay(a, b):
-    return run_sequential({"A": a, "B": b}, DESIGN)
+    return run_sequential({"A": a, "B": b}, DESIGN, StatsSettings(paired=True))
 
 
 def write(tmp_path, a, b, extra=""):
@@ -121,7 +122,7 @@ def test_independent_seeds_decide_on_welchs_t_by_permutation(tmp_path):
         return rng.lognormal(0, 1, 15), rng.lognormal(0, 1, 15) + 2.5
 
     def stops_at_look_2(a, b):
-        return len(run_sequential({"A": a, "B": b}, DESIGN, paired=False)) == 2
+        return len(run_sequential({"A": a, "B": b}, DESIGN, StatsSettings(paired=False))) == 2
 
     a, b = scores_where(stops_at_look_2, skewed_shift)
     write(tmp_path, a, b)
@@ -325,7 +326,7 @@ def test_a_decided_treatment_gets_no_more_runs_while_the_others_go_on(tmp_path):
 
     for seed in range(2000):
         a, b, c = (np.round(x, 4) for x in make(np.random.default_rng(seed)))
-        history = run_sequential({"A": a, "B": b, "C": c}, DESIGN)
+        history = run_sequential({"A": a, "B": b, "C": c}, DESIGN, StatsSettings(paired=True))
         first = {x.treatment: x.decision for x in history[0].comparisons}
         if first == {"B": "better", "C": "continue"} and len(history) == 3:
             break

@@ -40,7 +40,7 @@ def ab() -> S.Comparison:
 
 @pytest.fixture(scope="module")
 def paired() -> S.Comparison:
-    return S.compare(PAIRED_T, PAIRED_C, paired=True)
+    return S.compare(PAIRED_T, PAIRED_C, S.StatsSettings(paired=True))
 
 
 def test_welch(ab: S.Comparison) -> None:
@@ -130,11 +130,11 @@ def test_exact_enumerated_bootstrap_ci() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_seeded_bootstrap_lands_near_exact_ci(seed: int) -> None:
-    comp = S.compare(B, A, n_resamples=10_000, seed=seed)
+    comp = S.compare(B, A, S.StatsSettings(n_resamples=10_000, seed=seed))
     lo, hi = comp.bootstrap_difference_ci
     assert abs(lo - 0.012) <= 0.0075 and abs(hi - 0.253) <= 0.0075, (lo, hi)
     # reproducible: same seed, same interval
-    assert S.compare(B, A, n_resamples=10_000, seed=seed).bootstrap_difference_ci == (lo, hi)
+    assert S.compare(B, A, S.StatsSettings(n_resamples=10_000, seed=seed)).bootstrap_difference_ci == (lo, hi)
 
 
 def test_holm_example() -> None:
@@ -221,7 +221,7 @@ def test_comparison_power_fields(ab: S.Comparison) -> None:
     assert ab.mde == pytest.approx(ab.mde_d * S._pooled_sd(B, A))
     assert ab.runs_needed == S.power_runs_needed(abs(ab.hedges_g)) == 17
     assert ab.runs_needed_for == "observed effect"
-    comp = S.compare(B, A, min_effect=0.05)
+    comp = S.compare(B, A, S.StatsSettings(min_effect=0.05))
     assert comp.runs_needed_for == "min_effect"
     assert comp.runs_needed == S.power_runs_needed(0.05 / S._pooled_sd(B, A))
 
@@ -292,7 +292,7 @@ def test_describe_example() -> None:
     assert v.median == 0.48
     for (lo, hi), point in [(v.mean_ci, v.mean), (v.iqm_ci, v.iqm), (v.median_ci, v.median), (v.sd_ci, v.sd)]:
         assert lo <= point <= hi or math.isclose(lo, point) or math.isclose(hi, point)
-    assert S.describe(A, seed=3) == S.describe(A, seed=3)
+    assert S.describe(A, S.StatsSettings(seed=3)) == S.describe(A, S.StatsSettings(seed=3))
 
 
 def test_describe_small_and_failed() -> None:
@@ -365,8 +365,8 @@ def _spread(x: list[float]) -> bool:
 @given(finite_scores, finite_scores)
 def test_verdict_symmetric_when_swapping(t: list[float], c: list[float]) -> None:
     assume(_spread(t) and _spread(c))
-    fwd = S.compare(t, c, n_resamples=200)
-    rev = S.compare(c, t, n_resamples=200)
+    fwd = S.compare(t, c, S.StatsSettings(n_resamples=200))
+    rev = S.compare(c, t, S.StatsSettings(n_resamples=200))
     flip = {S.BETTER: S.WORSE, S.WORSE: S.BETTER}
     assert rev.verdict == flip.get(fwd.verdict, fwd.verdict)
     assert rev.p_value == pytest.approx(fwd.p_value)
@@ -383,8 +383,8 @@ def test_p_values_shift_invariant(t: list[float], c: list[float], shift: float, 
     # round so that the shifted data keep the same ties and order exactly
     t_arr, c_arr = np.round(t, 2), np.round(c, 2)
     shift = round(shift, 2)
-    base = S.compare(t_arr, c_arr, paired=paired_design, n_resamples=200)
-    moved = S.compare(t_arr + shift, c_arr + shift, paired=paired_design, n_resamples=200)
+    base = S.compare(t_arr, c_arr, S.StatsSettings(paired=paired_design, n_resamples=200))
+    moved = S.compare(t_arr + shift, c_arr + shift, S.StatsSettings(paired=paired_design, n_resamples=200))
     assert moved.p_value == pytest.approx(base.p_value, rel=1e-6, abs=1e-9, nan_ok=True)
     assert moved.permutation_p == pytest.approx(base.permutation_p, rel=1e-6, abs=1e-9)
     assert moved.verdict == base.verdict
@@ -420,38 +420,38 @@ def test_fewer_than_two_runs(t: list[float], c: list[float]) -> None:
 def test_paired_drops_failed_pairs_and_counts_them() -> None:
     t = np.array([0.46, np.nan, 0.41, 0.63, 0.49, 0.62, 0.50])
     c = np.array([0.40, 0.52, 0.33, np.nan, 0.47, 0.55, 0.45])
-    comp = S.compare(t, c, paired=True)
+    comp = S.compare(t, c, S.StatsSettings(paired=True))
     keep = np.isfinite(t) & np.isfinite(c)
     assert (comp.n_pairs, comp.pairs_dropped) == (5, 2)
     assert (comp.n_treatment, comp.n_control) == (6, 6)
     assert comp.p_value == pytest.approx(sps.ttest_rel(t[keep], c[keep]).pvalue)
     assert any("2 pair(s) left out because a run of the pair has no score" in w for w in comp.warnings)
     # a missing trailing run counts as a dropped pair
-    short = S.compare(PAIRED_T[:5], PAIRED_C, paired=True)
+    short = S.compare(PAIRED_T[:5], PAIRED_C, S.StatsSettings(paired=True))
     assert (short.n_pairs, short.pairs_dropped) == (5, 1)
     assert (
         "1 run(s) of control have no partner (treatment has 5, control 6); the paired test uses 5" in short.warnings[0]
     )
     # fewer than 2 complete pairs: no test
-    assert S.compare([1.0, np.nan], [np.nan, 2.0], paired=True).verdict == S.INSUFFICIENT
+    assert S.compare([1.0, np.nan], [np.nan, 2.0], S.StatsSettings(paired=True)).verdict == S.INSUFFICIENT
 
 
 def test_direction_min() -> None:
     lower = np.array([0.10, 0.12, 0.11, 0.09, 0.10, 0.11])
     higher = lower + 0.05
-    comp = S.compare(lower, higher, direction="min")
+    comp = S.compare(lower, higher, S.StatsSettings(direction="min"))
     assert comp.difference < 0 and comp.p_value < 0.05
     assert comp.verdict == S.BETTER
     assert comp.prob_improvement == 1.0  # P(treatment better) = P(T < C) when minimizing
-    assert S.compare(higher, lower, direction="min").verdict == S.WORSE
-    assert S.compare(lower, higher, direction="max").verdict == S.WORSE
+    assert S.compare(higher, lower, S.StatsSettings(direction="min")).verdict == S.WORSE
+    assert S.compare(lower, higher, S.StatsSettings(direction="max")).verdict == S.WORSE
 
 
 def test_equivalence_tost() -> None:
     rng = np.random.default_rng(7)
     c = rng.normal(1.0, 0.05, 30)
     t = rng.normal(1.0, 0.05, 30)
-    comp = S.compare(t, c, min_effect=0.1)
+    comp = S.compare(t, c, S.StatsSettings(min_effect=0.1))
     assert comp.equivalence_p < 0.05 and comp.verdict == S.EQUIVALENT
     # without a declared minimum effect, no equivalence claim
     assert S.compare(t, c).verdict == S.INCONCLUSIVE
@@ -459,12 +459,12 @@ def test_equivalence_tost() -> None:
     ci = sps.ttest_ind(t, c, equal_var=False).confidence_interval(0.90)
     assert (ci.low > -0.1 and ci.high < 0.1) == (comp.equivalence_p < 0.05)
     # too small a margin for this noise: not equivalent
-    assert S.compare(t, c, min_effect=0.005).verdict == S.INCONCLUSIVE
+    assert S.compare(t, c, S.StatsSettings(min_effect=0.005)).verdict == S.INCONCLUSIVE
     # paired TOST
-    pc = S.compare(t, c, paired=True, min_effect=0.1)
+    pc = S.compare(t, c, S.StatsSettings(paired=True, min_effect=0.1))
     assert pc.verdict == S.EQUIVALENT
     with pytest.raises(ValueError):
-        S.compare(t, c, min_effect=-1)
+        S.compare(t, c, S.StatsSettings(min_effect=-1))
 
 
 def test_exact_tests_that_cannot_reach_alpha_are_no_warning_and_not_in_disagreement() -> None:
@@ -474,7 +474,7 @@ def test_exact_tests_that_cannot_reach_alpha_are_no_warning_and_not_in_disagreem
     assert comp.rank_test_p == pytest.approx(0.10) == pytest.approx(comp.exact_min_p)  # 2 / C(6, 3)
     assert comp.verdict == S.BETTER and comp.permutation_p >= 0.05
     assert comp.flags == () and comp.warnings == ()
-    w5 = S.compare([1.1, 2.3, 3.2, 4.6, 5.5], [1.0, 2.0, 3.0, 4.0, 5.0], paired=True)
+    w5 = S.compare([1.1, 2.3, 3.2, 4.6, 5.5], [1.0, 2.0, 3.0, 4.0, 5.0], S.StatsSettings(paired=True))
     assert w5.rank_test_p == pytest.approx(0.0625) == pytest.approx(w5.exact_min_p)  # 2 / 2^5
     assert w5.verdict == S.BETTER and w5.flags == () and w5.warnings == ()
     assert S.compare(B, A).exact_min_p == pytest.approx(2 / math.comb(13, 5))
@@ -483,7 +483,7 @@ def test_exact_tests_that_cannot_reach_alpha_are_no_warning_and_not_in_disagreem
 def test_disagreement_is_flagged_when_the_permutation_test_could_have_reached_alpha() -> None:
     c = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     diff = np.array([1.0, 1.1, 0.9, 1.2, 1.0, -0.3])  # 6 pairs: the sign flips can reach 2 / 64
-    comp = S.compare(c + diff, c, paired=True)
+    comp = S.compare(c + diff, c, S.StatsSettings(paired=True))
     assert comp.t_p_value == pytest.approx(sps.ttest_rel(c + diff, c).pvalue) and comp.t_p_value < 0.05
     assert comp.permutation_p == pytest.approx(4 / 64)  # the observed signs and the -0.3 flipped, both ways
     assert comp.exact_min_p == pytest.approx(2 / 64)
@@ -502,11 +502,11 @@ def test_zero_variance_and_zero_control_mean() -> None:
 def test_permutation_resampled_when_too_many_partitions() -> None:
     rng = np.random.default_rng(0)
     t, c = rng.normal(0.3, 1, 20), rng.normal(0, 1, 20)  # C(40, 20) partitions
-    comp = S.compare(t, c, n_resamples=500)
+    comp = S.compare(t, c, S.StatsSettings(n_resamples=500))
     assert not comp.permutation_exact
-    assert comp.permutation_p == S.compare(t, c, n_resamples=500).permutation_p  # seeded
+    assert comp.permutation_p == S.compare(t, c, S.StatsSettings(n_resamples=500)).permutation_p  # seeded
     assert comp.permutation_p == pytest.approx(comp.p_value, abs=0.05)
-    pc = S.compare(t, c, paired=True, n_resamples=500)  # 2^20 sign flips
+    pc = S.compare(t, c, S.StatsSettings(paired=True, n_resamples=500))  # 2^20 sign flips
     assert not pc.permutation_exact
 
 
@@ -517,8 +517,8 @@ def test_permutation_ties_do_not_depend_on_rounding(offset: float) -> None:
     t = np.array([0.55, 0.6, 0.65, 0.7]) + offset
     c = np.array([0.5, 0.55, 0.6, 0.45]) + offset
     assert S.compare(t, c).permutation_p == pytest.approx(20 / 140)  # 10 of 70 splits reach the observed sum
-    assert S.compare(t, c, paired=True).permutation_p == pytest.approx(
-        S.compare(t - offset, c - offset, paired=True).permutation_p
+    assert S.compare(t, c, S.StatsSettings(paired=True)).permutation_p == pytest.approx(
+        S.compare(t - offset, c - offset, S.StatsSettings(paired=True)).permutation_p
     )
 
 
@@ -545,7 +545,7 @@ def test_analyze_holm_and_winners_curse() -> None:
         "b": rng.normal(0.2, 1.0, 8),
         "c": rng.normal(1.2, 1.0, 8),
     }
-    res = S.analyze(data, control="control", n_resamples=500)
+    res = S.analyze(data, S.StatsSettings(n_resamples=500), control="control")
     assert list(res.variants) == ["control", "a", "b", "c"]
     assert [c.treatment for c in res.comparisons] == ["a", "b", "c"]
     raw = [c.p_value for c in res.comparisons]
@@ -554,7 +554,7 @@ def test_analyze_holm_and_winners_curse() -> None:
         expected = S.decide(comp.difference, comp.p_adjusted, n_treatment=8, n_control=8)
         assert comp.verdict == expected
         # each comparison is reproducible on its own, apart from the adjustment
-        alone = S.compare(data[comp.treatment], data["control"], n_resamples=500)
+        alone = S.compare(data[comp.treatment], data["control"], S.StatsSettings(n_resamples=500))
         assert alone.p_value == comp.p_value and alone.bootstrap_difference_ci == comp.bootstrap_difference_ci
     assert any("winner's curse" in w and "fresh seeds" in w for w in res.warnings)
 
@@ -563,7 +563,7 @@ def test_analyze_adjusted_p_can_change_the_verdict() -> None:
     base = np.array([0.0, 0.1, -0.1, 0.05, -0.05, 0.02])
     data = {"ctl": base, "t1": base + 0.1, "t2": base + 0.12}
     one = S.compare(data["t1"], data["ctl"])
-    res = S.analyze(data, n_resamples=200)  # control defaults to the first variant
+    res = S.analyze(data, S.StatsSettings(n_resamples=200))  # control defaults to the first variant
     assert res.control == "ctl"
     t1 = res.comparison("t1")
     assert t1.p_value == one.p_value and t1.p_adjusted >= t1.p_value
@@ -582,7 +582,7 @@ def test_analyze_single_comparison_no_adjustment() -> None:
 
 def test_analyze_to_dict_is_json() -> None:
     data = {"A": np.append(A, np.nan), "B": B, "C": B + 0.05}
-    out = S.analyze(data, control="A", paired=False, n_resamples=300, min_effect=0.05).to_dict()
+    out = S.analyze(data, S.StatsSettings(paired=False, n_resamples=300, min_effect=0.05), control="A").to_dict()
     text = json.dumps(out, allow_nan=False)
     assert "NaN" not in text
     for name in ("A", "B", "C"):
@@ -612,7 +612,7 @@ def test_analyze_to_dict_is_json() -> None:
         for key in required:
             assert key in comp, key
         assert comp["mannwhitney_p"] == comp["rank_p"] and comp["wilcoxon_p"] is None
-    paired_out = S.analyze({"C": PAIRED_C, "T": PAIRED_T}, paired=True, n_resamples=300).to_dict()
+    paired_out = S.analyze({"C": PAIRED_C, "T": PAIRED_T}, S.StatsSettings(paired=True, n_resamples=300)).to_dict()
     (pc,) = paired_out["comparisons"]
     assert pc["rank_p"] == pc["wilcoxon_p"] == pytest.approx(0.03125) and pc["mannwhitney_p"] is None
     assert pc["n_pairs"] == 6 and pc["pair_correlation"] == pytest.approx(0.972, abs=5e-4)
@@ -624,7 +624,7 @@ def test_analyze_twenty_variants_fifty_runs_is_fast() -> None:
     S.analyze({"a": data["v0"], "b": data["v1"]})  # warm-up
     for paired_design in (False, True):
         start = time.process_time()  # CPU time: wall time on a shared machine says nothing about the code
-        res = S.analyze(data, control="v0", paired=paired_design, n_resamples=10_000)
+        res = S.analyze(data, S.StatsSettings(paired=paired_design, n_resamples=10_000), control="v0")
         cpu = time.process_time() - start
         assert len(res.comparisons) == 19
         assert cpu < 6.0, cpu  # ~0.9 s

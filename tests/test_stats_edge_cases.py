@@ -53,7 +53,7 @@ small_ints = st.lists(st.integers(-3, 3), min_size=2, max_size=5)
 @given(small_ints, small_ints)
 def test_permutation_p_equals_brute_force(t: list[int], c: list[int]) -> None:
     """Ties everywhere (integers in [-3, 3]): the exact permutation p matches every split enumerated."""
-    comp = S.compare(np.array(t, float), np.array(c, float), n_resamples=50)
+    comp = S.compare(np.array(t, float), np.array(c, float), S.StatsSettings(n_resamples=50))
     assert comp.permutation_exact
     assert comp.permutation_p == pytest.approx(brute_permutation_p(t, c), abs=1e-12)
 
@@ -63,7 +63,7 @@ def test_permutation_p_equals_brute_force(t: list[int], c: list[int]) -> None:
 def test_sign_flip_p_equals_brute_force(pairs: list[tuple[int, int]]) -> None:
     t = np.array([a for a, _ in pairs], float)
     c = np.array([b for _, b in pairs], float)
-    comp = S.compare(t, c, paired=True, n_resamples=50)
+    comp = S.compare(t, c, S.StatsSettings(paired=True, n_resamples=50))
     assert comp.permutation_p == pytest.approx(brute_sign_flip_p([a - b for a, b in pairs]), abs=1e-12)
 
 
@@ -93,7 +93,7 @@ def brute_welch_permutation_p(t: list[int], c: list[int]) -> float:
 def test_the_decision_test_and_its_p(t: list[int], c: list[int]) -> None:
     """No variance: the permutation test of the mean difference. Else Welch's t, its p from all relabellings
     (brute force) when they can reach alpha, from the t distribution when they cannot (3 vs 3 runs)."""
-    comp = S.compare(np.array(t, float), np.array(c, float), n_resamples=50)
+    comp = S.compare(np.array(t, float), np.array(c, float), S.StatsSettings(n_resamples=50))
     assert math.isfinite(comp.p_value)
     if np.var(t) + np.var(c) == 0:
         assert comp.test == "permutation" and comp.p_value == comp.permutation_p
@@ -134,19 +134,19 @@ def test_identical_constant_variants() -> None:
 
 def test_constant_paired_difference_is_decided_by_the_sign_flip_test() -> None:
     control = np.array([0.40, 0.52, 0.33, 0.60, 0.47, 0.55])
-    comp = S.compare(control + 0.25, control, paired=True)
+    comp = S.compare(control + 0.25, control, S.StatsSettings(paired=True))
     assert comp.test == "permutation" and math.isnan(comp.t_p_value)
     assert comp.p_value == pytest.approx(2 / 64) == pytest.approx(brute_sign_flip_p([1] * 6))
     assert comp.difference == pytest.approx(0.25) and comp.verdict == S.BETTER
     assert any("paired differences are all equal" in w for w in comp.warnings)
-    five = S.compare(control[:5] + 0.25, control[:5], paired=True)
+    five = S.compare(control[:5] + 0.25, control[:5], S.StatsSettings(paired=True))
     assert five.p_value == pytest.approx(2 / 32) and five.verdict == S.INCONCLUSIVE
 
 
 def test_zero_paired_differences_count_for_the_cannot_reach_alpha_remark() -> None:
     c = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     t = c + np.array([0.11, 0.32, 0.23, 0.54, 0.45, 0.0])  # six pairs, one zero difference
-    comp = S.compare(t, c, paired=True)
+    comp = S.compare(t, c, S.StatsSettings(paired=True))
     # scipy drops the zero (zero_method="wilcox"): five ranks, smallest two-sided p = 2 / 32
     assert sps.wilcoxon(t, c, method="exact").pvalue == pytest.approx(0.0625)
     assert comp.rank_test_p == pytest.approx(0.0625) == pytest.approx(comp.exact_min_p)
@@ -156,14 +156,14 @@ def test_zero_paired_differences_count_for_the_cannot_reach_alpha_remark() -> No
         sentence
     )
     assert sentence.count("exact test") == 1 and not any("smallest possible" in w for w in comp.warnings)
-    no_zero = S.compare(t + 0.01, c, paired=True)
+    no_zero = S.compare(t + 0.01, c, S.StatsSettings(paired=True))
     assert no_zero.exact_min_p == pytest.approx(2 / 64) and "exact test" not in verdict_sentence(no_zero, "reward")
 
 
 def test_the_small_n_remark_is_said_once_and_only_where_it_matters() -> None:
     c = np.array([1.0, 2.0, 3.0, 4.0])
     t = c + np.array([0.30, 0.35, 0.32, 0.31])
-    significant = S.compare(t, c, paired=True)  # 4 pairs: smallest sign-flip p 2 / 16 = 0.125
+    significant = S.compare(t, c, S.StatsSettings(paired=True))  # 4 pairs: smallest sign-flip p 2 / 16 = 0.125
     assert significant.t_p_value == pytest.approx(sps.ttest_rel(t, c).pvalue)
     assert significant.verdict == S.BETTER
     assert significant.permutation_p == pytest.approx(0.125) == pytest.approx(significant.exact_min_p)
@@ -173,9 +173,11 @@ def test_the_small_n_remark_is_said_once_and_only_where_it_matters() -> None:
         "paired t-test." in sentence
     )
     assert significant.warnings == () and significant.flags == ()
-    inconclusive = S.compare(c + np.array([0.3, -0.2, 0.1, 0.0]), c, paired=True)
+    inconclusive = S.compare(c + np.array([0.3, -0.2, 0.1, 0.0]), c, S.StatsSettings(paired=True))
     assert inconclusive.verdict == S.INCONCLUSIVE and "exact test" not in verdict_sentence(inconclusive, "reward")
-    constant = S.compare(c + 0.25, c, paired=True)  # the exact test decides: it cannot call a difference
+    constant = S.compare(
+        c + 0.25, c, S.StatsSettings(paired=True)
+    )  # the exact test decides: it cannot call a difference
     assert "the exact permutation test cannot call a difference at this N" in verdict_sentence(constant, "reward")
     unpaired = S.compare([10.0, 10.1, 10.2], [0.0, 0.1, 0.2])
     assert "with 3 runs each (smallest possible p = 0.1): the verdict rests on the Welch t-test" in (
@@ -186,7 +188,7 @@ def test_the_small_n_remark_is_said_once_and_only_where_it_matters() -> None:
 def test_a_significant_difference_below_the_declared_min_effect_says_so() -> None:
     c = np.array([1.00, 1.10, 0.90, 1.05, 0.95, 1.02, 0.98, 1.01])
     t = c + np.array([0.050, 0.052, 0.048, 0.051, 0.049, 0.050, 0.053, 0.047])
-    comp = S.compare(t, c, paired=True, min_effect=0.2)
+    comp = S.compare(t, c, S.StatsSettings(paired=True, min_effect=0.2))
     ci = sps.ttest_rel(t, c).confidence_interval(0.95)
     assert comp.verdict == S.BETTER and comp.below_min_effect
     assert comp.difference_ci == pytest.approx((ci.low, ci.high)) and ci.high < 0.2
@@ -195,7 +197,7 @@ def test_a_significant_difference_below_the_declared_min_effect_says_so() -> Non
         "treatment is better than control on reward by 0.05 (5%), a negligible difference (the whole 95% CI lies "
         "within ±0.2, the smallest difference declared to matter): difference +0.05, 95% CI [0.0483, 0.0517]"
     )
-    big = S.compare(t, c, paired=True, min_effect=0.03)  # the CI reaches past 0.03: it may matter
+    big = S.compare(t, c, S.StatsSettings(paired=True, min_effect=0.03))  # the CI reaches past 0.03: it may matter
     assert big.verdict == S.BETTER and not big.below_min_effect
     assert "negligible" not in verdict_sentence(big, "reward")
 
@@ -234,7 +236,7 @@ def test_infinite_paired_scores() -> None:
     control = np.array([0.50, 0.55, 0.45, 0.52, 0.48, 0.51, 0.47])
     treatment = control + 0.1
     treatment[2] = np.inf  # diverged upwards: still an improvement of that pair
-    comp = S.compare(treatment, control, paired=True)
+    comp = S.compare(treatment, control, S.StatsSettings(paired=True))
     assert comp.test == "wilcoxon" and comp.n_infinite == 1 and comp.n_pairs == 7
     diff = treatment - control
     assert comp.p_value == pytest.approx(sps.wilcoxon(diff, method="exact").pvalue)  # 2 / 128
@@ -252,14 +254,14 @@ def test_scores_near_1e12_have_the_variance_they_have(paired: bool) -> None:
     c = np.array([-1.0, 1.0, 0.0, 2.0, 3.0]) if paired else np.arange(-1.0, 4.0)  # paired: differences vary
     ref = sps.ttest_rel(t, c) if paired else sps.ttest_ind(t, c, equal_var=False)
     ci = ref.confidence_interval(0.95)
-    near = S.compare(1e12 + t, 1e12 + c, paired=paired)
+    near = S.compare(1e12 + t, 1e12 + c, S.StatsSettings(paired=paired))
     assert near.test == ("paired_t" if paired else "welch") and near.t_test == near.test
     assert near.t_p_value == pytest.approx(ref.pvalue, rel=1e-12)
     assert near.t_statistic == pytest.approx(ref.statistic, rel=1e-12) and near.t_df == pytest.approx(ref.df)
     if paired:  # the paired t decides: its CI
         assert near.difference_ci == pytest.approx((ci.low, ci.high), rel=1e-12)
     assert near.difference == pytest.approx(float(np.mean(t) - np.mean(c)), abs=0)
-    at_zero = S.compare(t, c, paired=paired)
+    at_zero = S.compare(t, c, S.StatsSettings(paired=paired))
     assert (near.p_value, near.permutation_p, near.rank_test_p) == (
         at_zero.p_value,
         at_zero.permutation_p,
@@ -275,7 +277,7 @@ def test_scores_near_1e12_have_the_variance_they_have(paired: bool) -> None:
 def test_rounding_noise_is_still_no_variance() -> None:
     """x + 0.25 - x varies in the last bits: the paired differences are constant, and the exact test decides."""
     control = np.array([0.1, 0.2, 0.3, 0.7, 0.9, 1.3])
-    comp = S.compare(control + 0.25, control, paired=True)
+    comp = S.compare(control + 0.25, control, S.StatsSettings(paired=True))
     assert np.ptp((control + 0.25) - control) > 0  # the noise is there
     assert comp.test == "permutation" and comp.p_value == pytest.approx(2 / 64)
 
@@ -300,8 +302,8 @@ def test_offset_and_power_of_two_scale_leave_the_analysis_unchanged(
         t, c = t[: len(c)], c[: len(t)]
     x, y = np.array(t) / 64, np.array(c) / 64
     scale = 2.0**power
-    base = S.compare(x, y, paired=paired, n_resamples=200)
-    moved = S.compare((x + offset) * scale, (y + offset) * scale, paired=paired, n_resamples=200)
+    base = S.compare(x, y, S.StatsSettings(paired=paired, n_resamples=200))
+    moved = S.compare((x + offset) * scale, (y + offset) * scale, S.StatsSettings(paired=paired, n_resamples=200))
     assert (moved.test, moved.p_method, moved.verdict, moved.flags) == (
         base.test,
         base.p_method,
@@ -329,7 +331,9 @@ def test_offset_and_power_of_two_scale_leave_the_analysis_unchanged(
 )
 def test_a_percentage_only_of_a_mean_well_above_zero(control, shown) -> None:
     c = np.array(control)
-    comp = S.compare(c + 1.08 + np.array([0.01, -0.01, 0.02, -0.02, 0.0]), c, paired=True)  # mean +1.08
+    comp = S.compare(
+        c + 1.08 + np.array([0.01, -0.01, 0.02, -0.02, 0.0]), c, S.StatsSettings(paired=True)
+    )  # mean +1.08
     sentence = verdict_sentence(comp, "reward")
     if shown:
         assert comp.difference_pct == pytest.approx(100 * 1.08 / np.mean(c))

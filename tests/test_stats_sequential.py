@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
+from metta_ab.stats import StatsSettings
 from metta_ab.stats import sequential as SQ
 
 pytestmark = pytest.mark.hydra_independent
@@ -85,7 +86,7 @@ def test_decide_look_matches_the_vectorized_rule() -> None:
     rng = np.random.default_rng(5)
     for _ in range(60):
         c, t = rng.normal(size=15), rng.normal(0.8, 1.0, 15)
-        history = SQ.run_sequential({"c": c, "t": t}, design, paired=True)
+        history = SQ.run_sequential({"c": c, "t": t}, design, StatsSettings(paired=True))
         expected = None
         for look, (n, level) in enumerate(zip(design.runs_at_look, design.nominal_p, strict=True), start=1):
             if sps.ttest_rel(t[:n], c[:n]).pvalue < level:
@@ -113,7 +114,7 @@ def test_unpaired_look_p_is_welchs_t_by_permutation_where_it_can_reach_the_level
     rng = np.random.default_rng(8)
     for _ in range(20):
         c, t = rng.lognormal(size=10), rng.lognormal(size=10) + rng.uniform(0, 3)
-        history = SQ.run_sequential({"c": c, "t": t}, design, paired=False)
+        history = SQ.run_sequential({"c": c, "t": t}, design, StatsSettings(paired=False))
         first = history[0].comparisons[0]
         exact = sps.permutation_test((t[:5], c[:5]), _welch, permutation_type="independent", n_resamples=np.inf)
         assert first.p == pytest.approx(exact.pvalue, rel=1e-9)
@@ -121,7 +122,7 @@ def test_unpaired_look_p_is_welchs_t_by_permutation_where_it_can_reach_the_level
         assert first.statistic == pytest.approx(_welch(t[:5], c[:5]))
     small = SQ.sequential_design(4, 2, 0.05)
     c, t = np.array([1.0, 2.0, 3.0, 4.0]), np.array([5.0, 7.0, 8.0, 9.0])
-    history = SQ.run_sequential({"c": c, "t": t}, small, paired=False)
+    history = SQ.run_sequential({"c": c, "t": t}, small, StatsSettings(paired=False))
     assert history[0].comparisons[0].p_method == "t distribution"
     assert history[0].comparisons[0].p == pytest.approx(sps.ttest_ind(t[:2], c[:2], equal_var=False).pvalue)
     saved = SQ.LookDecision.from_dict(history[0].to_dict())
@@ -134,8 +135,15 @@ def test_unpaired_look_p_is_welchs_t_by_permutation_where_it_can_reach_the_level
 def test_direction_min_and_worse() -> None:
     design = SQ.sequential_design(10, 5, 0.05)
     c, t = np.arange(10.0), np.arange(10.0) + 5 + np.linspace(0, 0.1, 10)
-    assert SQ.run_sequential({"c": c, "t": t}, design)[-1].comparisons[0].decision == "better"
-    assert SQ.run_sequential({"c": c, "t": t}, design, direction="min")[-1].comparisons[0].decision == "worse"
+    assert (
+        SQ.run_sequential({"c": c, "t": t}, design, StatsSettings(paired=True))[-1].comparisons[0].decision == "better"
+    )
+    assert (
+        SQ.run_sequential({"c": c, "t": t}, design, StatsSettings(paired=True, direction="min"))[-1]
+        .comparisons[0]
+        .decision
+        == "worse"
+    )
 
 
 def test_holm_frees_alpha_for_the_other_comparisons() -> None:
@@ -154,8 +162,8 @@ def test_holm_frees_alpha_for_the_other_comparisons() -> None:
             break
     else:
         pytest.fail("no example found")
-    alone = SQ.run_sequential({"c": c, "mid": mid, "other": c + noise[::-1]}, design)
-    together = SQ.run_sequential({"c": c, "mid": mid, "big": big}, design)
+    alone = SQ.run_sequential({"c": c, "mid": mid, "other": c + noise[::-1]}, design, StatsSettings(paired=True))
+    together = SQ.run_sequential({"c": c, "mid": mid, "big": big}, design, StatsSettings(paired=True))
     assert alone[-1].comparisons[0].decision == "inconclusive"
     decisions = {x.treatment: x.decision for x in together[-1].comparisons}
     assert decisions == {"mid": "better", "big": "better"}
@@ -172,9 +180,11 @@ def test_each_treatment_is_tested_against_its_own_control_scores() -> None:
     rng = np.random.default_rng(3)
     c, t1, t2 = rng.normal(size=(3, 5))
     c1, c2 = c + 0.1 * rng.normal(size=5), c - 0.1 * rng.normal(size=5)
-    look = SQ.decide_look({"c": c, "t1": t1, "t2": t2}, design, 1, control_scores={"t1": c1, "t2": c2})
+    look = SQ.decide_look(
+        {"c": c, "t1": t1, "t2": t2}, design, 1, StatsSettings(paired=True), control_scores={"t1": c1, "t2": c2}
+    )
     for comparison, alone in zip(look.comparisons, ({"c": c1, "t1": t1}, {"c": c2, "t2": t2}), strict=True):
-        single = SQ.decide_look(alone, design, 1).comparisons[0]
+        single = SQ.decide_look(alone, design, 1, StatsSettings(paired=True)).comparisons[0]
         assert (comparison.p, comparison.difference) == (single.p, single.difference)
 
 
@@ -184,7 +194,7 @@ def test_family_wise_rate_three_variants() -> None:
     calls = 0
     for _ in range(500):
         scores = {v: rng.normal(size=15) for v in ("c", "a", "b")}
-        history = SQ.run_sequential(scores, design)
+        history = SQ.run_sequential(scores, design, StatsSettings(paired=True))
         calls += any(x.decision in ("better", "worse") for x in history[-1].comparisons)
     assert 0.015 <= calls / 500 <= 0.08, calls / 500
 
@@ -194,24 +204,24 @@ def test_futility_by_equivalence() -> None:
     rng = np.random.default_rng(1)
     c = rng.normal(10, 1, 20)
     t = c + rng.normal(0, 0.01, 20)
-    history = SQ.run_sequential({"c": c, "t": t}, design, min_effect=0.5)
+    history = SQ.run_sequential({"c": c, "t": t}, design, StatsSettings(paired=True, min_effect=0.5))
     assert history[-1].stop and history[-1].reason == "futility" and len(history) == 1
     assert history[-1].comparisons[0].decision == "equivalent"
     # without a declared minimum effect there is no futility stop
-    assert len(SQ.run_sequential({"c": c, "t": t}, design)) == 4
+    assert len(SQ.run_sequential({"c": c, "t": t}, design, StatsSettings(paired=True))) == 4
 
 
 def test_resume_from_saved_decisions_is_the_same_decision() -> None:
     design = SQ.sequential_design(20, 5, 0.05)
     rng = np.random.default_rng(2)
     scores = {"c": rng.normal(size=20), "t": rng.normal(0.7, 1, 20)}
-    history = SQ.run_sequential(scores, design)
+    history = SQ.run_sequential(scores, design, StatsSettings(paired=True))
     saved = [SQ.LookDecision.from_dict(h.to_dict()) for h in history]
     for look in range(1, len(history) + 1):
-        again = SQ.decide_look(scores, design, look, history=saved[: look - 1])
+        again = SQ.decide_look(scores, design, look, StatsSettings(paired=True), history=saved[: look - 1])
         assert again.to_dict() == history[look - 1].to_dict()
     with pytest.raises(ValueError, match="earlier look"):
-        SQ.decide_look(scores, design, 2)
+        SQ.decide_look(scores, design, 2, StatsSettings(paired=True))
 
 
 @pytest.mark.parametrize(
@@ -238,7 +248,7 @@ def test_decisions_never_change_and_failed_runs_are_tolerated(c, t, paired) -> N
     c, t = np.array(c), np.array(t)
     t[3] = np.nan  # a failed run
     design = SQ.sequential_design(10, 5, 0.05)
-    history = SQ.run_sequential({"c": c, "t": t}, design, paired=paired)
+    history = SQ.run_sequential({"c": c, "t": t}, design, StatsSettings(paired=paired))
     first = next((h.look for h in history if h.comparisons[0].decision != "continue"), None)
     if first is not None:
         assert all(h.comparisons[0].decision == history[-1].comparisons[0].decision for h in history[first - 1 :])
@@ -323,7 +333,7 @@ def test_early_stop_estimate_from_the_looks() -> None:
     for seed in range(500):
         rng = np.random.default_rng(seed)
         a = rng.normal(0, 1, 15)
-        history = SQ.run_sequential({"A": a, "B": a + 1.0 + rng.normal(0, 1, 15)}, design)
+        history = SQ.run_sequential({"A": a, "B": a + 1.0 + rng.normal(0, 1, 15)}, design, StatsSettings(paired=True))
         if len(history) == 2 and history[-1].comparisons[0].decision == SQ.BETTER:
             break
     estimate = SQ.early_stop_estimate(history, "B", design, 0.95)
@@ -335,7 +345,9 @@ def test_early_stop_estimate_from_the_looks() -> None:
     assert estimate.median_unbiased == pytest.approx(median * scale) and estimate.median_unbiased < look2.difference
     assert estimate.ci == pytest.approx((low * scale, high * scale))
     assert SQ.early_stop_estimate(history[:1], "B", design) is None  # still open after look 1
-    to_the_end = SQ.run_sequential({"A": a, "B": a + rng.normal(0, 1, 15)}, SQ.sequential_design(10, 5))
+    to_the_end = SQ.run_sequential(
+        {"A": a, "B": a + rng.normal(0, 1, 15)}, SQ.sequential_design(10, 5), StatsSettings(paired=True)
+    )
     assert to_the_end[-1].comparisons[0].decided_at in (None, 2)
     assert SQ.early_stop_estimate(to_the_end, "B", SQ.sequential_design(10, 5)) is None
 

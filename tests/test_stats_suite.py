@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metta_ab.stats import compare, holm
+from metta_ab.stats import StatsSettings, compare, holm
 from metta_ab.stats import suite as S
 from metta_ab.stats import suite_aggregates as A
 from metta_ab.stats import suite_normalization as N
@@ -176,12 +176,15 @@ def test_normalization_refusals_name_the_task() -> None:
     with pytest.raises(ValueError, match="control 'nope'"):
         S.analyze_suite(SCORES, control="nope")
     # declared bounds need no control score at all
-    assert S.analyze_suite(no_control, normalize={"t1": (0, 1), "t2": (0, 1)}, n_resamples=10).tasks == ("t1", "t2")
+    assert S.analyze_suite(no_control, StatsSettings(n_resamples=10), normalize={"t1": (0, 1), "t2": (0, 1)}).tasks == (
+        "t1",
+        "t2",
+    )
 
 
 def test_noisy_control_mean_is_warned_about() -> None:
     scores = {"a": {"t": [1.0, -0.8, 0.1]}, "b": {"t": [0.5, 0.2, 0.1]}}
-    result = S.analyze_suite(scores, n_resamples=10)
+    result = S.analyze_suite(scores, StatsSettings(n_resamples=10))
     assert any("'t'" in w and "small beside" in w for w in result.warnings)
 
 
@@ -190,7 +193,7 @@ def test_noisy_control_mean_is_warned_about() -> None:
 
 @pytest.mark.parametrize("variant", ["control", "fast"])
 def test_aggregates_by_hand(variant: str) -> None:
-    result = S.analyze_suite(SCORES, normalize=BOUNDS, target=0.8, n_resamples=50)
+    result = S.analyze_suite(SCORES, StatsSettings(n_resamples=50), normalize=BOUNDS, target=0.8)
     m = N.normalize_suite(S._suite_matrices(SCORES)[2], TASKS, normalize=BOUNDS)[0].apply(
         matrix(SCORES[variant]), TASKS
     )
@@ -204,7 +207,7 @@ def test_aggregates_by_hand(variant: str) -> None:
 
 def test_iqm_cuts_a_quarter_at_each_end() -> None:
     m = np.array([[0.0, 10.0], [1.0, 20.0], [2.0, 30.0], [3.0, 1000.0], [4.0, -1000.0]])  # 10 scores: cut 2 + 2
-    assert A.aggregate_scores(m, n_resamples=5).iqm == pytest.approx((1 + 2 + 3 + 4 + 10 + 20) / 6)
+    assert A.aggregate_scores(m, StatsSettings(n_resamples=5)).iqm == pytest.approx((1 + 2 + 3 + 4 + 10 + 20) / 6)
 
 
 def _iqm(resample: list[list[float]]) -> float:
@@ -223,7 +226,7 @@ def _median(resample: list[list[float]]) -> float:
 def test_stratified_bootstrap_cis_against_a_loop(seed: int) -> None:
     m = np.column_stack([RNG.normal(1, 0.3, 6), RNG.lognormal(0, 1, 6), RNG.normal(0.2, 0.1, 6)])
     m[2, 1] = np.nan  # a missing run: its task resamples the 5 others
-    agg = A.aggregate_scores(m, target=1.0, ci_level=0.9, n_resamples=400, seed=seed)
+    agg = A.aggregate_scores(m, StatsSettings(ci_level=0.9, n_resamples=400, seed=seed), target=1.0)
     cols = finite_cols(m)
     assert [c.size for c in cols] == [6, 5, 6]
     for name, statistic in [
@@ -240,7 +243,7 @@ def test_bootstrap_is_stratified_by_task() -> None:
     """Two tasks each constant (0 and 1): resampling within tasks never mixes them, so every resample has the
     same mean and IQM (an unstratified bootstrap over the pooled 8 scores would not)."""
     m = np.column_stack([np.zeros(4), np.ones(4)])
-    agg = A.aggregate_scores(m, n_resamples=500)
+    agg = A.aggregate_scores(m, StatsSettings(n_resamples=500))
     assert agg.mean_ci == pytest.approx((0.5, 0.5)) and agg.iqm_ci == pytest.approx((0.5, 0.5))
     # the draws: each task's own number of runs, indices within the task
     draws = next(A._stratified_indices(np.random.default_rng(0), [3, 5], 1000))
@@ -254,22 +257,22 @@ def test_bootstrap_ci_covers_like_the_normal_theory_one() -> None:
     """Distributional check: one task of 400 normal runs; the percentile CI of the mean is close to
     mean +- 1.96 SD / sqrt(n)."""
     x = np.random.default_rng(3).normal(5.0, 2.0, 400)
-    agg = A.aggregate_scores(x[:, None], n_resamples=4000, seed=1)
+    agg = A.aggregate_scores(x[:, None], StatsSettings(n_resamples=4000, seed=1))
     half = 1.96 * x.std(ddof=1) / math.sqrt(x.size)
     assert agg.mean_ci == pytest.approx((x.mean() - half, x.mean() + half), abs=0.03)
 
 
 def test_bootstrap_is_seeded() -> None:
     m = RNG.normal(size=(5, 3))
-    a, b = (A.aggregate_scores(m, n_resamples=300, seed=4) for _ in range(2))
+    a, b = (A.aggregate_scores(m, StatsSettings(n_resamples=300, seed=4)) for _ in range(2))
     assert a == b
-    assert A.aggregate_scores(m, n_resamples=300, seed=5).iqm_ci != a.iqm_ci
+    assert A.aggregate_scores(m, StatsSettings(n_resamples=300, seed=5)).iqm_ci != a.iqm_ci
 
 
 def test_bootstrap_over_several_chunks_matches_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(A, "_BOOTSTRAP_CHUNK_ELEMENTS", 60)  # 4 resamples of 15 scores per chunk
     m = RNG.normal(size=(5, 3))
-    agg = A.aggregate_scores(m, n_resamples=50, seed=2)
+    agg = A.aggregate_scores(m, StatsSettings(n_resamples=50, seed=2))
     expected = ref_percentile_ci(slow_bootstrap(finite_cols(m), 50, 2, _iqm), 0.95)
     assert agg.iqm_ci == pytest.approx(expected, abs=1e-12)
 
@@ -280,18 +283,18 @@ def test_bootstrap_over_several_chunks_matches_the_loop(monkeypatch: pytest.Monk
 def test_probability_of_improvement_by_double_loop() -> None:
     x = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, np.nan], [3.0, 7.0]])
     y = np.array([[3.0, 5.0], [0.0, 6.0], [2.0, 4.0]])
-    pi = A.probability_of_improvement(x, y, n_resamples=20)
+    pi = A.probability_of_improvement(x, y, StatsSettings(n_resamples=20))
     per_task = [ref_prob(x[:, j], y[:, j]) for j in range(2)]
     assert pi.probability == pytest.approx(sum(per_task) / 2, abs=1e-12)
     assert list(pi.by_task.values()) == pytest.approx(per_task)
-    lower = A.probability_of_improvement(x, y, direction="min", n_resamples=20)
+    lower = A.probability_of_improvement(x, y, StatsSettings(direction="min", n_resamples=20))
     assert lower.probability == pytest.approx(1 - pi.probability)
 
 
 def test_probability_of_improvement_ci_against_a_loop() -> None:
     x = RNG.normal(0.3, 1, (5, 3))
     y = RNG.normal(0, 1, (4, 3))
-    pi = A.probability_of_improvement(x, y, ci_level=0.9, n_resamples=300, seed=11)
+    pi = A.probability_of_improvement(x, y, StatsSettings(ci_level=0.9, n_resamples=300, seed=11))
     rng = np.random.default_rng(11)
     sorted_cols = [c for j in range(3) for c in (np.sort(x[:, j]), np.sort(y[:, j]))]  # X then Y per task
     replicates = []
@@ -321,8 +324,8 @@ def test_probability_of_improvement_is_complementary(tasks: int, xs: list[int], 
     """P(X > Y) = 1 - P(Y > X) (ties 1/2), on integer scores with many ties."""
     x = np.resize(np.array(xs, float), (max(1, len(xs) // tasks), tasks))
     y = np.resize(np.array(ys, float), (max(1, len(ys) // tasks), tasks))
-    forward = A.probability_of_improvement(x, y, n_resamples=2).probability
-    backward = A.probability_of_improvement(y, x, n_resamples=2).probability
+    forward = A.probability_of_improvement(x, y, StatsSettings(n_resamples=2)).probability
+    backward = A.probability_of_improvement(y, x, StatsSettings(n_resamples=2)).probability
     assert forward == pytest.approx(1 - backward, abs=1e-12)
     assert forward == pytest.approx(np.mean([ref_prob(x[:, j], y[:, j]) for j in range(tasks)]), abs=1e-12)
 
@@ -333,7 +336,7 @@ def test_probability_of_improvement_is_complementary(tasks: int, xs: list[int], 
 def test_performance_profile_by_counting() -> None:
     m = np.array([[0.1, 0.5], [0.5, 0.9], [np.nan, 1.2], [0.7, 0.5]])
     taus = [0.0, 0.1, 0.5, 0.6, 1.2, 2.0]
-    profile = A.performance_profile(m, taus, n_resamples=20)
+    profile = A.performance_profile(m, taus, StatsSettings(n_resamples=20))
     assert profile.fraction == pytest.approx(ref_profile(m, taus))  # strictly above tau
     assert profile.taus == tuple(taus)
 
@@ -341,7 +344,7 @@ def test_performance_profile_by_counting() -> None:
 def test_performance_profile_bands_against_a_loop() -> None:
     m = RNG.normal(1, 0.5, (6, 4))
     taus = np.linspace(0, 2, 9)
-    profile = A.performance_profile(m, taus, ci_level=0.8, n_resamples=200, seed=3)
+    profile = A.performance_profile(m, taus, StatsSettings(ci_level=0.8, n_resamples=200, seed=3))
     replicates = np.array(
         slow_bootstrap(finite_cols(m), 200, 3, lambda r: ref_profile(np.array([v for t in r for v in t]), taus))
     )
@@ -351,7 +354,7 @@ def test_performance_profile_bands_against_a_loop() -> None:
 
 
 def test_default_tau_grid_spans_every_variant() -> None:
-    result = S.analyze_suite(SCORES, normalize=BOUNDS, n_resamples=20)
+    result = S.analyze_suite(SCORES, StatsSettings(n_resamples=20), normalize=BOUNDS)
     pooled = np.concatenate([m[np.isfinite(m)] for m in result.normalized.values()])
     taus = next(iter(result.profiles.values())).taus
     assert (taus[0], taus[-1], len(taus)) == pytest.approx((pooled.min(), pooled.max(), A.PROFILE_POINTS))
@@ -375,7 +378,7 @@ def test_run_means_by_hand() -> None:
 def test_verdict_is_compare_on_the_run_means_with_holm(paired: bool) -> None:
     """Declared bounds: the run means are of the normalized scores; the comparison is the package's
     ``compare`` of them, and with two treatments Holm adjusts as ``analyze`` does."""
-    result = S.analyze_suite(SCORES, normalize=BOUNDS, paired=paired, n_resamples=200, seed=5)
+    result = S.analyze_suite(SCORES, StatsSettings(paired=paired, n_resamples=200, seed=5), normalize=BOUNDS)
     norm = {
         v: np.column_stack([(np.array(SCORES[v][t], float) - lo) / (hi - lo) for t, (lo, hi) in BOUNDS.items()])
         for v in SCORES
@@ -390,7 +393,7 @@ def test_verdict_is_compare_on_the_run_means_with_holm(paired: bool) -> None:
         else:
             t_units = [t[i][np.isfinite(t[i])].mean() for i in range(5)]
             c_units = [c[i][np.isfinite(c[i])].mean() for i in range(5)]
-        expected = compare(t_units, c_units, paired=paired, n_resamples=200, seed=5, family_size=2)
+        expected = compare(t_units, c_units, StatsSettings(paired=paired, n_resamples=200, seed=5), family_size=2)
         got = result.comparison(name).run_comparison
         assert got.p_value == pytest.approx(expected.p_value, abs=1e-12)
         assert got.difference == pytest.approx(expected.difference, abs=1e-12)
@@ -410,13 +413,13 @@ def test_the_units_a_sequential_look_decides_on_are_the_tests(paired: bool, norm
     """``comparison_units`` (what a sequential suite's look and the simulation decide on) gives the units
     ``analyze_suite``'s test compared, on both scales, with a missing task score; ``compare`` of them gives the
     test's p."""
-    result = S.analyze_suite(SCORES, normalize=normalize, paired=paired, n_resamples=200, seed=5)
-    units = S.comparison_units(SCORES, paired=paired, normalize=normalize)
+    result = S.analyze_suite(SCORES, StatsSettings(paired=paired, n_resamples=200, seed=5), normalize=normalize)
+    units = S.comparison_units(SCORES, StatsSettings(paired=paired), normalize=normalize)
     assert list(units) == ["fast", "slow"]
     for name, (t, c) in units.items():
         comp = result.comparison(name)
         assert t == pytest.approx(comp.units[0], nan_ok=True) and c == pytest.approx(comp.units[1], nan_ok=True)
-        p = compare(t, c, paired=paired, n_resamples=200, seed=5).p_value
+        p = compare(t, c, StatsSettings(paired=paired, n_resamples=200, seed=5)).p_value
         assert comp.run_comparison.p_value == pytest.approx(p, abs=1e-12)
 
 
@@ -424,7 +427,7 @@ def test_control_mean_verdict_uses_the_pooled_mean() -> None:
     """With the default normalization the test's scale is the per-task mean of treatment and control runs
     together (the control's own mean biases the A/A rate upwards; see ``_test_normalization``)."""
     two = {v: SCORES[v] for v in ("control", "slow")}
-    result = S.analyze_suite(two, paired=True, n_resamples=100, seed=1)
+    result = S.analyze_suite(two, StatsSettings(paired=True, n_resamples=100, seed=1))
     units = {}
     for v in two:
         cols = []
@@ -432,7 +435,7 @@ def test_control_mean_verdict_uses_the_pooled_mean() -> None:
             m = np.mean(SCORES["control"][task] + SCORES["slow"][task])
             cols.append(1 + (np.array(SCORES[v][task], float) - m) / abs(m))
         units[v] = np.column_stack(cols).mean(axis=1)
-    expected = compare(units["slow"], units["control"], paired=True, n_resamples=100, seed=1)
+    expected = compare(units["slow"], units["control"], StatsSettings(paired=True, n_resamples=100, seed=1))
     got = result.comparison("slow").run_comparison
     assert got.p_value == pytest.approx(expected.p_value, abs=1e-12)
     assert got.difference == pytest.approx(expected.difference, abs=1e-12)
@@ -442,7 +445,7 @@ def test_control_mean_verdict_uses_the_pooled_mean() -> None:
 
 
 def test_probability_of_improvement_in_the_analysis_by_double_loop() -> None:
-    result = S.analyze_suite(SCORES, n_resamples=50)
+    result = S.analyze_suite(SCORES, StatsSettings(n_resamples=50))
     comp = result.comparison("fast")
     per_task = [ref_prob(SCORES["fast"][t], SCORES["control"][t]) for t in TASKS]
     assert comp.prob_improvement.probability == pytest.approx(np.mean(per_task), abs=1e-12)
@@ -454,7 +457,9 @@ def test_missing_runs_are_listed_not_dropped() -> None:
         "a": {"t1": [1.0, 2.0, 3.0], "t2": [1.0, np.nan, 2.0]},
         "b": {"t1": [1.0, 2.0], "t2": [2.0, 2.0, 2.0], "t3": [1.0, 2.0, 3.0]},
     }
-    result = S.analyze_suite(scores, normalize={"t1": (0, 4), "t2": (0, 4), "t3": (0, 4)}, n_resamples=20)
+    result = S.analyze_suite(
+        scores, StatsSettings(n_resamples=20), normalize={"t1": (0, 4), "t2": (0, 4), "t3": (0, 4)}
+    )
     assert result.missing == {"t1": (("b", 3),), "t2": (("a", 2),), "t3": (("a", 1), ("a", 2), ("a", 3))}
     assert result.to_dict()["missing"]["t3"] == [["a", 1], ["a", 2], ["a", 3]]
     assert any("task score(s) missing" in w and "b run 3" in w for w in result.warnings)
@@ -462,7 +467,7 @@ def test_missing_runs_are_listed_not_dropped() -> None:
 
 
 def test_to_dict_shape_and_json() -> None:
-    result = S.analyze_suite(SCORES, target=1.0, n_resamples=50)
+    result = S.analyze_suite(SCORES, StatsSettings(n_resamples=50), target=1.0)
     d = result.to_dict()
     text = json.dumps(d, allow_nan=False)
     assert json.loads(text) == d
@@ -478,7 +483,7 @@ def test_to_dict_shape_and_json() -> None:
 
 
 def test_single_variant_has_aggregates_and_no_comparison() -> None:
-    result = S.analyze_suite({"only": {"a": [1.0, 2.0], "b": [10.0, 30.0]}}, n_resamples=20)
+    result = S.analyze_suite({"only": {"a": [1.0, 2.0], "b": [10.0, 30.0]}}, StatsSettings(n_resamples=20))
     assert result.comparisons == () and result.variants["only"].mean == pytest.approx(1.0)
 
 
@@ -515,9 +520,10 @@ def test_declared_normalization_is_affine_invariant(values: list[float], a: floa
     moved = {v: {**tasks, "t1": a * np.asarray(tasks["t1"]) + b} for v, tasks in scores.items()}
     moved_bounds = {**bounds, "t1": (a * -150.0 + b, a * 120.0 + b)}
     taus = np.linspace(-0.5, 1.5, 11)
-    kw = {"target": 0.9, "n_resamples": 50, "taus": taus, "paired": True}
-    before = _aggregates(S.analyze_suite(scores, normalize=bounds, **kw))
-    after = _aggregates(S.analyze_suite(moved, normalize=moved_bounds, **kw))
+    kw = {"target": 0.9, "taus": taus}
+    paired = StatsSettings(paired=True, n_resamples=50)
+    before = _aggregates(S.analyze_suite(scores, paired, normalize=bounds, **kw))
+    after = _aggregates(S.analyze_suite(moved, paired, normalize=moved_bounds, **kw))
     assert after == pytest.approx(before, rel=1e-6, abs=1e-9, nan_ok=True)
 
 
@@ -529,9 +535,9 @@ def test_control_mean_normalization_is_scale_invariant(values: list[float], a: f
     if min(abs(m) for m in means) < 1e-3:
         return  # a control mean of 0 is refused
     scaled = {v: {**tasks, "t0": a * np.asarray(tasks["t0"])} for v, tasks in scores.items()}
-    kw = {"n_resamples": 50, "taus": np.linspace(-2, 3, 11)}
-    before = _aggregates(S.analyze_suite(scores, **kw))
-    after = _aggregates(S.analyze_suite(scaled, **kw))
+    few_resamples, taus = StatsSettings(n_resamples=50), np.linspace(-2, 3, 11)
+    before = _aggregates(S.analyze_suite(scores, few_resamples, taus=taus))
+    after = _aggregates(S.analyze_suite(scaled, few_resamples, taus=taus))
     assert after == pytest.approx(before, rel=1e-6, abs=1e-9, nan_ok=True)
 
 
@@ -544,9 +550,9 @@ def test_lower_is_better_is_higher_is_better_of_the_negated_scores(values: list[
     negated = {v: {t: -np.asarray(x) for t, x in tasks.items()} for v, tasks in scores.items()}
     bounds = {"t0": (-100.0, 100.0), "t1": (-150.0, 120.0)} if declared else None
     neg_bounds = {t: (-hi, -lo) for t, (lo, hi) in bounds.items()} if declared else None
-    kw = {"n_resamples": 50, "taus": np.linspace(-2, 3, 11), "target": 1.0}
-    low = S.analyze_suite(scores, direction="min", normalize=bounds, **kw)
-    high = S.analyze_suite(negated, direction="max", normalize=neg_bounds, **kw)
+    kw = {"taus": np.linspace(-2, 3, 11), "target": 1.0}
+    low = S.analyze_suite(scores, StatsSettings(direction="min", n_resamples=50), normalize=bounds, **kw)
+    high = S.analyze_suite(negated, StatsSettings(direction="max", n_resamples=50), normalize=neg_bounds, **kw)
     assert _aggregates(low) == pytest.approx(_aggregates(high), rel=1e-9, abs=1e-12, nan_ok=True)
     assert [c.verdict for c in low.comparisons] == [c.verdict for c in high.comparisons]
 
@@ -555,25 +561,25 @@ def test_lower_is_better_is_higher_is_better_of_the_negated_scores(values: list[
 @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=40), st.integers(1, 4))
 def test_iqm_lies_between_min_and_max(values: list[float], tasks: int) -> None:
     m = np.resize(np.array(values), (max(1, len(values) // tasks), tasks))
-    agg = A.aggregate_scores(m, n_resamples=20)
+    agg = A.aggregate_scores(m, StatsSettings(n_resamples=20))
     assert m.min() - 1e-6 <= agg.iqm <= m.max() + 1e-6
     assert agg.iqm == pytest.approx(ref_iqm(m), rel=1e-9, abs=1e-6)
     assert m.min() - 1e-6 <= agg.iqm_ci[0] <= agg.iqm_ci[1] <= m.max() + 1e-6
 
 
 def test_the_test_scale_is_reported_and_a_zero_pooled_mean_refused() -> None:
-    result = S.analyze_suite(SCORES, n_resamples=20)
+    result = S.analyze_suite(SCORES, StatsSettings(n_resamples=20))
     assert "treatment's and the control's runs together" in result.comparison("fast").test_normalization
     assert result.to_dict()["aggregate"]["comparisons"][0]["test_normalization"].startswith("relative to")
-    declared = S.analyze_suite(SCORES, normalize=BOUNDS, n_resamples=20)
+    declared = S.analyze_suite(SCORES, StatsSettings(n_resamples=20), normalize=BOUNDS)
     assert declared.comparison("fast").test_normalization == declared.normalization.description
     with pytest.raises(ValueError, match=r"'t'.*together have mean score 0"):
-        S.analyze_suite({"a": {"t": [1.0, 1.0]}, "b": {"t": [-1.0, -1.0]}}, n_resamples=20)
+        S.analyze_suite({"a": {"t": [1.0, 1.0]}, "b": {"t": [-1.0, -1.0]}}, StatsSettings(n_resamples=20))
 
 
 def test_aggregate_counts_runs_tasks_and_scores() -> None:
     m = np.array([[1.0, np.nan], [np.nan, np.nan], [2.0, 3.0]])
-    agg = A.aggregate_scores(m, n_resamples=20)
+    agg = A.aggregate_scores(m, StatsSettings(n_resamples=20))
     assert (agg.n_runs, agg.n_tasks, agg.n_scores) == (2, 2, 3)
-    empty = A.aggregate_scores(np.full((2, 2), np.nan), n_resamples=20)
+    empty = A.aggregate_scores(np.full((2, 2), np.nan), StatsSettings(n_resamples=20))
     assert math.isnan(empty.iqm) and empty.iqm_ci == (pytest.approx(np.nan, nan_ok=True),) * 2

@@ -83,7 +83,7 @@ def test_analyze_censored_times_decides_with_logrank_fewer_steps_better() -> Non
     fast = np.array([200.0, 250, 300, 350, 400, 450, 500, 550])
     slow = np.array([500.0, 600, 700, 800, steps, steps, steps, steps])  # 4 never reached: censored at 1000
     censored = {"slow": slow == steps, "fast": np.zeros(8, bool)}
-    res = S.analyze({"slow": slow, "fast": fast}, censored=censored, direction="max", paired=True)
+    res = S.analyze({"slow": slow, "fast": fast}, S.StatsSettings(paired=True, direction="max"), censored=censored)
     assert res.direction == "min"  # times: fewer steps are better whatever the metric's direction
     (comp,) = res.comparisons
     z, p = logrank_by_hand(fast, censored["fast"], slow, censored["slow"])
@@ -197,7 +197,7 @@ def test_hazard_ratio_direction_and_no_maximum() -> None:
     assert first_every_time["note"] == "no slow run reached the threshold while a fast run was still short of it"
     never = cox_hazard_ratio(slow, np.ones(6, bool), fast, np.zeros(6, bool), treatment_name="slow")
     assert never["estimate"] == 0.0 and never["note"] == "no slow run reached the threshold"
-    comp = S.compare_times(fast, np.zeros(6, bool), slow, slow_cens, ci_level=0.9)
+    comp = S.compare_times(fast, np.zeros(6, bool), slow, slow_cens, S.StatsSettings(ci_level=0.9))
     ratio = comp.time_to_threshold["hazard_ratio"]
     assert ratio["estimate"] == pytest.approx(hr["estimate"]) and ratio["infinite"] is False
     assert ratio["ci"][0] > hr["ci"][0]  # a 90% CI is narrower than the 95% one

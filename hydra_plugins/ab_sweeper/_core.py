@@ -478,6 +478,7 @@ class ABSweep:
         open, then the look's decision, saved before the next look starts, so a rerun continues after the last
         decision saved and never decides a look twice. A look with a failed run is not decided."""
         from metta_ab.analysis.results import analyze_runs  # scipy: imported only once there are results
+        from metta_ab.analysis.stats_settings import stats_settings
         from metta_ab.stats.sequential import decide_look
 
         rule = looks.rule or {}
@@ -506,11 +507,12 @@ class ABSweep:
                 log.warning("[ab] look %d cannot be decided: %s", look, results.no_verdict)
                 break
             scores, control_scores = results.look_scores()
+            settings = stats_settings(results.settings, paired=rule["paired"])  # the rule's, checked at the start
+            if results.suite:  # a suite's looks decide on normalized run means: higher is better, no raw min_effect
+                settings = settings.on_normalized_scale()
             decision = decide_look(
-                scores, design, look, control=results.analysis.control, paired=rule["paired"],
-                direction="max" if results.suite else rule["direction"],  # normalized: higher is better
-                min_effect=None if results.suite else rule["min_effect"],  # a task's raw units, not the aggregate's
-                history=history, control_scores=control_scores,
+                scores, design, look, settings, control=results.analysis.control, history=history,
+                control_scores=control_scores,
             )  # fmt: skip
             history.append(decision)
             looks.record_decision(decision, completed_per_variant(ledger.runs.values()))

@@ -22,6 +22,7 @@ import numpy as np
 from metta_ab import stats
 from metta_ab.analysis.no_number import LOG_DIR_FIX, nothing_found, stray_note
 from metta_ab.analysis.scores import score_run, threshold_time
+from metta_ab.analysis.stats_settings import stats_settings
 from metta_ab.analysis.suite import (
     SuiteResults,
     aggregate_analysis,
@@ -432,15 +433,9 @@ def analyze_runs(
     if settings.metric is not None:
         analysis = stats.analyze(
             scores,
+            stats_settings(settings, paired=seeds_are_paired((r.run_index, r.seed) for r in records)),
             control=settings.control or experiment.variants[0].name,
-            paired=seeds_are_paired((r.run_index, r.seed) for r in records),
-            direction=settings.direction,
-            alpha=settings.alpha,
-            ci_level=settings.ci_level,
-            n_resamples=settings.n_resamples,
-            seed=settings.seed,
-            min_effect=None if threshold else settings.min_effect,
-            censored=censored if threshold else None,
+            censored=censored if threshold else None,  # min_effect does not apply to times: analyze leaves it out
         )
         if sequential is not None:
             analysis = _sequential_verdicts(analysis, sequential)
@@ -633,7 +628,7 @@ def _check_direction_given(declared: AnalysisSettings, overrides: AnalysisSettin
     if declared.metric is None:
         said = "the experiment declared no metric, so which way is better is not known"
     else:
-        direction = declared.direction or AnalysisSettings.DEFAULTS["direction"]
+        direction = declared.resolved().direction
         said = f"it is not the declared metric {declared.metric!r} and must not inherit its direction ({direction})"
     raise ExperimentError(
         f"metric {metric!r}: {said}; add --direction max (higher is better) or --direction min (lower is better)"

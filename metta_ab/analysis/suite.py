@@ -20,6 +20,7 @@ import numpy as np
 
 from metta_ab import stats
 from metta_ab.analysis.scores import score_run
+from metta_ab.analysis.stats_settings import stats_settings
 from metta_ab.definition.errors import ExperimentError
 from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
 from metta_ab.records.ledger import COMPLETED, RunRecord
@@ -132,16 +133,8 @@ def analyze_suite_scores(
     paired: bool,
 ) -> SuiteResults:
     """Per task the single-task analysis (Holm over tasks x treatments), and the aggregate over tasks."""
-    common = {
-        "control": control,
-        "paired": paired,
-        "direction": settings.direction,
-        "alpha": settings.alpha,
-        "ci_level": settings.ci_level,
-        "n_resamples": settings.n_resamples,
-        "seed": settings.seed,
-    }
-    per_task = {task: stats.analyze(scores[task], min_effect=settings.min_effect, **common) for task in tasks}
+    statistics = stats_settings(settings, paired=paired)
+    per_task = {task: stats.analyze(scores[task], statistics, control=control) for task in tasks}
     flat = [(task, c) for task in tasks for c in per_task[task].comparisons]
     if len(flat) >= 2:
         adjusted = iter(holm_adjust([c for _, c in flat]))
@@ -152,7 +145,7 @@ def analyze_suite_scores(
     by_variant = {v: {task: scores[task][v] for task in tasks} for v in next(iter(scores.values()))}
     normalize = {k: tuple(v) for k, v in settings.normalize.items()} if settings.normalize else None
     try:
-        aggregate = analyze_suite(by_variant, normalize=normalize, target=settings.target, **common)
+        aggregate = analyze_suite(by_variant, statistics, control=control, normalize=normalize, target=settings.target)
     except ValueError as error:
         raise ExperimentError(f"the suite cannot be aggregated: {error}") from None
     return SuiteResults(tasks, source, scores, per_task, aggregate, missing)
@@ -162,19 +155,10 @@ def aggregate_analysis(suite: SuiteResults) -> stats.Analysis:
     """The aggregate verdict in the single-metric shape the report and plots know: per variant the runs'
     mean normalized scores, per treatment the comparison of those run means."""
     agg = suite.aggregate
-    variants = {
-        v: stats.describe(np.asarray(means, float), ci_level=agg.ci_level, n_resamples=agg.n_resamples, seed=agg.seed)
-        for v, means in agg.run_means.items()
-    }
+    variants = {v: stats.describe(np.asarray(means, float), agg.settings) for v, means in agg.run_means.items()}
     return stats.Analysis(
         control=agg.control,
-        paired=agg.paired,
-        direction="max",
-        alpha=agg.alpha,
-        ci_level=agg.ci_level,
-        n_resamples=agg.n_resamples,
-        seed=agg.seed,
-        min_effect=None,
+        settings=agg.settings.on_normalized_scale(),
         variants=variants,
         # in normalized units, a percentage of the control's normalized mean tells a reader nothing: none is printed
         comparisons=tuple(dataclasses.replace(c.run_comparison, difference_pct=math.nan) for c in agg.comparisons),

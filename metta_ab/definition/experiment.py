@@ -203,7 +203,8 @@ class AnalysisSettings:
     """How the verdict is computed; declared with the experiment, before any run (see stats-spec).
 
     Every field may be None, meaning "not said here": layers (experiment file < sweeper config `ab.analysis`
-    < `metta-ab analyze` flags) are merged with `over`, and `resolved()` fills the defaults.
+    < `metta-ab analyze` flags) are merged with `over`, and `resolved()` fills the defaults: the statistics'
+    own (`metta_ab.stats.settings.DEFAULTS`, the one place they are written) and `DEFAULTS` for the rest.
     """
 
     metric: str | None = None  # the primary metric; default: the first numeric value the runs reported
@@ -230,14 +231,7 @@ class AnalysisSettings:
         "min_effect": NumberRange(low=0),
         "target": NumberRange(),
     }
-    DEFAULTS = {
-        "direction": "max",
-        "alpha": 0.05,
-        "ci_level": 0.95,
-        "n_resamples": 10_000,
-        "seed": 0,
-        "curve_summary": "final",
-    }
+    DEFAULTS = {"curve_summary": "final"}  # the defaults of the settings the statistics do not take
 
     def over(self, other: AnalysisSettings | None) -> AnalysisSettings:
         """These settings with `other`'s non-None values on top."""
@@ -248,7 +242,11 @@ class AnalysisSettings:
         return AnalysisSettings(**mine)
 
     def resolved(self) -> AnalysisSettings:
-        filled = {k: (self.DEFAULTS.get(k) if v is None else v) for k, v in vars(self).items()}
+        # deferred: importing the statistics loads numpy and scipy, which Hydra's app start must not pay for
+        from metta_ab.stats.settings import DEFAULTS as STATS_DEFAULTS
+
+        defaults = {**vars(STATS_DEFAULTS), **self.DEFAULTS}
+        filled = {k: (defaults.get(k) if v is None else v) for k, v in vars(self).items()}
         return AnalysisSettings(**filled)
 
     def validate(self, where: str, variants: Iterable[str] = ()) -> None:

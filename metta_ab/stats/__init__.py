@@ -8,6 +8,8 @@
   survival.py      censored times to a threshold: Kaplan-Meier medians, the log-rank test
   sequential.py    group-sequential looks: alpha-spending boundaries for the t-tests, each look's decision
   bootstrap.py     the vectorized resampling both description and comparison use
+  settings.py      ``StatsSettings``: design, direction, alpha, CI level, resamples, seed, min_effect as one
+                   value, and their defaults (the only place they are written)
   family.py        ``analyze``: all variants, every treatment against the control, Holm across them
   suite_normalization.py  a suite's scores per task on one scale: declared (low, high) or the control's mean
   suite_aggregates.py     IQM, mean, median, optimality gap, P(improvement), performance profiles of
@@ -15,9 +17,9 @@
   suite.py         ``analyze_suite``: all of a suite, and the aggregate verdict from the runs' mean normalized
                    scores
 
-All functions are pure: they take numpy arrays (NaN marks a failed run; index ``i`` is run/seed ``i``), draw
-random numbers only from a generator seeded by their ``seed`` argument, and return frozen dataclasses whose
-``to_dict()`` gives JSON-serializable Python.
+All functions are pure: they take numpy arrays (NaN marks a failed run; index ``i`` is run/seed ``i``) and one
+``StatsSettings`` value (not a list of keywords), draw random numbers only from a generator seeded by its
+``seed``, and return frozen dataclasses whose ``to_dict()`` gives JSON-serializable Python.
 
 Decisions use the Welch t-test (paired t-test for a paired design), never "the bootstrap CI excludes 0":
 at 3-10 seeds the percentile bootstrap is anti-conservative (false-positive rate .13 at N=5), whereas Welch
@@ -46,6 +48,7 @@ from metta_ab.stats.curves import final_score, normalized_auc, time_to_threshold
 from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.family import Analysis, analyze
 from metta_ab.stats.power import DEFAULT_POWER, minimum_detectable_d, paired_effect, power_at, power_runs_needed
+from metta_ab.stats.settings import StatsSettings
 from metta_ab.stats.significance import failure_rate_test, holm, tost
 from metta_ab.stats.suite import SuiteAnalysis, analyze_suite
 from metta_ab.stats.survival import compare_times, describe_times, detectable_hazard_ratio, kaplan_meier
@@ -59,6 +62,7 @@ __all__ = [
     "WORSE",
     "Analysis",
     "Comparison",
+    "StatsSettings",
     "SuiteAnalysis",
     "VariantStats",
     "_pooled_sd",

@@ -44,6 +44,7 @@ from metta_ab.stats.intervals import (
     ci_significance,
 )
 from metta_ab.stats.power import DEFAULT_POWER, minimum_detectable_d, power_runs_needed
+from metta_ab.stats.settings import DEFAULTS, StatsSettings
 from metta_ab.stats.significance import (
     WelchPermutationTest,
     _min_exact_p,
@@ -63,8 +64,8 @@ def decide(
     *,
     n_treatment: int,
     n_control: int,
-    direction: str = "max",
-    alpha: float = 0.05,
+    direction: str = DEFAULTS.direction,
+    alpha: float = DEFAULTS.alpha,
     equivalence_p: float | None = None,
 ) -> str:
     """Verdict of one comparison from its (possibly Holm-adjusted) two-sided p-value [Colas19].
@@ -495,19 +496,14 @@ def _raw_sign(units: _Units, paired: bool) -> float:
 def compare(
     treatment: ArrayLike,
     control: ArrayLike,
+    settings: StatsSettings = DEFAULTS,
     *,
-    paired: bool = False,
-    direction: str = "max",
-    alpha: float = 0.05,
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-    min_effect: float | None = None,
     treatment_name: str = "treatment",
     control_name: str = "control",
     family_size: int = 1,
 ) -> Comparison:
-    """Compare a treatment's per-run scores with the control's [Colas19; Agarwal21; Henderson18].
+    """Compare a treatment's per-run scores with the control's [Colas19; Agarwal21; Henderson18], as
+    ``settings`` says (design, direction, alpha, CI level, resamples, seed, min_effect).
 
     Unpaired: difference of means with Welch's test (``ttest_ind(equal_var=False)``) and the CI that agrees
     with the p that decides (``difference_ci_method``); robustness:
@@ -532,7 +528,9 @@ def compare(
     ``difference_pct`` is relative to the control mean, where that mean is positive and at least one SD
     of the control's scores (else NaN, see ``_pct``).
     """
-    d = _direction(direction)
+    paired, min_effect = settings.paired, settings.min_effect
+    alpha, ci_level, n_resamples = settings.alpha, settings.ci_level, settings.n_resamples
+    d = _direction(settings.direction)
     _check_level("alpha", alpha)
     _check_level("ci_level", ci_level)
     if n_resamples < 1:
@@ -607,7 +605,7 @@ def compare(
             **base,
         )
 
-    ss = np.random.SeedSequence(seed)
+    ss = np.random.SeedSequence(settings.seed)
     boot_rng, perm_rng, rank_rng = (np.random.default_rng(s) for s in ss.spawn(3))
     mean_t, mean_c = float(np.mean(t)), float(np.mean(c))
     # 1-2. the t-test, its CI of the difference (told from rounding noise by the scores' magnitude)

@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from metta_ab.stats._common import _NAN_CI, _as_1d, _check_level, _jsonable
 from metta_ab.stats.bootstrap import _bootstrap, _percentile_ci, _sorted_resample, _sorted_row_quantities
+from metta_ab.stats.settings import DEFAULTS, StatsSettings
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,15 @@ class VariantStats:
         return _jsonable({f.name: getattr(self, f.name) for f in fields(self)})
 
 
-def describe(values: ArrayLike, *, ci_level: float = 0.95, n_resamples: int = 10_000, seed: int = 0) -> VariantStats:
-    """Per-variant summary: n, mean, SD, median, IQM, each with a percentile bootstrap CI [Agarwal21].
+def describe(values: ArrayLike, settings: StatsSettings = DEFAULTS) -> VariantStats:
+    """Per-variant summary: n, mean, SD, median, IQM, each with a percentile bootstrap CI [Agarwal21] at
+    ``settings.ci_level`` from ``settings.n_resamples`` resamples drawn with ``settings.seed``.
 
     IQM = interquartile mean, ``scipy.stats.trim_mean(x, 0.25)`` (rliable's robust aggregate). The
     bootstrap draws an (n_resamples, n) index matrix (no loop over resamples); CIs are approximate at
     small N. NaN values (failed runs) are dropped; n = 0 gives NaN everywhere, n = 1 NaN SD and CIs.
     """
+    ci_level, n_resamples = settings.ci_level, settings.n_resamples
     _check_level("ci_level", ci_level)
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples!r}")
@@ -96,7 +99,7 @@ def describe(values: ArrayLike, *, ci_level: float = 0.95, n_resamples: int = 10
         sample = _sorted_resample(xs, idx)
         return {"sd": sample.std(axis=1, ddof=1), **_sorted_row_quantities(sample, median=True)}
 
-    boot = _bootstrap(np.random.default_rng(seed), (n,), n_resamples, statistic)
+    boot = _bootstrap(np.random.default_rng(settings.seed), (n,), n_resamples, statistic)
     return VariantStats(
         mean=mean,
         sd=float(np.std(x, ddof=1)),

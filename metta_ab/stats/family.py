@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -12,22 +12,18 @@ from numpy.typing import ArrayLike
 from metta_ab.stats._common import _direction, _find_comparison, _settings_dict
 from metta_ab.stats.compare import Comparison, compare
 from metta_ab.stats.describe import VariantStats, describe
+from metta_ab.stats.settings import DEFAULTS, StatsSettings, WithSettings
 from metta_ab.stats.significance import holm
 from metta_ab.stats.survival import censored_by_variant_ok, compare_times, describe_times
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """Descriptions of all variants and comparisons of each treatment with the control [Patterson24]."""
+class Analysis(WithSettings):
+    """Descriptions of all variants and comparisons of each treatment with the control [Patterson24], computed
+    with ``settings``."""
 
     control: str
-    paired: bool
-    direction: str
-    alpha: float
-    ci_level: float
-    n_resamples: int
-    seed: int
-    min_effect: float | None
+    settings: StatsSettings
     variants: Mapping[str, VariantStats]
     comparisons: tuple[Comparison, ...]
     warnings: tuple[str, ...] = field(default=())
@@ -46,29 +42,24 @@ class Analysis:
 
 def analyze(
     values_by_variant: Mapping[str, ArrayLike],
+    settings: StatsSettings = DEFAULTS,
     *,
     control: str | None = None,
-    paired: bool = False,
-    direction: str = "max",
-    alpha: float = 0.05,
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-    min_effect: float | None = None,
     censored: Mapping[str, ArrayLike] | None = None,
 ) -> Analysis:
-    """Full A/B analysis: ``describe`` every variant, ``compare`` each one with the control [Patterson24].
+    """Full A/B analysis: ``describe`` every variant, ``compare`` each one with the control [Patterson24], all
+    with ``settings``.
 
     ``values_by_variant`` maps a variant name to its per-run scores in run order (NaN = failed run; for a
     paired design index i must be seed i in every variant). ``control`` defaults to the first variant.
     With 2+ comparisons the p-values (and TOST p-values) are Holm-adjusted and verdicts use the adjusted
     p; with 2+ treatments a winner's-curse warning recommends a confirmation run with fresh seeds.
-    Every description and comparison uses ``seed``, so each is reproducible on its own.
+    Every description and comparison uses ``settings.seed``, so each is reproducible on its own.
 
     ``censored`` (variant -> one flag per run) makes the values times to a threshold, censored where the
     flag is set (the run ended at that step without reaching it): then fewer steps are better whatever
-    ``direction`` says, each variant gets a Kaplan-Meier median, and the log-rank test decides
-    (``metta_ab.stats.survival``); ``min_effect`` does not apply.
+    ``settings.direction`` says, each variant gets a Kaplan-Meier median, and the log-rank test decides
+    (``metta_ab.stats.survival``); ``settings.min_effect`` does not apply.
     """
     if not values_by_variant:
         raise ValueError("no variants to analyze")
@@ -76,24 +67,15 @@ def analyze(
     control = names[0] if control is None else control
     if control not in values_by_variant:
         raise ValueError(f"control {control!r} is not one of the variants {names}")
-    d = _direction(direction)
+    settings = replace(settings, direction=_direction(settings.direction))
     if censored is not None:
-        return _analyze_times(values_by_variant, censored, control, paired, alpha, ci_level, n_resamples, seed)
-    variants = {
-        name: describe(values, ci_level=ci_level, n_resamples=n_resamples, seed=seed)
-        for name, values in values_by_variant.items()
-    }
+        return _analyze_times(values_by_variant, censored, control, settings)
+    variants = {name: describe(values, settings) for name, values in values_by_variant.items()}
     comparisons = [
         compare(
             values_by_variant[name],
             values_by_variant[control],
-            paired=paired,
-            direction=d,
-            alpha=alpha,
-            ci_level=ci_level,
-            n_resamples=n_resamples,
-            seed=seed,
-            min_effect=min_effect,
+            settings,
             treatment_name=name,
             control_name=control,
             family_size=len(names) - 1,
@@ -104,13 +86,7 @@ def analyze(
     comparisons, notes = _holm_family(comparisons, control)
     return Analysis(
         control=control,
-        paired=paired,
-        direction=d,
-        alpha=alpha,
-        ci_level=ci_level,
-        n_resamples=n_resamples,
-        seed=seed,
-        min_effect=min_effect,
+        settings=settings,
         variants=variants,
         comparisons=tuple(comparisons),
         warnings=tuple(notes),
@@ -145,28 +121,19 @@ def _analyze_times(
     values_by_variant: Mapping[str, ArrayLike],
     censored: Mapping[str, ArrayLike],
     control: str,
-    paired: bool,
-    alpha: float,
-    ci_level: float,
-    n_resamples: int,
-    seed: int,
+    settings: StatsSettings,
 ) -> Analysis:
     """``analyze`` for censored times to a threshold: Kaplan-Meier per variant, log-rank per comparison."""
     censored_by_variant_ok(censored, values_by_variant)
     flags = {name: censored.get(name, np.zeros(np.size(v), bool)) for name, v in values_by_variant.items()}
-    variants = {
-        name: describe_times(values, flags[name], ci_level=ci_level, n_resamples=n_resamples, seed=seed)
-        for name, values in values_by_variant.items()
-    }
+    variants = {name: describe_times(values, flags[name], settings) for name, values in values_by_variant.items()}
     comparisons = [
         compare_times(
             values_by_variant[name],
             flags[name],
             values_by_variant[control],
             flags[control],
-            paired=paired,
-            alpha=alpha,
-            ci_level=ci_level,
+            settings,
             treatment_name=name,
             control_name=control,
         )
@@ -176,13 +143,7 @@ def _analyze_times(
     comparisons, notes = _holm_family(comparisons, control)
     return Analysis(
         control=control,
-        paired=paired,
-        direction="min",
-        alpha=alpha,
-        ci_level=ci_level,
-        n_resamples=n_resamples,
-        seed=seed,
-        min_effect=None,
+        settings=replace(settings, direction="min", min_effect=None),
         variants=variants,
         comparisons=tuple(comparisons),
         warnings=tuple(notes),

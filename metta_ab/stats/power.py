@@ -11,6 +11,7 @@ from scipy import optimize
 from scipy import stats as sps
 
 from metta_ab.stats._common import _check_level
+from metta_ab.stats.settings import DEFAULTS
 
 #: Power used for the minimum detectable effect and the seeds-needed figures.
 DEFAULT_POWER = 0.8
@@ -37,7 +38,9 @@ def _power(d: float, n: np.ndarray, n_other: np.ndarray | None, alpha: float, pa
     return np.where(np.isfinite(df), np.minimum(1.0, upper + lower), np.nan)
 
 
-def power_at(d: float, n: int, alpha: float = 0.05, *, n_other: int | None = None, paired: bool = False) -> float:
+def power_at(
+    d: float, n: int, alpha: float = DEFAULTS.alpha, *, n_other: int | None = None, paired: bool = False
+) -> float:
     """Power of the two-sided t-test to detect a standardized effect ``d`` (noncentral t) [Colas18].
 
     Two-sample (pooled-df) design with ``n`` and ``n_other`` (default ``n``) runs per variant and
@@ -50,7 +53,9 @@ def power_at(d: float, n: int, alpha: float = 0.05, *, n_other: int | None = Non
     return float(_power(d, np.asarray(n), None if n_other is None else np.asarray(n_other), alpha, paired))
 
 
-def power_runs_needed(d: float, alpha: float = 0.05, power: float = DEFAULT_POWER, *, paired: bool = False) -> int:
+def power_runs_needed(
+    d: float, alpha: float = DEFAULTS.alpha, power: float = DEFAULT_POWER, *, paired: bool = False
+) -> int:
     """Runs (seeds) per variant for the two-sided t-test to detect effect ``d`` with ``power`` [Colas18].
 
     Noncentral t, two-sample equal-n design (paired: number of pairs). Spec table at alpha .05, power .8:
@@ -89,7 +94,7 @@ def paired_effect(d: float, correlation: float) -> float:
 @functools.lru_cache(maxsize=4096)
 def minimum_detectable_d(
     n: int,
-    alpha: float = 0.05,
+    alpha: float = DEFAULTS.alpha,
     power: float = DEFAULT_POWER,
     *,
     n_other: int | None = None,

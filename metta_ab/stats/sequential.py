@@ -83,6 +83,7 @@ from scipy import stats as sps
 
 from metta_ab.stats._common import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE, _as_1d, _direction, _jsonable
 from metta_ab.stats.compare import _t_test, _units
+from metta_ab.stats.settings import DEFAULTS, StatsSettings
 from metta_ab.stats.significance import min_permutation_p, tost, welch_permutation_p
 
 #: The default spending function (chosen by benchmarks/sequential_simulation.py).
@@ -219,7 +220,7 @@ def stagewise_tail(drift: float, z: float, bounds: Sequence[float], fractions: S
 
 
 def stagewise_estimate(
-    z: float, bounds: Sequence[float], fractions: Sequence[float], ci_level: float = 0.95
+    z: float, bounds: Sequence[float], fractions: Sequence[float], ci_level: float = DEFAULTS.ci_level
 ) -> tuple[float, float, float]:
     """The median-unbiased drift (E Z_j = drift sqrt(t_j)) and its CI at ``ci_level`` under the stage-wise
     ordering, for a stop at look k = len(fractions) with Z_k = z: the drifts at which ``stagewise_tail`` is
@@ -316,7 +317,7 @@ def check_schedule(max_runs_per_variant: int, runs_per_look: int) -> None:
 
 @functools.lru_cache(maxsize=256, typed=True)  # typed: a cached (10, 5) must not let (10.0, 5) skip its check
 def sequential_design(
-    max_runs_per_variant: int, runs_per_look: int, alpha: float = 0.05, spending: str = DEFAULT_SPENDING
+    max_runs_per_variant: int, runs_per_look: int, alpha: float = DEFAULTS.alpha, spending: str = DEFAULT_SPENDING
 ) -> SequentialDesign:
     """The design with looks after k, 2k, ..., N runs per variant and its boundaries at two-sided ``alpha``."""
     check_schedule(max_runs_per_variant, runs_per_look)
@@ -437,11 +438,9 @@ def decide_look(
     scores: Mapping[str, ArrayLike],
     design: SequentialDesign,
     look: int,
+    settings: StatsSettings = DEFAULTS,
     *,
     control: str | None = None,
-    paired: bool = True,
-    direction: str = "max",
-    min_effect: float | None = None,
     history: Sequence[LookDecision] = (),
     control_scores: Mapping[str, ArrayLike] | None = None,
 ) -> LookDecision:
@@ -451,13 +450,14 @@ def decide_look(
     stays decided, and the Holm step-down re-tests the open ones at every earlier look with the level that
     rejections free [MaurerBretz13]. Deterministic: the same scores and history give the same decision.
     ``control_scores`` gives, per treatment, the control's scores to compare it with where they are not
-    ``scores[control]`` (a suite's paired run means are over the tasks both runs of a pair have).
+    ``scores[control]`` (a suite's paired run means are over the tasks both runs of a pair have). Of
+    ``settings`` the design (paired), the direction and ``min_effect`` count: alpha is the design's.
     """
     if not 1 <= look <= design.looks:
         raise ValueError(f"look must be in 1..{design.looks}, got {look}")
     if len(history) != look - 1:
         raise ValueError(f"look {look} needs the decisions of the {look - 1} earlier look(s), got {len(history)}")
-    sign = 1.0 if _direction(direction) == "max" else -1.0
+    sign = 1.0 if _direction(settings.direction) == "max" else -1.0
     names = list(scores)
     control = names[0] if control is None else control
     if control not in scores:
@@ -478,7 +478,10 @@ def decide_look(
         ).nominal_p[j]
 
     strictest = nominal(look - 1, 0)  # before Holm frees any alpha
-    tests = {v: _test(_as_1d(scores[v])[:n_look], c_of[v], paired, min_effect, strictest) for v in treatments}
+    tests = {
+        v: _test(_as_1d(scores[v])[:n_look], c_of[v], settings.paired, settings.min_effect, strictest)
+        for v in treatments
+    }
     for v in treatments:
         p_hist[v].append(tests[v].p)
     decision = {v: previous[v].decision if v in previous else CONTINUE for v in treatments}
@@ -529,11 +532,9 @@ def decide_look(
 def run_sequential(
     scores: Mapping[str, ArrayLike],
     design: SequentialDesign,
+    settings: StatsSettings = DEFAULTS,
     *,
     control: str | None = None,
-    paired: bool = True,
-    direction: str = "max",
-    min_effect: float | None = None,
 ) -> list[LookDecision]:
     """Replay the looks on complete data (N runs per variant known up front: simulations, tests): the decisions
     of every look until the experiment stops. A variant whose comparison is decided gets no more runs, which
@@ -543,10 +544,7 @@ def run_sequential(
     data = {v: _as_1d(s) for v, s in scores.items()}
     for look in range(1, design.looks + 1):
         visible = {v: data[v][: cut[v]] for v in data}
-        decision = decide_look(
-            visible, design, look, control=control, paired=paired, direction=direction, min_effect=min_effect,
-            history=history,
-        )  # fmt: skip
+        decision = decide_look(visible, design, look, settings, control=control, history=history)
         history.append(decision)
         if decision.stop:
             break
@@ -590,7 +588,7 @@ _SMALLEST_P = 1e-300  # a p that underflowed to 0 is read as this (z = 37)
 
 
 def early_stop_estimate(
-    history: Sequence[LookDecision], treatment: str, design: SequentialDesign, ci_level: float = 0.95
+    history: Sequence[LookDecision], treatment: str, design: SequentialDesign, ci_level: float = DEFAULTS.ci_level
 ) -> EarlyStopEstimate | None:
     """For a comparison decided "better" or "worse" before the design's last look, the median-unbiased
     difference and its CI under the stage-wise ordering (``stagewise_estimate``); None otherwise.

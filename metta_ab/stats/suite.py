@@ -32,7 +32,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ from metta_ab.stats._common import (
 )
 from metta_ab.stats.compare import Comparison, compare
 from metta_ab.stats.family import _holm_family
+from metta_ab.stats.settings import DEFAULTS, StatsSettings, WithSettings
 from metta_ab.stats.suite_aggregates import (
     PerformanceProfile,
     ProbabilityOfImprovement,
@@ -175,16 +176,12 @@ class SuiteComparison:
 
 
 @dataclass(frozen=True)
-class SuiteAnalysis:
-    """A suite's analysis: normalization, per-variant aggregates and profiles, comparisons with the control."""
+class SuiteAnalysis(WithSettings):
+    """A suite's analysis: normalization, per-variant aggregates and profiles, comparisons with the control,
+    computed with ``settings`` (its direction the metric's)."""
 
     control: str
-    paired: bool
-    direction: str
-    alpha: float
-    ci_level: float
-    n_resamples: int
-    seed: int
+    settings: StatsSettings
     target: float | None
     tasks: tuple[str, ...]
     normalization: SuiteNormalization
@@ -274,32 +271,28 @@ def _units_of(
 
 def comparison_units(
     scores: Mapping[str, Mapping[str, ArrayLike]],
+    settings: StatsSettings = DEFAULTS,
     *,
     control: str | None = None,
-    paired: bool = False,
-    direction: str = "max",
     normalize: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per treatment, the run units its aggregate test compares (treatment's, control's), as ``analyze_suite``
     computes them, without its bootstraps: what a sequential suite's look decides on (``decide_look`` with
-    ``control_scores``). ``scores`` as for ``analyze_suite``."""
+    ``control_scores``). ``scores`` and ``settings`` as for ``analyze_suite``; of ``settings`` only the design
+    (paired) and the metric's direction count."""
     names, tasks, raw = _suite_matrices(scores)
     control = names[0] if control is None else str(control)
-    norm, _ = normalize_suite(raw, tasks, control=control, direction=_direction(direction), normalize=normalize)
-    scaled = {v: _units_of(norm, raw[v], raw[control], tasks, paired) for v in names if v != control}
+    d = _direction(settings.direction)
+    norm, _ = normalize_suite(raw, tasks, control=control, direction=d, normalize=normalize)
+    scaled = {v: _units_of(norm, raw[v], raw[control], tasks, settings.paired) for v in names if v != control}
     return {v: (t, c) for v, (_, t, c) in scaled.items()}
 
 
 def analyze_suite(
     scores: Mapping[str, Mapping[str, ArrayLike]],
+    settings: StatsSettings = DEFAULTS,
     *,
     control: str | None = None,
-    paired: bool = False,
-    direction: str = "max",
-    alpha: float = 0.05,
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
     normalize: Mapping[str, tuple[float, float]] | None = None,
     target: float | None = None,
     taus: ArrayLike | None = None,
@@ -309,44 +302,39 @@ def analyze_suite(
     ``scores`` maps variant -> task -> per-run scores (NaN = no score; paired: index i is seed i in every
     variant and task). ``control`` defaults to the first variant. Scores are normalized per task
     (``normalize_suite``: declared (low, high), else relative to the control's mean), oriented so that higher
-    is better whatever ``direction``. Per variant: IQM, mean, median, optimality gap (``target``, normalized
+    is better whatever ``settings.direction``. Per variant: IQM, mean, median, optimality gap (``target``, normalized
     units) with stratified bootstrap CIs, and the performance profile on ``taus`` (default: the range of all
     normalized scores). Per treatment: P(improvement) over the control averaged over tasks, and the
     verdict from ``compare`` on the runs' mean normalized scores (paired: over the tasks both runs of a pair
     have), Holm-adjusted across treatments. With the default normalization the test's runs are normalized by
     the per-task mean of the treatment's and control's runs together, not by the control's alone, which
     biases an A/A test towards "better" (``_test_normalization``); the aggregates stay relative to the
-    control. Every bootstrap uses ``seed``, so each part is reproducible.
+    control. Every bootstrap uses ``settings.seed``, so each part is reproducible. ``settings.min_effect``, in
+    the metric's units, does not apply to normalized scores.
     Runs without a score on some task are listed in ``missing`` and warned about, never silently dropped.
     """
-    _check_level("alpha", alpha)
-    check_resampling(ci_level, n_resamples)
-    d = _direction(direction)
+    _check_level("alpha", settings.alpha)
+    check_resampling(settings)
+    d = _direction(settings.direction)
+    normalized_settings = settings.on_normalized_scale()  # of the tests and P(improvement) on normalized scores
     names, tasks, raw = _suite_matrices(scores)
     control = names[0] if control is None else str(control)
     if control not in raw:
         raise ValueError(f"control {control!r} is not one of the variants {names}")
     norm, notes = normalize_suite(raw, tasks, control=control, direction=d, normalize=normalize)
     normalized = {v: norm.apply(m, tasks) for v, m in raw.items()}
-    variants, profiles = variant_aggregates(
-        normalized, taus=taus, target=target, ci_level=ci_level, n_resamples=n_resamples, seed=seed
-    )
+    variants, profiles = variant_aggregates(normalized, settings, taus=taus, target=target)
     means = {v: run_means(m) for v, m in normalized.items()}
 
     comparisons = []
     for v in names:
         if v == control:
             continue
-        test_norm, t_units, c_units = _units_of(norm, raw[v], raw[control], tasks, paired)
+        test_norm, t_units, c_units = _units_of(norm, raw[v], raw[control], tasks, settings.paired)
         comp = compare(
             t_units,
             c_units,
-            paired=paired,
-            direction="max",
-            alpha=alpha,
-            ci_level=ci_level,
-            n_resamples=n_resamples,
-            seed=seed,
+            normalized_settings,
             treatment_name=v,
             control_name=control,
             family_size=len(names) - 1,
@@ -354,9 +342,7 @@ def analyze_suite(
         prob = probability_of_improvement(
             dict(zip(tasks, normalized[v].T, strict=True)),
             dict(zip(tasks, normalized[control].T, strict=True)),
-            ci_level=ci_level,
-            n_resamples=n_resamples,
-            seed=seed,
+            normalized_settings,
         )
         units = (tuple(map(float, t_units)), tuple(map(float, c_units)))
         comparisons.append((v, prob, comp, test_norm.description, units))
@@ -372,19 +358,14 @@ def analyze_suite(
             f"{task}: " + ", ".join(f"{v} run {i}" for v, i in gaps[:5]) + (" ..." if len(gaps) > 5 else "")
             for task, gaps in missing.items()
         )
-        how = "over the tasks both runs of a pair have" if paired else "over the tasks it has"
+        how = "over the tasks both runs of a pair have" if settings.paired else "over the tasks it has"
         notes.append(
             f"{sum(map(len, missing.values()))} task score(s) missing ({listed}): the aggregates use the scores "
             f"there are, and each run's mean is {how}."
         )
     return SuiteAnalysis(
         control=control,
-        paired=paired,
-        direction=d,
-        alpha=alpha,
-        ci_level=ci_level,
-        n_resamples=n_resamples,
-        seed=seed,
+        settings=replace(settings, direction=d),
         target=None if target is None else float(target),
         tasks=tuple(tasks),
         normalization=norm,

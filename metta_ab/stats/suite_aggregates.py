@@ -39,6 +39,7 @@ from metta_ab.stats.bootstrap import (
     _percentile_ci,
     _resampled_prob_improvement,
 )
+from metta_ab.stats.settings import DEFAULTS, StatsSettings
 
 #: Points of the default tau grid of a performance profile (from the lowest to the highest normalized score).
 PROFILE_POINTS = 101
@@ -71,10 +72,10 @@ def _stratified_indices(rng: np.random.Generator, sizes: Sequence[int], n_resamp
         yield [rng.integers(0, max(n, 1), size=(rows, n), dtype=np.int16 if n < 2**15 else np.int64) for n in sizes]
 
 
-def check_resampling(ci_level: float, n_resamples: int) -> None:
-    _check_level("ci_level", ci_level)
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples!r}")
+def check_resampling(settings: StatsSettings) -> None:
+    _check_level("ci_level", settings.ci_level)
+    if settings.n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {settings.n_resamples!r}")
 
 
 def _default_taus(columns: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
@@ -234,42 +235,40 @@ def _profile(taus: np.ndarray, rep: _Replicates, ci_level: float) -> Performance
 
 def aggregate_scores(
     normalized: ArrayLike | Mapping[str, ArrayLike],
+    settings: StatsSettings = DEFAULTS,
     *,
     target: float | None = None,
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
 ) -> SuiteAggregate:
     """IQM, mean, median and optimality gap of one variant's normalized scores with stratified bootstrap CIs.
 
     ``normalized`` is a (runs, tasks) matrix or a mapping task -> per-run scores; NaN (no score) is left out
     of its task. ``target`` is the optimality gap's gamma in normalized units (1 = the declared ``high``).
+    ``settings``: the CI level, resamples and seed of the bootstrap.
     """
-    check_resampling(ci_level, n_resamples)
+    check_resampling(settings)
     cols = _by_task(normalized)
     if isinstance(normalized, Mapping):
         n_runs = max((c.size for c in cols), default=0)
     else:
         arr = np.asarray(normalized, dtype=float)
         n_runs = int(np.isfinite(arr.reshape(arr.shape[0], -1)).any(axis=1).sum()) if arr.size else 0
-    rep = _aggregate_replicates(cols, np.zeros(0), target, n_resamples, seed)
-    return _aggregate(cols, n_runs, rep, target, ci_level)
+    rep = _aggregate_replicates(cols, np.zeros(0), target, settings.n_resamples, settings.seed)
+    return _aggregate(cols, n_runs, rep, target, settings.ci_level)
 
 
 def performance_profile(
     normalized: ArrayLike | Mapping[str, ArrayLike],
     taus: ArrayLike | None = None,
-    *,
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
+    settings: StatsSettings = DEFAULTS,
 ) -> PerformanceProfile:
     """Fraction of task x run scores strictly above each tau (rliable's score distribution), with stratified
     bootstrap CI bands. ``taus`` default: ``PROFILE_POINTS`` from the lowest to the highest score."""
-    check_resampling(ci_level, n_resamples)
+    check_resampling(settings)
     cols = _by_task(normalized)
     grid = _default_taus([cols]) if taus is None else np.atleast_1d(np.asarray(taus, dtype=float))
-    return _profile(grid, _aggregate_replicates(cols, grid, None, n_resamples, seed), ci_level)
+    return _profile(
+        grid, _aggregate_replicates(cols, grid, None, settings.n_resamples, settings.seed), settings.ci_level
+    )
 
 
 # ---- probability of improvement ----------------------------------------------------------------------------
@@ -292,11 +291,7 @@ class ProbabilityOfImprovement:
 def probability_of_improvement(
     x: ArrayLike | Mapping[str, ArrayLike],
     y: ArrayLike | Mapping[str, ArrayLike],
-    *,
-    direction: str = "max",
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
+    settings: StatsSettings = DEFAULTS,
 ) -> ProbabilityOfImprovement:
     """Average probability of improvement of X over Y across tasks, with its stratified bootstrap CI.
 
@@ -304,9 +299,10 @@ def probability_of_improvement(
     scores (tasks matched by name; a task of only one side is left out). The bootstrap resamples the runs
     of each task within each variant independently (rliable's StratifiedIndependentBootstrap): per chunk,
     per task in order, X's indices then Y's. Any monotone per-task normalization leaves it unchanged.
+    "Above" follows ``settings.direction``; ``settings`` gives the bootstrap's CI level, resamples and seed.
     """
-    check_resampling(ci_level, n_resamples)
-    d = _direction(direction)
+    check_resampling(settings)
+    ci_level, d = settings.ci_level, _direction(settings.direction)
     if isinstance(x, Mapping) and isinstance(y, Mapping):
         names = [str(t) for t in x if t in y]
         xs, ys = _by_task({t: x[t] for t in names}), _by_task({t: y[t] for t in names})
@@ -326,9 +322,9 @@ def probability_of_improvement(
         return ProbabilityOfImprovement(math.nan, _NAN_CI, by_task, ci_level)
     prob = float(np.mean([by_task[t] for t in names if math.isfinite(by_task[t])]))
     sizes = [n for a, b in used for n in (a.size, b.size)]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(settings.seed)
     parts = []
-    for idx in _stratified_indices(rng, sizes, n_resamples):
+    for idx in _stratified_indices(rng, sizes, settings.n_resamples):
         per_task = [_resampled_prob_improvement(idx[2 * k], idx[2 * k + 1], a, b, d) for k, (a, b) in enumerate(used)]
         parts.append(np.mean(per_task, axis=0))
     return ProbabilityOfImprovement(prob, _percentile_ci(np.concatenate(parts), ci_level), by_task, ci_level)
@@ -336,12 +332,10 @@ def probability_of_improvement(
 
 def variant_aggregates(
     normalized: Mapping[str, np.ndarray],
+    settings: StatsSettings = DEFAULTS,
     *,
     taus: ArrayLike | None = None,
     target: float | None = None,
-    ci_level: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
 ) -> tuple[dict[str, SuiteAggregate], dict[str, PerformanceProfile]]:
     """Each variant's aggregates and performance profile from its (runs, tasks) matrix of normalized scores,
     all profiles on one tau grid (default: the range of every variant's scores), from one set of bootstrap
@@ -350,8 +344,8 @@ def variant_aggregates(
     grid = _default_taus(list(cols.values())) if taus is None else np.atleast_1d(np.asarray(taus, dtype=float))
     variants, profiles = {}, {}
     for v, m in normalized.items():
-        rep = _aggregate_replicates(cols[v], grid, target, n_resamples, seed)
+        rep = _aggregate_replicates(cols[v], grid, target, settings.n_resamples, settings.seed)
         n_runs = int(np.isfinite(m).any(axis=1).sum())
-        variants[v] = _aggregate(cols[v], n_runs, rep, target, ci_level)
-        profiles[v] = _profile(grid, rep, ci_level)
+        variants[v] = _aggregate(cols[v], n_runs, rep, target, settings.ci_level)
+        profiles[v] = _profile(grid, rep, settings.ci_level)
     return variants, profiles

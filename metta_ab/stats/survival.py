@@ -36,6 +36,7 @@ from metta_ab.stats._common import _NAN_CI, _as_1d, _check_level, _jsonable, _pa
 from metta_ab.stats.compare import Comparison, _empty_comparison, decide
 from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.power import DEFAULT_POWER
+from metta_ab.stats.settings import DEFAULTS, StatsSettings
 from metta_ab.stats.significance import failure_rate_test, unscored_rate_note
 
 
@@ -52,7 +53,7 @@ def _censored_data(times: np.ndarray, censored: np.ndarray) -> sps.CensoredData:
     return sps.CensoredData(uncensored=times[~censored], right=times[censored])
 
 
-def kaplan_meier(times: ArrayLike, censored: ArrayLike, ci_level: float = 0.95) -> dict[str, Any]:
+def kaplan_meier(times: ArrayLike, censored: ArrayLike, ci_level: float = DEFAULTS.ci_level) -> dict[str, Any]:
     """Kaplan-Meier estimate of P(time to threshold > step), at each distinct step, with its log-log CI.
 
     ``times``: per run, the first step at the threshold, or the last step for a censored run (NaN: a run
@@ -91,7 +92,7 @@ def _first_below_half(steps: np.ndarray, curve: np.ndarray, strictly: bool = Fal
     return float(steps[below[0]]) if below.size else math.inf
 
 
-def detectable_hazard_ratio(events: int, n_treatment: int, n_control: int, alpha: float = 0.05) -> float:
+def detectable_hazard_ratio(events: int, n_treatment: int, n_control: int, alpha: float = DEFAULTS.alpha) -> float:
     """Smallest hazard ratio the two-sided log-rank test detects with 80% power given ``events`` runs that
     reached the threshold: exp((z_{1-alpha/2} + z_power) / sqrt(events p (1 - p))), p the treatment's share
     of the runs [Schoenfeld81]. NaN without events."""
@@ -141,7 +142,7 @@ def cox_hazard_ratio(
     treatment_censored: ArrayLike,
     control: ArrayLike,
     control_censored: ArrayLike,
-    ci_level: float = 0.95,
+    ci_level: float = DEFAULTS.ci_level,
     *,
     treatment_name: str = "treatment",
     control_name: str = "control",
@@ -193,7 +194,7 @@ def cox_hazard_ratio(
     return {"estimate": math.exp(beta), "ci": (math.exp(beta - half), math.exp(beta + half)), "note": None}
 
 
-def time_summary(times: ArrayLike, censored: ArrayLike, ci_level: float = 0.95) -> dict[str, Any]:
+def time_summary(times: ArrayLike, censored: ArrayLike, ci_level: float = DEFAULTS.ci_level) -> dict[str, Any]:
     """JSON-ready description of one variant's times to threshold: counts, KM median with CI, the KM curve
     (as the fraction of runs that had reached the threshold by each step)."""
     t, cens = _observed(times, censored)
@@ -212,14 +213,13 @@ def time_summary(times: ArrayLike, censored: ArrayLike, ci_level: float = 0.95) 
     )
 
 
-def describe_times(
-    times: ArrayLike, censored: ArrayLike, *, ci_level: float = 0.95, n_resamples: int = 10_000, seed: int = 0
-) -> VariantStats:
+def describe_times(times: ArrayLike, censored: ArrayLike, settings: StatsSettings = DEFAULTS) -> VariantStats:
     """A variant's times to threshold: the mean, SD and IQM (and their bootstrap CIs) only when no run is
     censored (else NaN: a censored time is a lower bound); the median is always Kaplan-Meier's."""
     t_all = _as_1d(times)
     cens_all = np.asarray(censored, dtype=bool).reshape(-1)
-    plain = describe(t_all, ci_level=ci_level, n_resamples=n_resamples, seed=seed)
+    ci_level = settings.ci_level
+    plain = describe(t_all, settings)
     summary = time_summary(t_all, cens_all, ci_level)
     km = kaplan_meier(t_all, cens_all, ci_level)
     any_censored = bool(cens_all[~np.isnan(t_all)].any())
@@ -246,10 +246,8 @@ def compare_times(
     treatment_censored: ArrayLike,
     control: ArrayLike,
     control_censored: ArrayLike,
+    settings: StatsSettings = DEFAULTS,
     *,
-    paired: bool = False,
-    alpha: float = 0.05,
-    ci_level: float = 0.95,
     treatment_name: str = "treatment",
     control_name: str = "control",
 ) -> Comparison:
@@ -257,8 +255,10 @@ def compare_times(
 
     ``difference`` is the difference of the Kaplan-Meier medians (NaN when either was not reached); the
     log-rank statistic is positive when the treatment reaches the threshold sooner. The test compares the
-    two groups of runs (it does not use the pairing of seeds).
+    two groups of runs (it does not use the pairing of seeds). Of ``settings`` it uses the design, alpha and the
+    CI level: fewer steps are better whatever its direction says, and its ``min_effect`` does not apply.
     """
+    paired, alpha, ci_level = settings.paired, settings.alpha, settings.ci_level
     _check_level("alpha", alpha)
     t_all, c_all = _as_1d(treatment), _as_1d(control)
     t, t_cens = _observed(t_all, treatment_censored)
