@@ -81,12 +81,28 @@ def agrees_p(token: str, value: float | None) -> bool:
     return float(token) <= value + 1e-12 < float(token) + 0.001
 
 
-def agrees(token: str, value: float | None) -> bool:
+def agrees(token: str, value: float | None, digits: int | None = None) -> bool:
+    """`token` shows `value` (to `digits` significant digits when the format is known: "1" then shows 0.9996
+    but not 1.3)."""
     number = printed(token)
     if number is None or value is None or not math.isfinite(value):
         return number is None and (value is None or not math.isfinite(value))
     shown, slack = number
+    if digits is not None and shown != 0:
+        slack = min(slack, 0.5 * 10.0 ** (math.floor(math.log10(abs(shown))) - digits + 1) * 1.0001)
     return abs(shown - value) <= slack + 1e-12 * abs(value)
+
+
+def agrees_ci(token: str, ci: list[float | None] | None, digits: int = 3) -> bool:
+    """A CI as printed, "[low, high]" or "[-]" for none; an end the test never reaches is unbounded: printed
+    +-inf, null in summary.json."""
+    if token == "[-]":
+        return not ci
+    low, _, high = token.strip("[]").partition(", ")
+    return bool(ci) and all(
+        shown == unbounded if end is None else agrees(shown, end, digits)
+        for shown, end, unbounded in ((low, ci[0], "-inf"), (high, ci[1], "inf"))
+    )
 
 
 ROW = re.compile(
@@ -138,7 +154,69 @@ def check_verdicts(summary: dict) -> None:
             assert not significant and verdict in ("inconclusive", "equivalent"), c
             if verdict == "equivalent":
                 assert c["equivalence_p_adjusted"] < alpha, c
+        check_ci_agrees(c)
     assert (summary["no_verdict"] is None) == all(c["verdict"] != "insufficient data" for c in summary["comparisons"])
+
+
+def check_ci_agrees(c: dict) -> None:
+    """ "better/worse" never beside a CI containing 0, "inconclusive" never beside one excluding it."""
+    if c["difference_ci_method"] == "none" or c["difference_ci"] is None:
+        return
+    low, high = (-math.inf if c["difference_ci"][0] is None else c["difference_ci"][0]), c["difference_ci"][1]
+    holds_zero = low <= 0 <= (math.inf if high is None else high)
+    if c["verdict"] in ("better", "worse"):
+        assert not holds_zero, c
+    elif c["verdict"] == "inconclusive":
+        assert holds_zero, c
+
+
+def verdict_lines(text: str) -> list[str]:
+    """The verdict block's sentences, one per comparison (none when it says "No verdict: <why>")."""
+    block = re.split(r"\nVerdict(?: \(aggregate over tasks\))?:\n", text, maxsplit=1)[1].split("\n\n", 1)[0]
+    if block.startswith("  No verdict: "):
+        return []
+    return [line.strip() for line in block.splitlines() if not line.startswith("  Not every comparison has one")]
+
+
+SENTENCE_P = re.compile(r"\bp(?:=(\d\.\d{3})|(<0\.001))")
+
+
+def check_sentence(c: dict, sentence: str) -> None:
+    """A fixed design's verdict sentence says what summary.json says: verdict, difference, CI (its level, and
+    the Holm adjustment when there is one), p and adjusted p."""
+    t, control = c["treatment"], c["control"]
+    if c["verdict"] == "insufficient data":
+        assert sentence.startswith(f"{t} vs {control}: not enough completed runs"), sentence
+        return
+    head = {
+        "better": f"{t} is better than {control} ",
+        "worse": f"{t} is worse than {control} ",
+        "equivalent": f"{t} and {control} show no meaningful difference",
+        "inconclusive": f"Inconclusive: {t} vs {control} ",
+    }[c["verdict"]]
+    assert sentence.startswith(head), (c["verdict"], sentence)
+    if c["verdict"] in ("better", "worse"):
+        amount = re.search(r" by (\S+?)(?: \((\d+)%\))?[:,]", sentence)
+        assert amount and agrees(amount[1], abs(c["difference"]), 3), sentence
+        pct = c["difference_pct"]
+        assert (amount[2] is None) == (pct is None) and (pct is None or abs(int(amount[2]) - abs(pct)) <= 0.5), sentence
+    diff = re.search(r"difference ([+-]\S+), ", sentence)
+    assert diff and agrees(diff[1], c["difference"], 3), sentence
+    if c["difference_ci_method"] == "none":
+        assert "no CI (none agrees with the rank test)" in sentence, sentence
+    else:
+        ci = re.search(r"(\d+)% CI(?: adjusted for (\d+) comparisons)? (\[[^\]]*\])", sentence)
+        assert ci and int(ci[1]) == round(100 * c["ci_level"]) and agrees_ci(ci[3], c["difference_ci"]), sentence
+        if ci[2]:
+            holm = re.search(r"Holm: at the (\S+)% level", sentence)
+            assert int(ci[2]) == c["family_size"] and holm and agrees(holm[1], 100 * c["difference_ci_level"], 3)
+        else:
+            assert c["difference_ci_level"] == c["ci_level"], sentence
+    p = SENTENCE_P.search(sentence)
+    assert p and agrees_p(p[1] or p[2], c["p_value"]), sentence
+    holm_p = re.search(r"Holm-adjusted p(?:=(\d\.\d{3})|(<0\.001))", sentence)
+    assert (holm_p is not None) == (c["family_size"] >= 2 and c["p_adjusted"] is not None), sentence
+    assert holm_p is None or agrees_p(holm_p[1] or holm_p[2], c["p_adjusted"]), sentence
 
 
 def check_missing_runs(summary: dict, text: str, design: dict) -> None:
@@ -174,6 +252,10 @@ def test_every_number_and_sentence_of_the_report_is_true_of_the_data(design, tmp
         return
     check_numbers(summary, text)
     check_verdicts(summary)
+    sentences = verdict_lines(text)
+    assert sentences or all(c["verdict"] == "insufficient data" for c in summary["comparisons"])
+    for c, sentence in zip(summary["comparisons"], sentences, strict=bool(sentences)):
+        check_sentence(c, sentence)
     if summary["no_verdict"]:
         assert text.splitlines()[1].startswith("NO VERDICT: ")
 
