@@ -12,11 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from experiment_dirs import INTERRUPTED, NO_METRIC, build
+from experiment_dirs import INTERRUPTED, NO_METRIC, build, sweep
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metta_ab.analysis.results import analyze_directory
+from metta_ab.analysis.suite import metric_for
+from metta_ab.definition.errors import ExperimentError
+from metta_ab.definition.experiment import create_experiment
+from metta_ab.plan import job_dir_name
 from metta_ab.report.summary import summary_dict, summary_text
 from metta_ab.text_format import fmt_ordered, fmt_p
 
@@ -97,7 +101,7 @@ def agrees_ci(token: str, ci: list[float | None] | None, digits: int = 3) -> boo
     """A CI as printed, "[low, high]" or "[-]" for none; an end the test never reaches is unbounded: printed
     +-inf, null in summary.json."""
     if token == "[-]":
-        return not ci
+        return not ci or ci == [None, None]
     low, _, high = token.strip("[]").partition(", ")
     return bool(ci) and all(
         shown == unbounded if end is None else agrees(shown, end, digits)
@@ -139,23 +143,27 @@ def check_numbers(summary: dict, text: str) -> None:
 
 
 def check_verdicts(summary: dict) -> None:
-    alpha = summary["alpha"]
     for c in summary["comparisons"]:
-        p, sign, verdict = c["p_adjusted"], c["effect_sign"], c["verdict"]
-        if min(c["n_treatment"], c["n_control"]) < 2 or (c["paired"] and (c["n_pairs"] or 0) < 2):
-            assert verdict == "insufficient data", c
-            continue
-        significant = p is not None and p < alpha and sign not in (0, None)
-        if verdict in ("better", "worse"):
-            assert significant, c
-            improved = sign > 0 if c["direction"] == "max" else sign < 0
-            assert verdict == ("better" if improved else "worse"), c
-        else:
-            assert not significant and verdict in ("inconclusive", "equivalent"), c
-            if verdict == "equivalent":
-                assert c["equivalence_p_adjusted"] < alpha, c
-        check_ci_agrees(c)
+        check_verdict(c, summary["alpha"])
     assert (summary["no_verdict"] is None) == all(c["verdict"] != "insufficient data" for c in summary["comparisons"])
+
+
+def check_verdict(c: dict, alpha: float) -> None:
+    """A fixed-sample verdict agrees with its (Holm-adjusted) p, its sign and its CI."""
+    p, sign, verdict = c["p_adjusted"], c["effect_sign"], c["verdict"]
+    if min(c["n_treatment"], c["n_control"]) < 2 or (c["paired"] and (c["n_pairs"] or 0) < 2):
+        assert verdict == "insufficient data", c
+        return
+    significant = p is not None and p < alpha and sign not in (0, None)
+    if verdict in ("better", "worse"):
+        assert significant, c
+        improved = sign > 0 if c["direction"] == "max" else sign < 0
+        assert verdict == ("better" if improved else "worse"), c
+    else:
+        assert not significant and verdict in ("inconclusive", "equivalent"), c
+        if verdict == "equivalent":
+            assert c["equivalence_p_adjusted"] < alpha, c
+    check_ci_agrees(c)
 
 
 def check_ci_agrees(c: dict) -> None:
@@ -298,3 +306,211 @@ def test_the_audit_finds_a_wrong_number(tmp_path):
     with pytest.raises(AssertionError):
         check_numbers(summary, text.replace(row, row.replace(" +1.83 ", " +1.93 ")))
     assert " +1.83 " in row
+
+
+# --- suites and sequential designs: directories made by the sweeper's own plan, ledger and look loop -----------
+
+TEMPLATE = "eval/{task}/score"
+NO_TASK = "no task"  # a template's run: completed, some of its tasks' scores left out
+CELL = re.compile(r"\[[^\]]*\]|\S+")  # a table cell: a CI "[low, high]" or a word
+
+
+def table_after(text: str, title: str) -> list[list[str]]:
+    """The rows (as cells) of the table below the line that starts with `title`, up to the first line that is
+    not a row (blank, or prose such as "Stopped at look ...")."""
+    lines = text.split("\n" + title, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("----")) + 1
+    rows = []
+    for line in lines[start:]:
+        if not line.strip() or (not line[0].isspace() and line.startswith(("Stopped at", "Not finished", "p of "))):
+            break
+        rows.append(CELL.findall(line))
+    return rows
+
+
+@st.composite
+def job_outcomes(draw: st.DrawFn, suite: str | None, variants: list[str], tasks: list[str], runs: int) -> dict:
+    """What each job does, (variant, task or None, run) -> a score ({metric: score} for a template's run), a
+    failure, an interruption, no metric; rare or frequent trouble, or none."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = draw(st.sampled_from(["normal", "skewed"]))
+    scale = {t: draw(st.sampled_from([1e-2, 1.0, 300.0])) for t in tasks}
+    shift = {v: 0.0 if v == variants[0] else draw(st.sampled_from([0.0, 1.0, 4.0])) for v in variants}
+    calm = draw(st.sampled_from([None, 40, 8]))  # scores per trouble
+    troubles = [None, INTERRUPTED, NO_METRIC, *[NO_TASK] * (suite == "template")]
+    ending = st.sampled_from(["score"] * (calm or 1) + (troubles if calm else []))
+    noise = {"normal": rng.normal, "skewed": lambda size: rng.lognormal(0, 1.0, size) - 1.6}[shape]
+    outcomes: dict[tuple[str, str | None, int], object] = {}
+    for v in variants:
+        values = {t: scale[t] * (10 + shift[v] + noise(size=runs)) for t in tasks}
+        for i in range(1, runs + 1):
+            if suite == "tasks":
+                for t in tasks:
+                    end = draw(ending)
+                    outcomes[v, t, i] = float(values[t][i - 1]) if end == "score" else end
+                continue
+            end = draw(ending)
+            if suite is None:
+                outcomes[v, None, i] = float(values[tasks[0]][i - 1]) if end == "score" else end
+            elif end in ("score", NO_TASK):
+                left_out = {t for t in tasks if end == NO_TASK and draw(st.booleans())}
+                outcomes[v, None, i] = {
+                    metric_for(TEMPLATE, t): float(values[t][i - 1]) for t in tasks if t not in left_out
+                }
+            else:
+                outcomes[v, None, i] = end
+    return outcomes, scale
+
+
+@st.composite
+def swept_designs(draw: st.DrawFn, sequential: bool) -> dict:
+    """A fixed suite, or a sequential design (plain or a suite of either kind): the experiment and its jobs."""
+    suite = draw(st.sampled_from(["template", "tasks", *[None] * sequential]))
+    variants = [f"v{v}" for v in range(draw(st.integers(2, 3)))]
+    tasks = [f"t{k}" for k in range(draw(st.integers(2, 3)))] if suite else ["score"]
+    builder = create_experiment("generated", "generated by the audit")
+    for v in variants:
+        builder.add_variant(name=v)
+    for t in tasks * (suite == "tasks"):
+        builder.add_task(t)
+    if sequential:
+        schedule = draw(st.sampled_from([(6, 2), (6, 3), (8, 4), (10, 5), (15, 5)]))
+        builder.set_sequential(*schedule, spending=draw(st.sampled_from(["hsd:0", "obrien-fleming", "pocock"])))
+        runs = schedule[0]
+    else:
+        runs = draw(st.integers(3, 6))
+        builder.set_runs_per_variant(runs)
+    declared = suite is not None and draw(st.booleans())
+    outcomes, scale = draw(job_outcomes(suite, variants, tasks, runs))
+    builder.set_metric(
+        TEMPLATE if suite == "template" else "score",
+        draw(st.sampled_from(["max", "min"])),
+        min_effect=draw(st.sampled_from([None, 0.5, 3.0])) if sequential and suite is None else None,
+        normalize={t: (0.0, 20.0 * scale[t]) for t in tasks} if declared else None,
+        target=draw(st.sampled_from([None, 0.5])) if declared else None,
+    )
+    paired = draw(st.booleans())
+    return {"suite": suite, "tasks": tasks, "outcomes": outcomes, "paired": paired, "builder": builder, "runs": runs}
+
+
+def swept(design: dict, scratch: Path) -> tuple[dict, str, Path]:
+    """The directory a sweep of `design` leaves, analyzed as `metta-ab analyze` does: summary.json and .txt."""
+    experiment = design["builder"].build()
+    experiment.analysis.n_resamples = 200
+    root = sweep(scratch / "exp", experiment, lambda *job: design["outcomes"][job], paired=design["paired"])
+    results = analyze_directory(root)
+    results.reanalysis = None  # as the sweep's own report
+    return summary_dict(results), summary_text(results), root
+
+
+def launched(design: dict, root: Path) -> dict[tuple[str, str | None, int], object]:
+    """What each job the sweep launched did (a job directory exists); a suite's template runs under each task."""
+    jobs = {}
+    for (variant, task, index), outcome in design["outcomes"].items():
+        if (root / job_dir_name(variant, index, task)).is_dir():
+            jobs[variant, task, index] = outcome
+    return jobs
+
+
+def unscored(outcome: object, task: str | None) -> str | None:
+    """Why a job has no score (on `task`), in the report's words; None when it has one."""
+    if outcome is None or outcome is INTERRUPTED:
+        return MISSING[outcome]
+    if outcome is NO_METRIC or (isinstance(outcome, dict) and metric_for(TEMPLATE, task or "") not in outcome):
+        return "reported no value"
+    return None
+
+
+def check_words(summary: dict, text: str, reasons: set[str]) -> None:
+    """No sentence of the verdict or the warnings names a reason for missing data that the data do not have."""
+    words = "\n".join(verdict_lines(text)) + text.partition("\nWarnings:\n")[2]
+    said = {
+        "failed": re.search(r"\bfailed\b", words),
+        "interrupted": "interrupted" in words,
+        "reported no value": re.search(r"reported no (value|score)", words),
+        NOT_RUN: NOT_RUN in words,
+    }
+    assert not [reason for reason, found in said.items() if found and reason not in reasons], (reasons, words)
+
+
+def check_suite(summary: dict, text: str, design: dict, root: Path) -> None:
+    """The aggregate, P(T>C) and per-task tables show summary.json's numbers; the per-task scores are the data's,
+    and every task score missing is listed with the reason the data have."""
+    agg = summary["aggregate"]
+    jobs = launched(design, root)
+    gap = agg["settings"]["target"] is not None
+    names = ["iqm", "mean", "median", *["optimality_gap"] * gap]
+    rows = {row[0]: row[1:] for row in table_after(text, "Aggregate over tasks x runs")}
+    assert sorted(rows) == sorted(agg["variants"]), rows
+    for variant, a in agg["variants"].items():
+        cells = rows[variant]
+        assert len(cells) == 2 * len(names), cells
+        for k, name in enumerate(names):
+            assert agrees(cells[2 * k], a[name], 3) and agrees_ci(cells[2 * k + 1], a[f"{name}_ci"]), (name, cells)
+    rows = {row[0]: row[1:] for row in table_after(text, "treatment              P(T>C) over tasks")}
+    for c in agg["comparisons"]:
+        assert agrees(rows[c["treatment"]][0], c["prob_improvement"], 3), rows
+        assert agrees_ci(rows[c["treatment"]][1], c["prob_improvement_ci"]), rows
+    rows = {(row[0], row[1]): row[2:] for row in table_after(text, "Per task (raw scores")}
+    expected_missing: dict[str, set[tuple[str, int]]] = {}
+    silent: dict[str, set[str]] = {}
+    for task, analysis in summary["tasks"].items():
+        for c in analysis["comparisons"]:
+            difference, ci, test, p, p_adjusted, *verdict = rows[task, c["treatment"]]
+            assert agrees(difference, c["difference"], 3), (task, difference, c["difference"])
+            assert agrees_ci(ci, c["difference_ci"]), (task, ci, c["difference_ci"], c["difference_ci_method"])
+            assert agrees_p(p, c["p_value"]) and agrees_p(p_adjusted, c["p_adjusted"]), (task, c)
+            assert test == c["test"] and " ".join(verdict) == c["verdict"], (task, c)
+            check_verdict(c, summary["alpha"])
+        for variant, values in analysis["values"].items():
+            for index, value in enumerate(values, 1):
+                job = (variant, task if design["suite"] == "tasks" else None, index)
+                outcome = jobs.get(job, "not run")
+                why = "not run" if outcome == "not run" else unscored(outcome, task)
+                if why is None:
+                    reported = outcome[metric_for(TEMPLATE, task)] if isinstance(outcome, dict) else outcome
+                    assert value == reported, (job, value, reported)
+                    continue
+                assert value is None, (job, value)
+                expected_missing.setdefault(task, set()).add((variant, index))
+                if why == "reported no value":
+                    silent.setdefault(task, set()).add(job_dir_name(job[0], index, job[1]))
+    assert {t: {tuple(gap) for gap in gaps} for t, gaps in agg["missing"].items()} == expected_missing
+    assert {t: set(job_dirs) for t, job_dirs in summary["missing_task_scores"].items()} == silent
+    for task, job_dirs in silent.items():
+        assert f"task {task!r}: {len(job_dirs)} completed run(s) reported no score for it" in text, task
+    assert [c["verdict"] for c in agg["comparisons"]] == [c["verdict"] for c in summary["comparisons"]]
+    reasons = {unscored(o, t) for (_, t, _), o in jobs.items() for t in ([t] if t else design["tasks"])}
+    check_words(summary, text, reasons - {None})
+
+
+def check_no_control_score(error: str, design: dict, root: Path) -> None:
+    """A suite normalized by the control's task means cannot be aggregated when the control has no score on a
+    task: the error names such a task."""
+    found = re.fullmatch(r"the suite cannot be aggregated: task '(\w+)': the control '(\w+)' has no score, .*", error)
+    assert found and "\n" not in error, error
+    task, control = found.groups()
+    jobs = launched(design, root)
+    assert all(unscored(o, task) for (v, t, _), o in jobs.items() if v == control and t in (task, None)), error
+
+
+SLOW_EXAMPLES = [HealthCheck.too_slow, HealthCheck.data_too_large]
+SUITES = settings(max_examples=40, deadline=None, suppress_health_check=SLOW_EXAMPLES)
+
+
+@SUITES
+@given(design=swept_designs(sequential=False))
+def test_every_number_and_sentence_of_a_suite_report_is_true_of_the_data(design, tmp_path_factory):
+    """Both kinds of suite, fixed design: the aggregate and per-task tables, the aggregate verdict (its p and
+    its CI), and the sentences about missing task scores."""
+    scratch = tmp_path_factory.mktemp("suite")
+    try:
+        summary, text, root = swept(design, scratch)
+    except ExperimentError as error:  # the sweep's one line, and its reason is the data's
+        check_no_control_score(str(error), design, scratch / "exp")
+        return
+    check_suite(summary, text, design, root)
+    check_numbers(summary, text)
+    check_verdicts(summary)
+    for c, sentence in zip(summary["comparisons"], verdict_lines(text), strict=False):
+        check_sentence(c, sentence)
