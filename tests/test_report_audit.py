@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from experiment_dirs import INTERRUPTED, NO_METRIC, build, sweep
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from metta_ab.analysis.results import analyze_directory
@@ -336,7 +336,7 @@ def job_outcomes(draw: st.DrawFn, suite: str | None, variants: list[str], tasks:
     shape = draw(st.sampled_from(["normal", "skewed"]))
     scale = {t: draw(st.sampled_from([1e-2, 1.0, 300.0])) for t in tasks}
     shift = {v: 0.0 if v == variants[0] else draw(st.sampled_from([0.0, 1.0, 4.0])) for v in variants}
-    calm = draw(st.sampled_from([None, 40, 8]))  # scores per trouble
+    calm = draw(st.sampled_from([None, 200, 30]))  # scores per trouble
     troubles = [None, INTERRUPTED, NO_METRIC, *[NO_TASK] * (suite == "template")]
     ending = st.sampled_from(["score"] * (calm or 1) + (troubles if calm else []))
     noise = {"normal": rng.normal, "skewed": lambda size: rng.lognormal(0, 1.0, size) - 1.6}[shape]
@@ -514,3 +514,137 @@ def test_every_number_and_sentence_of_a_suite_report_is_true_of_the_data(design,
     check_verdicts(summary)
     for c, sentence in zip(summary["comparisons"], verdict_lines(text), strict=False):
         check_sentence(c, sentence)
+
+
+LOOK_SENTENCE = re.compile(
+    r"decided at look (\d+) of (\d+) \((\d+) runs per variant\), (?:paired|Welch) t = (\S+), p = (\S+)(?: \([^)]*\))?"
+    r" < (\S+) \(the look's boundary\)"
+)
+FIXED_SAMPLE = re.compile(r" Difference (\S+) (\[[^\]]*\]) over the runs used \((\d+(?:\.\d+)?)% fixed-sample CI")
+
+
+def check_looks_table(seq: dict, text: str) -> None:
+    """One row per look and comparison still open there: summary.json's numbers, and the p and the boundary
+    printed in their true order."""
+    expected = [
+        (look, c) for look in seq["looks"] for c in look["comparisons"] if c["decided_at"] in (None, look["look"])
+    ]
+    rows = table_after(text, "look runs/variant") if expected else []
+    assert len(rows) == len(expected), rows
+    for row, (look, c) in zip(rows, expected, strict=True):
+        number, runs, treatment, difference, t, p, boundary, decision = row
+        assert (int(number), int(runs), treatment) == (look["look"], look["runs_per_variant"], c["treatment"]), row
+        assert decision == c["decision"] and agrees(difference, c["difference"], 3) and agrees(t, c["statistic"], 3)
+        assert agrees(p, c["p"]) and agrees(boundary, c["level"]), (row, c)
+        if c["p"] is not None and c["level"] is not None:
+            assert (float(p) < float(boundary)) == (c["p"] < c["level"]), (row, c)
+
+
+def check_stop(seq: dict, text: str, runs_used: dict[str, int], jobs_per_run: int) -> None:
+    """ "Stopped at look k of K (why)", the runs used and saved (as the job directories count them), or "Not
+    finished"; the estimate note only after an early stop."""
+    design = seq["design"]
+    looks, used = len(seq["looks"]), ", ".join(f"{v} {n}" for v, n in runs_used.items())
+    assert seq["runs_used"] == runs_used and seq["looks_done"] == looks and seq["jobs_per_run"] == jobs_per_run
+    total = design["max_runs_per_variant"] * len(runs_used)
+    if seq["stopped"]:
+        saved = total - sum(runs_used.values())
+        assert seq["runs_saved"] == saved and seq["jobs_saved"] == saved * jobs_per_run and seq["max_runs"] == total
+        jobs = f" ({saved * jobs_per_run} of {total * jobs_per_run} jobs: a run is {jobs_per_run} jobs, one per task)"
+        assert (
+            f"Stopped at look {looks} of {design['looks']} ({seq['reason']}). Runs used per variant: {used} of "
+            f"{design['max_runs_per_variant']}; {saved} of {total} runs saved{jobs * (jobs_per_run > 1)}.\n"
+        ) in text
+        assert seq["reason"] == seq["looks"][-1]["reason"] != "continue"
+    else:
+        assert f"Not finished: {looks} of {design['looks']} looks decided (runs so far: {used})." in text
+        assert seq["runs_saved"] == 0 and not (seq["looks"] and seq["looks"][-1]["stop"])
+    early = seq["stopped"] and looks < design["looks"]
+    assert ("\nNote: the experiment stopped early;" in text) == early == (seq["estimate_note"] is not None)
+
+
+def check_look_sentence(c: dict, sentence: str, seq: dict) -> None:
+    """The verdict sentence names the look that decided (summary.json's), and what it says of p and the
+    boundary is true of the numbers."""
+    t, design = c["treatment"], seq["design"]
+    if not seq["looks"]:
+        assert sentence == f"{t} vs {c['control']}: not decided yet (no look has been decided).", sentence
+        return
+    last = next(x for x in seq["looks"][-1]["comparisons"] if x["treatment"] == t)
+    at = last["decided_at"] or len(seq["looks"])
+    deciding = next(x for x in seq["looks"][at - 1]["comparisons"] if x["treatment"] == t)
+    assert c["verdict"] == (last["decision"] if last["decision"] != "continue" else "inconclusive"), (c, last)
+    note = f"the verdict is the sequential design's (decided at look {at});"
+    assert any(w.startswith(note) for w in c["warnings"]) or last["decision"] == "continue", c["warnings"]
+    if last["decision"] in ("better", "worse"):
+        found = LOOK_SENTENCE.search(sentence)
+        assert sentence.startswith(f"{t} is {last['decision']} than ") and found, sentence
+        look, looks, runs, statistic, p, boundary = found.groups()
+        assert (int(look), int(looks), int(runs)) == (at, design["looks"], design["runs_at_look"][at - 1]), sentence
+        assert agrees(statistic, deciding["statistic"], 3) and agrees(p, deciding["p"]), (sentence, deciding)
+        assert agrees(boundary, deciding["level"]) and float(p) < float(boundary), (sentence, deciding)
+        assert deciding["p"] < deciding["level"], deciding  # the sentence's "<" is true of the numbers
+    elif last["decision"] == "equivalent":
+        found = re.search(r"TOST p = (\S+) < (\S+)\.", sentence)
+        assert found and agrees(found[1], deciding["tost_p"]) and agrees(found[2], deciding["level"]), sentence
+        assert deciding["tost_p"] < deciding["level"], deciding
+    elif last["decision"] == "continue":
+        assert sentence.startswith(f"{t} vs {c['control']} on ") and f"not decided yet after look {at} (" in sentence
+        return
+    else:
+        found = re.search(r"p = (\S+?)(?: \([^)]*\))?, not below the last boundary (\S+?)\.", sentence)
+        assert sentence.startswith("Inconclusive: ") and f"after all {design['looks']} looks" in sentence, sentence
+        assert found and agrees(found[1], deciding["p"]) and agrees(found[2], deciding["level"]), sentence
+        assert not deciding["p"] < deciding["level"], deciding
+    estimate = FIXED_SAMPLE.search(sentence)
+    assert estimate and agrees(estimate[1], c["difference"], 3) and agrees_ci(estimate[2], c["difference_ci"])
+    assert agrees(estimate[3], 100 * c["difference_ci_level"], 3), (sentence, c["difference_ci_level"])
+    holm = f"fixed-sample CI, Holm-adjusted for {c['family_size']} comparisons" in sentence
+    assert holm == (c["difference_ci_level"] != c["ci_level"]), sentence
+    assert ("; the early stop overstates it" in sentence) == (at < design["looks"]), sentence
+    adjusted = seq["early_stop_estimates"].get(t)
+    found = re.search(r"Adjusted for the early stop: (\S+) (\[[^\]]*\]) \(median-unbiased, (\d+)% CI", sentence)
+    assert (found is None) == (adjusted is None), sentence
+    if adjusted:
+        assert adjusted["look"] == at and agrees(found[1], adjusted["median_unbiased"], 3), (sentence, adjusted)
+        assert agrees_ci(found[2], adjusted["ci"]) and int(found[3]) == round(100 * adjusted["ci_level"])
+
+
+def runs_launched(design: dict, root: Path) -> dict[str, int]:
+    """Runs per variant the sweep launched, as its job directories show."""
+    runs = Counter(variant for variant, _, index in launched(design, root))
+    return {
+        v: runs[v] // (len(design["tasks"]) if design["suite"] == "tasks" else 1)
+        for v in dict.fromkeys(variant for variant, _, _ in design["outcomes"])
+    }
+
+
+SEQUENTIAL = settings(max_examples=40, deadline=None, suppress_health_check=SLOW_EXAMPLES)
+
+
+@SEQUENTIAL
+@given(design=swept_designs(sequential=True))
+def test_every_number_and_sentence_of_a_sequential_report_is_true_of_the_data(design, tmp_path_factory):
+    """Sequential designs, plain and suites of both kinds, with looks decided by the sweeper's own loop (early
+    stops, equivalence stops, treatments decided before the others, looks left undecided by a failed or
+    interrupted run): the looks table, the stop, the runs used and saved, and each verdict sentence."""
+    scratch = tmp_path_factory.mktemp("sequential")
+    try:
+        summary, text, root = swept(design, scratch)
+    except ExperimentError as error:
+        check_no_control_score(str(error), design, scratch / "exp")
+        return
+    seq = summary["sequential"]
+    event(f"{seq['reason']} after {len(seq['looks'])} of {seq['design']['looks']} looks")
+    event(", ".join(sorted({c["decision"] for look in seq["looks"] for c in look["comparisons"]})) or "no look")
+    jobs_per_run = len(design["tasks"]) if design["suite"] == "tasks" else 1
+    check_stop(seq, text, runs_launched(design, root), jobs_per_run)
+    if design["suite"]:
+        check_suite(summary, text, design, root)
+    if not summary["comparisons"]:
+        return
+    check_numbers(summary, text)
+    check_looks_table(seq, text)
+    sentences = verdict_lines(text)
+    for c, sentence in zip(summary["comparisons"], sentences, strict=bool(sentences)):
+        check_look_sentence(c, sentence, seq)

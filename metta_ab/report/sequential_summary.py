@@ -99,11 +99,12 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
     method = "" if look.p_method == T_DISTRIBUTION else f" ({look.p_method})"
     p, boundary = fmt_ordered(look.p, look.level)
     evidence = f"{test} = {fmt_num(look.statistic, 3)}, p = {p}{method}"
-    level = round(c.ci_level * 100)
+    # the comparisons table's CI, Holm-adjusted beside several treatments: its own level, not ci_level
+    holm = f", Holm-adjusted for {c.family_size} comparisons" if c.difference_ci_level != c.ci_level else ""
     early = "; the early stop overstates it" if at < design.looks else ""
     estimate = (
         f" Difference {fmt_signed(c.difference)} {fmt_ci(c.difference_ci)} over the runs used"
-        f" ({level}% fixed-sample CI{early})."
+        f" ({100 * c.difference_ci_level:.3g}% fixed-sample CI{holm}{early})."
     )
     estimate += _adjusted_text(outcome, c)
     if look.decision in (BETTER, WORSE):
