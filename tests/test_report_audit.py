@@ -648,3 +648,74 @@ def test_every_number_and_sentence_of_a_sequential_report_is_true_of_the_data(de
     sentences = verdict_lines(text)
     for c, sentence in zip(summary["comparisons"], sentences, strict=bool(sentences)):
         check_look_sentence(c, sentence, seq)
+
+
+def known_design(sequential: bool) -> dict:
+    """Two variants, a clear difference: a template suite (fixed), or a plain sequential design that stops at
+    look 1 of 2."""
+    builder = create_experiment("known", "a clear difference").add_variant(name="a").add_variant(name="b")
+    noise = [0.3, -0.2, 0.1, -0.4, 0.2]
+    if sequential:
+        builder.set_sequential(10, 5).set_metric("score")
+        outcomes = {
+            (v, None, i): 10 + 3 * (v == "b") + noise[(i - 1) % 5] * (1 + (v == "b"))
+            for v in "ab"
+            for i in range(1, 11)
+        }
+    else:
+        builder.set_runs_per_variant(5).set_metric(TEMPLATE)
+        outcomes = {
+            (v, None, i): {
+                metric_for(TEMPLATE, t): k * (10 + (v == "b") + noise[i - 1] * (1 + (v == "b")))
+                for k, t in ((1, "x"), (5, "y"))
+            }
+            for v in "ab"
+            for i in range(1, 6)
+        }
+    suite = None if sequential else "template"
+    return {"suite": suite, "tasks": ["x", "y"], "outcomes": outcomes, "paired": True, "builder": builder}
+
+
+def test_the_suite_audit_finds_a_wrong_number(tmp_path):
+    """A changed number in the aggregate table, P(T>C) or the per-task table of summary.txt is caught."""
+    design = known_design(sequential=False)
+    summary, text, root = swept(design, tmp_path)
+    check_suite(summary, text, design, root)
+    aggregate = next(line for line in text.splitlines() if line.startswith("b    "))
+    per_task = next(line for line in text.splitlines() if line.startswith("y   "))
+    wrong = [
+        aggregate.replace(" 1.11 ", " 1.21 "),
+        per_task.replace(" +5 ", " +6 "),
+        per_task.replace("paired_t", "welch   "),
+    ]
+    assert " 1.11 " in aggregate and " +5 " in per_task, (aggregate, per_task)
+    for line, mutated in zip([aggregate, per_task, per_task], wrong, strict=True):
+        with pytest.raises(AssertionError):
+            check_suite(summary, text.replace(line, mutated), design, root)
+
+
+def test_the_sequential_audit_finds_a_wrong_look(tmp_path):
+    """A wrong look, boundary, stop or count in summary.txt is caught."""
+    design = known_design(sequential=True)
+    summary, text, root = swept(design, tmp_path)
+    seq = summary["sequential"]
+    assert seq["reason"] == "decided" and len(seq["looks"]) == 1
+    (c,), (sentence,) = summary["comparisons"], verdict_lines(text)
+    check_look_sentence(c, sentence, seq)
+    check_stop(seq, text, runs_launched(design, root), 1)
+    check_looks_table(seq, text)
+    for wrong in ("decided at look 2 of 2", "p = 0.5 <"):
+        found = re.search(wrong.replace("2 of", r"\d of").replace("0.5", r"\S+"), sentence)
+        assert found, sentence
+        with pytest.raises(AssertionError):
+            check_look_sentence(c, sentence.replace(found[0], wrong), seq)
+    for right, wrong in (
+        ("Stopped at look 1 of 2", "Stopped at look 2 of 2"),
+        ("10 of 20 runs saved", "5 of 20 runs saved"),
+    ):
+        assert right in text
+        with pytest.raises(AssertionError):
+            check_stop(seq, text.replace(right, wrong), runs_launched(design, root), 1)
+    row = table_after(text, "look runs/variant")[0]
+    with pytest.raises(AssertionError):
+        check_looks_table(seq, text.replace(f" {row[5]} ", f" {row[6]} ", 1))
