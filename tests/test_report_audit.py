@@ -1,7 +1,10 @@
 """The report audit: generated experiments (paired and not, 2-4 variants, either direction, a minimum effect or
 none, skewed, tied and scaled scores, failed, interrupted, unreported and not-yet-run runs) analyzed as
 `metta-ab analyze` does. In each, every number summary.txt prints is summary.json's, every verdict agrees with
-its p, and every sentence about missing runs names the reasons the generated data have, and only those."""
+its p and its CI, and every sentence about missing runs names the reasons the generated data have, and only those.
+Suites (a metric template, tasks trained separately) and sequential designs (plain and suites) are swept by the
+sweeper's own plan, ledger and look loop with the launcher replaced (experiment_dirs.sweep), so their looks are
+decided by the real decision code, stop where a real sweep stops, and leave the files a real sweep leaves."""
 
 from __future__ import annotations
 
