@@ -3,10 +3,12 @@ and a verdict sentence that quotes the look's boundary instead of a fixed-sample
 
 from __future__ import annotations
 
+import math
+
 from metta_ab.records.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.report.table import Column, table
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
-from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison, early_stop_estimate
+from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison, early_stop_estimate, sequential_design
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_ordered, fmt_signed
 
@@ -40,7 +42,9 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
             if c.decided_at is not None and c.decided_at < h.look:
                 continue  # decided at an earlier look: no more runs, nothing new to show
             numbers = [fmt_signed(c.difference), fmt_num(c.statistic, 3), *fmt_ordered(c.p, c.level, 3)]
-            rows.append([str(h.look), str(h.runs_per_variant), c.treatment, *numbers, c.decision])
+            crossed = _crossing(outcome, c.treatment, h.look)[0] if c.decided_at == h.look else h.look
+            decision = c.decision if crossed == h.look else f"{c.decision} (look {crossed}'s p)"
+            rows.append([str(h.look), str(h.runs_per_variant), c.treatment, *numbers, decision])
     lines += table(columns, rows)
     methods = {h.look: c.p_method for h in outcome.history for c in h.comparisons if c.decided_at in (None, h.look)}
     if set(methods.values()) - {T_DISTRIBUTION}:
@@ -73,6 +77,26 @@ def _decided_at(outcome: SequentialOutcome, treatment: str) -> LookComparison:
     return next(c for c in outcome.history[last.decided_at - 1].comparisons if c.treatment == treatment)
 
 
+def _crossing(outcome: SequentialOutcome, treatment: str, at: int) -> tuple[int, LookComparison, float]:
+    """For a comparison decided at look `at`: the look whose p crossed its boundary, its comparison and that
+    boundary. Mostly look `at` itself; but once another comparison's rejection frees its share of alpha, the
+    Holm procedure tests an open comparison again at every look so far (`decide_look`), so it may be decided by
+    an earlier look's p below that look's boundary at the freed level, with its own p above the current one."""
+    path = [next(c for c in h.comparisons if c.treatment == treatment) for h in outcome.history[:at]]
+    deciding, design = path[-1], outcome.design
+    if deciding.p < deciding.level:
+        return at, deciding, deciding.level
+    m = len(outcome.history[at - 1].comparisons)
+    for rejected in range(m):  # the level the deciding pass used is that of alpha / (m - rejected)
+        freed = sequential_design(
+            design.max_runs_per_variant, design.runs_per_look, design.alpha / (m - rejected), design.spending
+        ).nominal_p
+        if math.isclose(freed[at - 1], deciding.level, rel_tol=1e-9):
+            look = next((j for j, c in enumerate(path, 1) if c.p < freed[j - 1]), at)
+            return look, path[look - 1], freed[look - 1]
+    return at, deciding, deciding.level
+
+
 def _adjusted_text(outcome: SequentialOutcome, c: Comparison) -> str:
     """For a comparison decided before the last look: its median-unbiased difference and CI (else nothing)."""
     adjusted = early_stop_estimate(outcome.history, c.treatment, outcome.design, c.ci_level)
@@ -99,17 +123,28 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
     method = "" if look.p_method == T_DISTRIBUTION else f" ({look.p_method})"
     p, boundary = fmt_ordered(look.p, look.level)
     evidence = f"{test} = {fmt_num(look.statistic, 3)}, p = {p}{method}"
-    level = round(c.ci_level * 100)
+    # the comparisons table's CI, Holm-adjusted beside several treatments: its own level, not ci_level
+    holm = f", Holm-adjusted for {c.family_size} comparisons" if c.difference_ci_level != c.ci_level else ""
     early = "; the early stop overstates it" if at < design.looks else ""
     estimate = (
         f" Difference {fmt_signed(c.difference)} {fmt_ci(c.difference_ci)} over the runs used"
-        f" ({level}% fixed-sample CI{early})."
+        f" ({100 * c.difference_ci_level:.3g}% fixed-sample CI{holm}{early})."
     )
     estimate += _adjusted_text(outcome, c)
     if look.decision in (BETTER, WORSE):
+        crossed, evidence_look, bound = _crossing(outcome, c.treatment, at)
+        if crossed == at:
+            return (
+                f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where}, {evidence} < "
+                f"{boundary} (the look's boundary).{estimate}"
+            )
+        p, boundary = fmt_ordered(evidence_look.p, bound)
+        method = "" if evidence_look.p_method == T_DISTRIBUTION else f" ({evidence_look.p_method})"
         return (
-            f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where}, {evidence} < "
-            f"{boundary} (the look's boundary).{estimate}"
+            f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where} by the Holm procedure, "
+            f"once the comparisons decided before it freed their share of alpha: at look {crossed} "
+            f"({design.runs_at_look[crossed - 1]} runs per variant) {test} = {fmt_num(evidence_look.statistic, 3)}, "
+            f"p = {p}{method} < {boundary} (look {crossed}'s boundary at the freed level).{estimate}"
         )
     if look.decision == EQUIVALENT:
         tost_p, boundary = fmt_ordered(look.tost_p, look.level)
