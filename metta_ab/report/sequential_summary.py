@@ -3,12 +3,10 @@ and a verdict sentence that quotes the look's boundary instead of a fixed-sample
 
 from __future__ import annotations
 
-import math
-
 from metta_ab.records.looks import ESTIMATE_NOTE, SequentialOutcome
 from metta_ab.report.table import Column, table
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
-from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison, early_stop_estimate, sequential_design
+from metta_ab.stats.sequential import T_DISTRIBUTION, LookComparison, crossing, early_stop_estimate
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
 from metta_ab.text_format import fmt_ci, fmt_num, fmt_ordered, fmt_signed
 
@@ -42,7 +40,8 @@ def look_rows(outcome: SequentialOutcome) -> list[str]:
             if c.decided_at is not None and c.decided_at < h.look:
                 continue  # decided at an earlier look: no more runs, nothing new to show
             numbers = [fmt_signed(c.difference), fmt_num(c.statistic, 3), *fmt_ordered(c.p, c.level, 3)]
-            crossed = _crossing(outcome, c.treatment, h.look)[0] if c.decided_at == h.look else h.look
+            decided_here = c.decided_at == h.look
+            crossed = crossing(outcome.history, c.treatment, h.look, design)[0] if decided_here else h.look
             decision = c.decision if crossed == h.look else f"{c.decision} (look {crossed}'s p)"
             rows.append([str(h.look), str(h.runs_per_variant), c.treatment, *numbers, decision])
     lines += table(columns, rows)
@@ -75,26 +74,6 @@ def _decided_at(outcome: SequentialOutcome, treatment: str) -> LookComparison:
     if last.decided_at is None:
         return last
     return next(c for c in outcome.history[last.decided_at - 1].comparisons if c.treatment == treatment)
-
-
-def _crossing(outcome: SequentialOutcome, treatment: str, at: int) -> tuple[int, LookComparison, float]:
-    """For a comparison decided at look `at`: the look whose p crossed its boundary, its comparison and that
-    boundary. Mostly look `at` itself; but once another comparison's rejection frees its share of alpha, the
-    Holm procedure tests an open comparison again at every look so far (`decide_look`), so it may be decided by
-    an earlier look's p below that look's boundary at the freed level, with its own p above the current one."""
-    path = [next(c for c in h.comparisons if c.treatment == treatment) for h in outcome.history[:at]]
-    deciding, design = path[-1], outcome.design
-    if deciding.p < deciding.level:
-        return at, deciding, deciding.level
-    m = len(outcome.history[at - 1].comparisons)
-    for rejected in range(m):  # the level the deciding pass used is that of alpha / (m - rejected)
-        freed = sequential_design(
-            design.max_runs_per_variant, design.runs_per_look, design.alpha / (m - rejected), design.spending
-        ).nominal_p
-        if math.isclose(freed[at - 1], deciding.level, rel_tol=1e-9):
-            look = next((j for j, c in enumerate(path, 1) if c.p < freed[j - 1]), at)
-            return look, path[look - 1], freed[look - 1]
-    return at, deciding, deciding.level
 
 
 def _adjusted_text(outcome: SequentialOutcome, c: Comparison) -> str:
@@ -132,7 +111,7 @@ def sequential_verdict_sentence(c: Comparison, outcome: SequentialOutcome, metri
     )
     estimate += _adjusted_text(outcome, c)
     if look.decision in (BETTER, WORSE):
-        crossed, evidence_look, bound = _crossing(outcome, c.treatment, at)
+        crossed, evidence_look, bound = crossing(outcome.history, c.treatment, at, design)
         if crossed == at:
             return (
                 f"{c.treatment} is {look.decision} than {c.control} on {metric}: decided {where}, {evidence} < "

@@ -434,6 +434,14 @@ def _test(t: np.ndarray, c: np.ndarray, paired: bool, min_effect: float | None, 
     return _LookTest(int(tf.size), int(cf.size), diff, res["statistic"], res["df"], p, tp, method)
 
 
+def holm_nominal_p(design: SequentialDesign, comparisons: int, rejected: int) -> tuple[float, ...]:
+    """Each look's nominal level for an open comparison once `rejected` of `comparisons` are rejected: the design
+    at alpha / (comparisons - rejected), the share of alpha Holm's step-down leaves it [MaurerBretz13]."""
+    return sequential_design(
+        design.max_runs_per_variant, design.runs_per_look, design.alpha / (comparisons - rejected), design.spending
+    ).nominal_p
+
+
 def decide_look(
     scores: Mapping[str, ArrayLike],
     design: SequentialDesign,
@@ -473,9 +481,7 @@ def decide_look(
     p_hist = {v: [next(c.p for c in h.comparisons if c.treatment == v) for h in history] for v in treatments}
 
     def nominal(j: int, rejected: int) -> float:
-        return sequential_design(
-            design.max_runs_per_variant, design.runs_per_look, design.alpha / (m - rejected), design.spending
-        ).nominal_p[j]
+        return holm_nominal_p(design, m, rejected)[j]
 
     strictest = nominal(look - 1, 0)  # before Holm frees any alpha
     tests = {
@@ -527,6 +533,26 @@ def decide_look(
         stop, reason = True, STOP_FUTILITY
     open_variants = tuple([control, *open_t]) if open_t else ()
     return LookDecision(look, n_look, tuple(comps), stop, reason, open_variants)
+
+
+def crossing(
+    history: Sequence[LookDecision], treatment: str, at: int, design: SequentialDesign
+) -> tuple[int, LookComparison, float]:
+    """For a comparison decided at look `at` (better/worse): the look whose p crossed its boundary, its comparison
+    and that boundary. Mostly look `at` itself; but once another comparison's rejection frees its share of alpha,
+    `decide_look` tests an open comparison again at every look so far, so it may be decided by an earlier look's p
+    below that look's boundary at the freed level, with its own p above the current one."""
+    path = [next(c for c in h.comparisons if c.treatment == treatment) for h in history[:at]]
+    deciding = path[-1]
+    if deciding.p < deciding.level:
+        return at, deciding, deciding.level
+    m = len(history[at - 1].comparisons)
+    for rejected in range(m):  # the level the deciding pass used is that of alpha / (m - rejected)
+        freed = holm_nominal_p(design, m, rejected)
+        if math.isclose(freed[at - 1], deciding.level, rel_tol=1e-9):
+            look = next((j for j, c in enumerate(path, 1) if c.p < freed[j - 1]), at)
+            return look, path[look - 1], freed[look - 1]
+    return at, deciding, deciding.level
 
 
 def run_sequential(
