@@ -253,16 +253,14 @@ class AppConfig:
         """Values of another kind than the app's default for the key (a str where the app has a float). An
         untyped config takes them, and the app may convert them or not: said before launch, not refused."""
         scopes = [
-            (f"experiment {experiment.name!r} base config", experiment.base_values),
-            *((f"variant {v.name!r}", v.overrides) for v in experiment.variants),
-            *((f"task {t.name!r}", t.overrides) for t in experiment.tasks),
+            (_Scope(BASE_SCOPE, experiment.name), experiment.base_values),
+            *((_Scope("variant", v.name), v.overrides) for v in experiment.variants),
+            *((_Scope("task", t.name), t.overrides) for t in experiment.tasks),
         ]
         values = [
-            (where, dotted, value)
-            for where, arm_values in scopes
-            for key, value in arm_values.items()
-            for dotted, adds in [normalize_key(key)]
-            if not adds and dotted not in layout.group_keys
+            (scope.where, dotted, value)
+            for scope, arm_values in scopes
+            for dotted, (_, value) in _app_values(arm_values, layout).items()
         ]
         if not values:
             return []
@@ -435,7 +433,7 @@ class _Check:
         self.value_keys = {
             dotted
             for values in (experiment.base_values, *(a.overrides for a in self.arms.values()))
-            for dotted in self._values(values)
+            for dotted in _app_values(values, layout)
         }
         self.injected_keys = set(inject.targets().values())
 
@@ -452,7 +450,7 @@ class _Check:
         return {
             dotted: (scope, key, value)
             for scope, values in self.scopes(arm)
-            for dotted, (key, value) in self._values(values).items()
+            for dotted, (key, value) in _app_values(values, self.layout).items()
         }
 
     def selections(self, arm: tuple[str, str]) -> tuple[str, ...]:
@@ -467,13 +465,16 @@ class _Check:
     def selection_text(self, arm: tuple[str, str]) -> str:
         return ", ".join(self.selections(arm)) or "the app's default options"
 
-    def _values(self, values: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
-        return {
-            dotted: (key, value)
-            for key, value in values.items()
-            for dotted, adds in [normalize_key(key)]
-            if not adds and dotted not in self.layout.group_keys
-        }
+
+def _app_values(values: Mapping[str, Any], layout: AppLayout) -> dict[str, tuple[str, Any]]:
+    """dotted key -> (key as written, value) of the values an experiment sets on keys of the app's config: not
+    the `+` keys it adds, not config-group selections."""
+    return {
+        dotted: (key, value)
+        for key, value in values.items()
+        for dotted, adds in [normalize_key(key)]
+        if not adds and dotted not in layout.group_keys
+    }
 
 
 def _message(error: BaseException) -> str:
