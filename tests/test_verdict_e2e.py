@@ -150,7 +150,7 @@ def test_identical_runs_of_a_variant_with_different_seeds_are_pointed_out(tmp_pa
 experiment = (
     create_experiment("copies")
     .add_variant(name="A", known_scores=[0.5, 0.5, 0.5, 0.5])
-    .add_variant(name="B", known_scores=[0.6, 0.7, 0.65, 0.8])
+    .add_variant(name="B", known_scores=[10001.0, 10004.0, 10002.5, 10006.0])
     .set_runs_per_variant(4)
     .set_metric("score")
     .build()
@@ -163,4 +163,7 @@ experiment = (
     note = "the runs of 'A' (4 runs, each 0.5) scored exactly the same although their seeds differ"
     assert any(w.startswith(note) for w in summary["warnings"]), summary["warnings"]
     assert not any("'B'" in w for w in summary["warnings"] if "scored exactly the same" in w)
-    assert note in result.experiment_dir("copies").joinpath("summary.txt").read_text()
+    text = result.experiment_dir("copies").joinpath("summary.txt").read_text()
+    assert note in text
+    # large scores read whole, in the per-seed list and in the returned values' mean ± SD alike
+    assert "per seed: 10001 10004 10002 10006" in text and "score=10003 ± 2.1" in text

@@ -302,9 +302,9 @@ def _returned_rows(results: ExperimentResults) -> list[str]:
         for name in names:
             values = [float(found[name]) for owner, found in returned if owner == variant.name and name in found]
             if len(values) > 1:
-                cells.append(f"{name}={statistics.fmean(values):.4g} ± {statistics.stdev(values):.2g}")
+                cells.append(f"{name}={fmt_num(statistics.fmean(values))} ± {fmt_num(statistics.stdev(values), 2)}")
             elif values:
-                cells.append(f"{name}={values[0]:.4g}")
+                cells.append(f"{name}={fmt_num(values[0])}")
         lines.append(f"  {variant.name:<22} " + ", ".join(cells))
     return lines
 
