@@ -1,5 +1,5 @@
-"""What the exit status of a sweep (and of `metta-ab run`) means: 0 only with a verdict. The README's table
-of exit statuses is this module."""
+"""What the exit status of a sweep (and of `metta-ab run`) means: 0 only with a verdict. The table of exit
+statuses in docs/failures.md (and the README's summary of it) is this module."""
 
 VERDICT = 0  # every comparison has a verdict
 ERROR = 1  # nothing was launched: the experiment, a setting or the app's config is wrong (the first line says)

@@ -1,4 +1,4 @@
-"""The package layout is the flow (README "Development"): no module of metta_ab imports one that imports it back,
+"""The package layout is the flow (docs/development.md): no module of metta_ab imports one that imports it back,
 directly or through others, and the stages do not either. Every import counts, deferred ones and those only
 for type checking included: a cycle hidden in a function is still two modules that cannot be read apart."""
 

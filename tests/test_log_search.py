@@ -20,7 +20,7 @@ from metta_ab.sources.stray_logs import CLOCK_SLACK_SECONDS, stray_log_files
 
 pytestmark = pytest.mark.hydra_independent  # the analysis of finished runs: CI runs it on one Hydra
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+SOURCES_DOC = Path(__file__).resolve().parent.parent / "docs" / "sources.md"
 
 
 def touch(path: Path, text: str = "") -> Path:
@@ -70,8 +70,8 @@ def test_a_job_directory_wider_than_the_cap_is_searched_shallowest_first_and_say
     assert f"stopped after {MAX_SCANNED_ENTRIES:,} files and directories" in warning and "reader=fn" in warning
 
 
-def test_the_readme_quotes_the_cap_the_code_uses():
-    text = " ".join(README.read_text().split())
+def test_the_docs_quote_the_cap_the_code_uses():
+    text = " ".join(SOURCES_DOC.read_text().split())
     assert f"at most {MAX_SCANNED_ENTRIES:,} files and directories" in text
 
 

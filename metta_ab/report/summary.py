@@ -424,7 +424,7 @@ def _verdict_lines(results: ExperimentResults) -> list[str]:
 
 
 def summary_dict(results: ExperimentResults) -> dict[str, Any]:
-    """The machine-readable summary (documented in the README)."""
+    """The machine-readable summary (documented key by key in docs/results.md)."""
     analysis = results.analysis
     stats_dict = analysis.to_dict() if analysis else {"variants": {}, "comparisons": [], "warnings": []}
     variants = {}

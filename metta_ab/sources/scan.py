@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Files and directories looked at per walk (a job directory, or the directory a sweep was launched from).
-#: The README quotes this number.
+#: docs/sources.md quotes this number.
 MAX_SCANNED_ENTRIES = 20_000
 
 
