@@ -60,11 +60,15 @@ def run_sweep(
     timeout: float = 900,
     env: dict[str, str] | None = None,
     plots: bool = False,
+    wandb_summary: bool = False,
 ) -> SweepResult:
     """`python app.py -m hydra/sweeper=ab ...` started in `cwd` (outside the project, like a user). The plots
-    cost about a second per sweep, so only the tests that look at them draw them (`plots=True`)."""
+    cost about a second per sweep and the W&B summary run about four, so only the tests that look at them
+    make them (`plots=True`, `wandb_summary=True`)."""
     if not plots and not any(o.startswith("ab.plots=") for o in overrides):
         overrides = (*overrides, "ab.plots=false")
+    if not wandb_summary and not any(o.startswith("ab.wandb_summary=") for o in overrides):
+        overrides = (*overrides, "ab.wandb_summary=false")
     return run_app(app, "-m", "hydra/sweeper=ab", *overrides, cwd=cwd, timeout=timeout, env=env)
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
@@ -66,6 +66,9 @@ from metta_ab.records.ledger import (
     recorded_base_seed,
 )
 from metta_ab.records.looks import Looks, completed_per_variant, decision_rule, design_for, runs_needed
+
+if TYPE_CHECKING:
+    from metta_ab.analysis.results import ExperimentResults  # scipy: imported only once there are results
 
 log = logging.getLogger(STATUS_LOGGER)
 
@@ -658,6 +661,8 @@ class ABSweep:
                 looks.save()
             results = analyze_runs(self.experiment, records, self.experiment_dir, self.settings.analysis)
             print(write_report(results, plots=self.settings.plots), end="")
+            if self.settings.wandb_summary and not interrupted:
+                self._write_wandb_summary(results)
         except ExperimentError as error:
             raise ABConfigError(f"the analysis settings are wrong, the runs are kept: {error}") from None
         except KeyboardInterrupt:
@@ -680,6 +685,17 @@ class ABSweep:
         elif results.no_verdict:
             sys.stderr.write(f"[ab] no verdict: {results.no_verdict}\n")
             exit_after_callbacks(exit_status.NO_VERDICT)
+
+    def _write_wandb_summary(self, results: ExperimentResults) -> None:
+        from metta_ab.report.wandb_summary import runs_wandb_target, write_wandb_summary
+
+        target = runs_wandb_target(results)
+        if target is None:  # the runs did not use W&B
+            return
+        log.info("[ab] writing the W&B summary run (wandb in a child process)")
+        line = write_wandb_summary(results, target, self.experiment_dir)
+        if line:
+            log.info(line)
 
     def _failure_message(self, failed: Sequence[RunRecord], total: int) -> str:
         """Each failed run with its error and log; when runs never started, what the launcher said."""

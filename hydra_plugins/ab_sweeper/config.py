@@ -35,6 +35,7 @@ class ABSettings:
     paired_seeds: bool = True  # run i has the same seed in every variant
     progress_interval: float = 1.0  # seconds between progress checks while jobs run
     plots: bool = True
+    wandb_summary: bool = True  # when the runs used W&B: one run (job_type ab-summary) with the verdict beside them
     inject: InjectionKeys = field(default_factory=InjectionKeys)
     # Overrides the experiment's `.set_metric(...)`: ab.analysis.metric=reward ab.analysis.direction=min ...
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)

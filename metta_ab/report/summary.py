@@ -363,20 +363,20 @@ def summary_text(results: ExperimentResults) -> str:
     if suite is not None:  # the aggregate verdict first, then the aggregate and every task
         lines += suite_header(suite)
         per_task = per_task_rows(suite, sequential=results.sequential is not None)
-        lines += ["", *_verdict_lines(results), "", *aggregate_rows(suite), "", *per_task]
+        lines += ["", *verdict_lines(results), "", *aggregate_rows(suite), "", *per_task]
     per_run = " (each run's mean normalized score across tasks)" if suite is not None else ""
     tested = per_run
     if suite is not None and suite.aggregate.normalization.method == "control_mean":  # see stats.suite
         tested = " (run means across tasks, normalized by both variants' per-task means: the test's scale)"
     lines += ["", f"Per variant{per_run}:", *_variant_rows(results)]
     if analysis is None:
-        lines += ["", *_verdict_lines(results)]
+        lines += ["", *verdict_lines(results)]
     if analysis is not None and analysis.comparisons:
         lines += ["", f"Comparisons with the control ({analysis.control}){tested}:", *_comparison_rows(results), ""]
         if results.sequential is not None:
             lines += [*look_rows(results.sequential), ""]
         if suite is None:
-            lines += _verdict_lines(results)
+            lines += verdict_lines(results)
     lines += _returned_rows(results)
     failures = [r for r in results.records if r.status == FAILED and not r.interrupted]
     if failures:
@@ -395,7 +395,8 @@ def summary_text(results: ExperimentResults) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _verdict_lines(results: ExperimentResults) -> list[str]:
+def verdict_lines(results: ExperimentResults) -> list[str]:
+    """summary.txt's Verdict block: a heading, then one sentence per comparison (or why there is none)."""
     analysis, s = results.analysis, results.settings
     if results.no_verdict and (analysis is None or not any(c.verdict != INSUFFICIENT for c in analysis.comparisons)):
         return ["Verdict:", f"  No verdict: {results.no_verdict}"]
