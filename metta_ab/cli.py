@@ -7,6 +7,7 @@ app, `analyze` and `power` work on files alone.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import math
 import os
@@ -75,12 +76,21 @@ def _analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
     return AnalysisSettings(**{k: getattr(args, k, None) for k in names})
 
 
+def installed_version() -> str:
+    """The version of the installed distribution (a source checkout that was never installed says so)."""
+    try:
+        return importlib.metadata.version("metta-ab")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metta-ab",
         description="A/B testing for training runs, through your Hydra app with the ab sweeper.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
@@ -358,7 +368,11 @@ COMMANDS = {"run": _cmd_run, "plan": _cmd_plan, "analyze": _cmd_analyze, "power"
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     overrides = argv[argv.index("--") + 1 :] if "--" in argv else []
-    args = build_parser().parse_args(argv[: len(argv) - len(overrides) - (1 if "--" in argv else 0)])
+    parser = build_parser()
+    args = parser.parse_args(argv[: len(argv) - len(overrides) - (1 if "--" in argv else 0)])
+    if args.command is None:  # bare `metta-ab`: what it can do, not an error
+        parser.print_help()
+        return 0
     args.overrides = overrides
     try:
         status = COMMANDS[args.command](args)
