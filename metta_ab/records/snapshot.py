@@ -291,6 +291,6 @@ def _parallelism(experiment_dir: Path, runs: list[RunState]) -> Parallelism | No
             return Parallelism(value, f"{name} {key}={value}")
     running = sum(r.state == RUNNING for r in runs)
     if running:
-        launcher_name = f"{name} " if name else ""
-        return Parallelism(running, f"assumed: the {running} running now ({launcher_name}sets no number it reads)")
+        said = f"{name} names no number of parallel runs" if name else f"no launcher in {MULTIRUN_YAML}"
+        return Parallelism(running, f"assumed: the {running} running now ({said})")
     return None
