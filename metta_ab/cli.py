@@ -1,4 +1,4 @@
-"""The `metta-ab` command: run, plan, analyze, power.
+"""The `metta-ab` command: run, plan, analyze, status, power.
 
 `run` and `plan --app` go through the Hydra app with the ab sweeper (one engine); `plan` without an
 app, `analyze` and `power` work on files alone.
@@ -7,18 +7,22 @@ app, `analyze` and `power` work on files alone.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
+import json
 import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metta_ab import exit_status
 from metta_ab.definition.errors import ExperimentError
-from metta_ab.definition.experiment import AnalysisSettings
+from metta_ab.definition.experiment import ABExperiment, AnalysisSettings
 from metta_ab.records.ledger import LEDGER_FILE, read_json
+from metta_ab.records.snapshot import PLAN_JSON
 from metta_ab.runner import (
     ABRunError,
     SweepOptions,
@@ -52,6 +56,10 @@ examples:
 """
 
 
+JSON_HELP = "print one JSON document on stdout, {what}; messages go to stderr"
+WATCH_SECONDS = 10.0
+
+
 def _add_analysis_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis settings (override the experiment's set_metric)")
     group.add_argument("--metric", help="primary metric (a key the runs returned or logged)")
@@ -75,12 +83,21 @@ def _analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
     return AnalysisSettings(**{k: getattr(args, k, None) for k in names})
 
 
+def installed_version() -> str:
+    """The version of the installed distribution (a source checkout that was never installed says so)."""
+    try:
+        return importlib.metadata.version("metta-ab")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metta-ab",
         description="A/B testing for training runs, through your Hydra app with the ab sweeper.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
@@ -108,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("experiment", help="experiment file")
     plan.add_argument("--app", help="validate the plan against this Hydra app's config")
+    plan.add_argument("--json", action="store_true", help=JSON_HELP.format(what='{"experiment", "runs": [...]}'))
 
     analyze = commands.add_parser(
         "analyze",
@@ -129,7 +147,31 @@ def build_parser() -> argparse.ArgumentParser:
         "with --wandb and no --wandb-dir, its former meaning: where the group is written",
     )
     analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    analyze.add_argument(
+        "--json", action="store_true", help=JSON_HELP.format(what='{"report_directory", "summary": summary.json}')
+    )
     _add_analysis_flags(analyze)
+
+    status = commands.add_parser(
+        "status",
+        help="where a sweep stands: runs completed, running, failed, pending; errors; ETA",
+        description="Read EXPERIMENT_DIR's records without its lock: it works while the sweep runs, from "
+        "another shell or machine on the same filesystem. Exit status 0 when the directory could be read, "
+        f"{exit_status.USAGE} when it is not an experiment directory.",
+        usage="metta-ab status EXPERIMENT_DIR [--watch [SECONDS]] [--json]",
+    )
+    status.add_argument("experiment_dir", help="the directory a sweep writes (ab_test_results/<name>)")
+    status.add_argument(
+        "--watch",
+        nargs="?",
+        type=float,
+        const=WATCH_SECONDS,
+        metavar="SECONDS",
+        help=f"redraw every SECONDS (default {WATCH_SECONDS:g}) until the sweep ends; Ctrl-C stops it",
+    )
+    status.add_argument(
+        "--json", action="store_true", help="one JSON document on stdout (with --watch: one per line, per redraw)"
+    )
 
     power = commands.add_parser(
         "power",
@@ -187,13 +229,33 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     experiment = load_experiment(args.experiment)
     if args.app is None:
-        print(format_plan(experiment, plan_experiment(experiment, PlanSettings())), end="")
+        runs = plan_experiment(experiment, PlanSettings())
+        if args.json:
+            print(json.dumps({"experiment": experiment.name, "runs": [r.to_dict() for r in runs]}, indent=1))
+            return 0
+        print(format_plan(experiment, runs), end="")
         if experiment.base_defaults:
             print("(base defaults are resolved against the app's config groups when run; pass --app to check)")
         return 0
     args.dry_run, args.output_dir, args.parallel, args.max_parallel = True, "ab_test_results", False, 1
     args.no_retry, args.max_retries, args.verbose = True, 0, False
-    return _cmd_run(args)
+    if not args.json:
+        return _cmd_run(args)
+    return _plan_json_through_app(args, experiment)
+
+
+def _plan_json_through_app(args: argparse.Namespace, experiment: ABExperiment) -> int:
+    """The dry run through the app, its text on stderr, then the plan.json it validated (a directory a sweep ran
+    in keeps its own, which the dry run checked against the definition) on stdout."""
+    app = resolve_app(args.app, experiment, Path(args.experiment.split(":")[0]))
+    options = SweepOptions(dry_run=True, max_retries=0, overrides=tuple(args.overrides))
+    proc = run_sweep_process(sweep_command(app, str(Path(args.experiment).absolute()), options), quiet=True)
+    sys.stderr.write(proc.stderr)
+    plan = read_json(Path(options.output_dir) / experiment.name / PLAN_JSON)
+    if proc.returncode != 0 or plan is None:
+        return proc.returncode or exit_status.ERROR
+    print(json.dumps({"experiment": experiment.name, "runs": plan}, indent=1))
+    return 0
 
 
 def _fetch_wandb_group(args: argparse.Namespace) -> Path:
@@ -215,7 +277,7 @@ def _fetch_wandb_group(args: argparse.Namespace) -> Path:
     from metta_ab.sources.wandb_group import fetch_group, write_experiment_dir
 
     write_experiment_dir(fetch_group(args.wandb, args.group), args.group, experiment_dir)
-    print(f"[ab] {args.wandb} group {args.group} written to {experiment_dir}")
+    print(f"[ab] {args.wandb} group {args.group} written to {experiment_dir}", file=sys.stderr if args.json else None)
     return experiment_dir
 
 
@@ -242,7 +304,7 @@ def _check_output_dir(experiment_dir: Path, output_dir: str | None) -> None:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from metta_ab.analysis.results import analyze_directory
-    from metta_ab.report.summary import report_directory, write_report
+    from metta_ab.report.summary import SUMMARY_JSON, report_directory, write_report
 
     if args.wandb:
         experiment_dir = _fetch_wandb_group(args)
@@ -253,12 +315,47 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     _check_output_dir(experiment_dir, args.output_dir)
     results = analyze_directory(experiment_dir, _analysis_settings(args))
     directory = Path(args.output_dir) if args.output_dir else report_directory(results)
-    print(write_report(results, plots=not args.no_plots, directory=directory), end="")
-    print(f"[ab] analysis written to {directory} (the sweep's own report is unchanged)")
+    text = write_report(results, plots=not args.no_plots, directory=directory)
+    written = f"[ab] analysis written to {directory} (the sweep's own report is unchanged)"
+    if args.json:
+        print(written, file=sys.stderr)
+        summary = json.loads((directory / SUMMARY_JSON).read_text(encoding="utf-8"))
+        print(json.dumps({"report_directory": str(directory), "summary": summary}, indent=1))
+    else:
+        print(text, end="")
+        print(written)
     if results.no_verdict:
         print(f"metta-ab analyze: no verdict: {results.no_verdict}", file=sys.stderr)
         return exit_status.NO_VERDICT
     return exit_status.VERDICT
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    """One snapshot, or (--watch) one per SECONDS until the sweep ends; Ctrl-C ends the watch quietly."""
+    from metta_ab.records.snapshot import NotAnExperimentError, take_snapshot
+    from metta_ab.report.status import status_dict, status_text
+
+    directory = Path(args.experiment_dir)
+    if args.watch is not None and args.watch <= 0:
+        raise ABRunError(f"--watch takes the seconds between redraws, a positive number, got {args.watch:g}")
+    redraw = args.watch is not None and not args.json and sys.stdout.isatty()
+    try:
+        while True:
+            try:
+                snapshot = take_snapshot(directory)
+            except NotAnExperimentError as error:
+                raise ABRunError(str(error)) from None
+            if args.json:
+                print(json.dumps(status_dict(snapshot), indent=None if args.watch is not None else 1), flush=True)
+            else:
+                print(("\033[H\033[2J" if redraw else "") + status_text(snapshot), end="", flush=True)
+            if args.watch is None or not snapshot.in_progress:
+                return 0
+            time.sleep(args.watch)
+            if not redraw and not args.json:
+                print(flush=True)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _check_power_args(args: argparse.Namespace) -> None:
@@ -352,13 +449,17 @@ def _pilot_plan(c: Comparison, args: argparse.Namespace) -> str:
     return f"{effect}; {needed} runs per variant ({_test_name(c.paired)})"
 
 
-COMMANDS = {"run": _cmd_run, "plan": _cmd_plan, "analyze": _cmd_analyze, "power": _cmd_power}
+COMMANDS = {"run": _cmd_run, "plan": _cmd_plan, "analyze": _cmd_analyze, "status": _cmd_status, "power": _cmd_power}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     overrides = argv[argv.index("--") + 1 :] if "--" in argv else []
-    args = build_parser().parse_args(argv[: len(argv) - len(overrides) - (1 if "--" in argv else 0)])
+    parser = build_parser()
+    args = parser.parse_args(argv[: len(argv) - len(overrides) - (1 if "--" in argv else 0)])
+    if args.command is None:  # bare `metta-ab`: what it can do, not an error
+        parser.print_help()
+        return 0
     args.overrides = overrides
     try:
         status = COMMANDS[args.command](args)

@@ -70,3 +70,11 @@ def fmt_setting(value: object) -> str:
     if value is None:
         return "not set"
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def fmt_duration(seconds: float) -> str:
+    """Elapsed time as a clock reads it: 4:05, or 1:02:03 past an hour."""
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

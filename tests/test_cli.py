@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import importlib.metadata
 import json
 import math
 import shutil
@@ -306,3 +308,67 @@ def test_run_ab_test_raises_for_bad_input_before_running(tmp_path):
     with pytest.raises(ABRunError, match=r"Did you mean 'trainer\.learning_rate'"):
         run_ab_test(experiment, app=METTA_LIKE, output_dir=tmp_path / "r", quiet=True)
     assert job_dirs(tmp_path / "r" / "bad_key") == []
+
+
+def test_version_and_the_bare_command(tmp_path):
+    version = metta_ab("--version", cwd=tmp_path)
+    assert (version.returncode, version.stdout) == (0, f"metta-ab {importlib.metadata.version('metta-ab')}\n")
+    bare = metta_ab(cwd=tmp_path)
+    assert (bare.returncode, bare.stderr) == (0, "")
+    assert bare.stdout.startswith("usage: metta-ab")
+    for command in ("run", "plan", "analyze", "status", "power"):
+        assert f"    {command} " in bare.stdout
+
+
+def test_plan_json_is_the_only_thing_on_stdout(tmp_path, experiment):
+    expected = ["a_run_1", "a_run_2", "b_run_1", "b_run_2"]
+    for app in ([], ["--app", str(METTA_LIKE)]):
+        result = metta_ab("plan", "exp.py", *app, "--json", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        plan = json.loads(result.stdout)  # all of stdout is one document
+        assert plan["experiment"] == "cli_test"
+        assert [r["job_dir"] for r in plan["runs"]] == expected
+        b_run = plan["runs"][2]
+        assert "trainer.learning_rate=0.01" in b_run["overrides"] and b_run["seed"] == plan["runs"][0]["seed"]
+
+
+def test_scores_csv_and_analyze_json(tmp_path):
+    known = {"a": [0.01, 0.02, 0.03], "b": [0.1, 0.1102, 0.13]}
+    body = (
+        EXPERIMENT.format(extra="")
+        .replace("known_scores=[0.01, 0.02]", f"known_scores={known['a']}")
+        .replace("known_scores=[0.1, 0.1102]", f"known_scores={known['b']}")
+        .replace("set_runs_per_variant(2)", "set_runs_per_variant(3)")
+    )
+    write_experiment(tmp_path / "exp.py", body)
+    run = metta_ab(
+        "run", "exp.py", "--app", str(METTA_LIKE), "--no-retry", "--", "fail_mode=b_run_3", "fail_kind=always",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == exit_status.RUNS_FAILED, run.stderr
+    exp_dir = tmp_path / "ab_test_results" / "cli_test"
+    summary = json.loads((exp_dir / "summary.json").read_text())
+    with open(exp_dir / "scores.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = ["variant", "task", "run_index", "seed", "status", "score", "run_name", "job_dir", "metric:score"]
+    assert list(rows[0]) == columns
+    assert [(r["variant"], r["run_index"], r["status"]) for r in rows] == [
+        (v, str(i), "failed" if (v, i) == ("b", 3) else "completed") for v in "ab" for i in (1, 2, 3)
+    ]
+    seeds = {(r["variant"], r["run_index"], r["seed"]) for r in summary["runs"]}
+    for row in rows:
+        value = known[row["variant"]][int(row["run_index"]) - 1]
+        assert (row["variant"], int(row["run_index"]), int(row["seed"])) in seeds and row["task"] == ""
+        if row["status"] == "completed":  # the score is the value the app returned, and summary.json's
+            assert float(row["score"]) == value == float(row["metric:score"])
+            assert summary["variants"][row["variant"]]["values"][int(row["run_index"]) - 1] == value
+        else:
+            assert row["score"] == row["metric:score"] == ""
+    result = metta_ab("analyze", str(exp_dir), "--direction", "min", "--no-plots", "--json", cwd=tmp_path)
+    document = json.loads(result.stdout)  # all of stdout is one document; the messages are on stderr
+    directory = Path(document["report_directory"])
+    assert directory == exp_dir / "analyses" / "direction=min" and "analysis written to" in result.stderr
+    assert document["summary"] == json.loads((directory / "summary.json").read_text())
+    assert document["summary"]["direction"] == "min"
+    assert result.returncode == (exit_status.NO_VERDICT if document["summary"]["no_verdict"] else exit_status.VERDICT)
+    assert (directory / "scores.csv").read_text() == (exp_dir / "scores.csv").read_text()  # the same runs and scores

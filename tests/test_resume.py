@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, status, write_experiment
 
-from hydra_plugins.ab_sweeper._process import start_time
 from metta_ab import exit_status
+from metta_ab.records.process import start_time
 
 pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
 

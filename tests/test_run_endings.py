@@ -18,9 +18,9 @@ import pytest
 from sweeper_cli import METTA_LIKE, job_dirs, run_sweep, write_experiment
 
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
-from hydra_plugins.ab_sweeper._process import is_alive, start_time
 from metta_ab import exit_status
 from metta_ab.records.ledger import write_status
+from metta_ab.records.process import is_alive, start_time
 
 pytestmark = pytest.mark.slow  # starts the app: not in the quick subset (-m "not slow")
 

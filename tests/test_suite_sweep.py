@@ -4,6 +4,7 @@ verdicts as the app's known scores say."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -73,6 +74,16 @@ def test_a_task_missing_from_some_runs_is_reported(tmp_path):
     assert sorted(missing) == [f"maze_only_run_{i}" for i in range(1, 6)]
     assert any("task 'objects': 5 completed run(s) reported no score for it" in w for w in data["warnings"])
     assert data["aggregate"]["missing"]["objects"] == [["maze_only", i] for i in range(1, 6)]
+    with open(result.experiment_dir("suite_one") / "scores.csv", newline="") as f:
+        rows = list(csv.DictReader(f))  # one row per run and task, scores as summary.json's, the missing ones said
+    assert len(rows) == 3 * 5 * 3
+    for row in rows:
+        value = data["tasks"][row["task"]]["values"][row["variant"]][int(row["run_index"]) - 1]
+        if (row["variant"], row["task"]) == ("maze_only", "objects"):
+            assert (row["status"], row["score"], value) == ("reported no value for 'eval/objects/reward'", "", None)
+        else:
+            assert row["status"] == "completed" and float(row["score"]) == value
+            assert float(row[f"eval/{row['task']}/reward"]) == value  # the metric the run logged for the task
 
 
 def test_declared_normalization_is_used_and_said(tmp_path):

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra_plugins.ab_sweeper._process import is_alive
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER
 from metta_ab.records.ledger import RUNNING, ran_in_sweeper_process, read_status
+from metta_ab.records.process import is_alive
 
 log = logging.getLogger(STATUS_LOGGER)
 REPORT_EVERY = 30.0  # seconds between "still waiting" lines

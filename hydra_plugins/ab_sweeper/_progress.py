@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from metta_ab.records.ledger import COMPLETED, FAILED, RUNNING, STATUS_FILE, read_json
+from metta_ab.text_format import fmt_duration
 
 SLOW_FACTOR = 3.0  # a run is named in the progress line once it has run this many times the median duration
 
@@ -36,13 +37,6 @@ def pin_status_logging() -> None:
     log.handlers = list(root.handlers)
     log.setLevel(root.level)
     log.propagate = False
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class ProgressWatcher:
@@ -151,9 +145,9 @@ class ProgressWatcher:
         slow = [(seconds, name) for seconds, name in slow if seconds > max(SLOW_FACTOR * median, 1.0)]
         if not slow:
             return ""
-        named = ", ".join(f"{name} running for {format_seconds(seconds)}" for seconds, name in slow[:3])
+        named = ", ".join(f"{name} running for {fmt_duration(seconds)}" for seconds, name in slow[:3])
         more = f" and {len(slow) - 3} more" if len(slow) > 3 else ""
-        return f"; {named}{more} (median run {format_seconds(median)})"
+        return f"; {named}{more} (median run {fmt_duration(median)})"
 
     def summary_line(self) -> str:
         states = list(self._states.values())
@@ -161,11 +155,11 @@ class ProgressWatcher:
         finished = completed + failed
         elapsed = time.monotonic() - self.started
         remaining = len(self.job_dirs) - finished
-        eta = f", about {format_seconds(elapsed / finished * remaining)} left" if finished and remaining else ""
+        eta = f", about {fmt_duration(elapsed / finished * remaining)} left" if finished and remaining else ""
         self._completed = self.done_before + completed
         return (
             f"[ab] {self._completed}/{self.total} completed, {running} running, {failed} failed, "
-            f"{remaining - running} waiting; elapsed {format_seconds(elapsed)}{eta}{self._slow_runs()}"
+            f"{remaining - running} waiting; elapsed {fmt_duration(elapsed)}{eta}{self._slow_runs()}"
         )
 
     def _show(self, line: str) -> None:

@@ -33,7 +33,6 @@ from hydra.types import TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, ValidationError
 
-from hydra_plugins.ab_sweeper._process import is_alive, start_time
 from metta_ab.atomic_files import write_text_atomic
 from metta_ab.records.ledger import (
     ATTEMPTS_DIR,
@@ -45,6 +44,7 @@ from metta_ab.records.ledger import (
     read_status,
     write_status,
 )
+from metta_ab.records.process import is_alive, start_time
 
 log = logging.getLogger(__name__)
 _PICKLING = re.compile(r"Can't pickle|Can't get attribute .* on <module '__main__'")

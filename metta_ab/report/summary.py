@@ -17,6 +17,7 @@ from metta_ab.analysis.results import ExperimentResults, Reanalysis
 from metta_ab.atomic_files import write_text_atomic
 from metta_ab.definition.experiment import AnalysisSettings
 from metta_ab.records.ledger import COMPLETED, FAILED, RunRecord
+from metta_ab.report.scores_csv import SCORES_CSV, scores_csv
 from metta_ab.report.sequential_summary import look_rows, sequential_verdict_sentence
 from metta_ab.report.suite_summary import aggregate_rows, per_task_rows, suite_header
 from metta_ab.report.table import Column, header, line, table
@@ -515,13 +516,14 @@ def report_directory(results: ExperimentResults) -> Path:
 
 
 def write_report(results: ExperimentResults, plots: bool = True, directory: Path | None = None) -> str:
-    """Write summary.txt, summary.json and the plots into `directory` (default `report_directory`); return the
-    text."""
+    """Write summary.txt, summary.json, scores.csv and the plots into `directory` (default `report_directory`);
+    return the text."""
     out = report_directory(results) if directory is None else directory
     out.mkdir(parents=True, exist_ok=True)
     text = summary_text(results)
     write_text_atomic(out / SUMMARY_TXT, text)
     write_text_atomic(out / SUMMARY_JSON, json.dumps(summary_dict(results), indent=1, allow_nan=False))
+    write_text_atomic(out / SCORES_CSV, scores_csv(results))
     if plots and results.analysis is not None:
         from metta_ab.report.plots import write_plots
 

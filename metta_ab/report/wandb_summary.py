@@ -1,5 +1,5 @@
 """The verdict where the runs are: one W&B run (job_type `ab-summary`) in the runs' own project and group,
-holding the verdict, the comparison table, every run's score and the figures.
+holding the verdict, the comparison table, every run's score (scores.csv's rows) and the figures.
 
 Written only when the runs used W&B (their job directories hold W&B run logs) and wandb is installed; the
 project, entity and group are read from a run's own log, since the app's `wandb.init` arguments win over
@@ -55,6 +55,7 @@ def runs_wandb_target(results: ExperimentResults) -> WandbTarget | None:
 
 
 def _payload(results: ExperimentResults, target: WandbTarget, report_dir: Path) -> dict[str, Any]:
+    from metta_ab.report.scores_csv import score_table
     from metta_ab.report.summary import summary_dict, summary_text, verdict_lines
 
     summary = summary_dict(results)
@@ -66,10 +67,8 @@ def _payload(results: ExperimentResults, target: WandbTarget, report_dir: Path) 
         for key in ("difference", "p_value", "p_adjusted", "test")
         if c.get(key) is not None
     }
-    runs = [
-        [r.variant, r.task, r.run_index, r.seed, r.status, _score(results, r.variant, r.run_index)]
-        for r in results.records
-    ]
+    header, rows = score_table(results)
+    runs = [[_table_cell(cell) for cell in row] for row in rows]
     return {
         "init": {
             "project": target.project or results.experiment.wandb_project,
@@ -106,17 +105,16 @@ def _payload(results: ExperimentResults, target: WandbTarget, report_dir: Path) 
                 for c in comparisons
             ],
         },
-        "runs": {"columns": ["variant", "task", "run_index", "seed", "status", "score"], "rows": runs},
+        "runs": {"columns": header, "rows": runs},
         "figures": sorted(str(p) for p in report_dir.glob("*.png")),
     }
 
 
-def _score(results: ExperimentResults, variant: str, run_index: int) -> float | None:
-    """The run's score as the analysis used it (a suite's: the run's mean normalized score), None if none."""
-    scores = results.scores.get(variant)
-    if scores is None or run_index > len(scores) or not math.isfinite(scores[run_index - 1]):
+def _table_cell(cell: Any) -> Any:
+    """A W&B table keeps one type per column, with None for "no value": an empty or non-finite cell is None."""
+    if cell == "" or (isinstance(cell, float) and not math.isfinite(cell)):
         return None
-    return float(scores[run_index - 1])
+    return cell
 
 
 def write_wandb_summary(results: ExperimentResults, target: WandbTarget, report_dir: Path) -> str:

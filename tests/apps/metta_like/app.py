@@ -5,7 +5,7 @@
 every one (`exit_always`), kill itself (`sigkill`), hang on the first attempt, return an unpicklable value,
 call `sys.exit(0)` after writing its score to a progress.csv (`sysexit0`) or `sys.exit(3)` (`sysexit3`), or
 import a module that does not exist (`import`), on every attempt. `sleep` makes runs last long enough to
-overlap or to be interrupted.
+overlap or to be interrupted; `wait_for=PATH` keeps a run running until PATH exists.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from omegaconf import DictConfig
 def main(cfg: DictConfig) -> dict:
     out = Path(HydraConfig.get().runtime.output_dir)
     time.sleep(cfg.sleep)
+    while cfg.wait_for and not Path(cfg.wait_for).exists():
+        time.sleep(0.05)
     mode = cfg.fail_mode
     if mode and cfg.run in str(mode).split("+"):
         flag = out.parent / f".failed_once_{cfg.run}"

@@ -1,4 +1,4 @@
-"""Which process a status record's `running` belongs to, in a way pid reuse cannot fool: a pid plus the
+"""Which process a record's `running` belongs to, in a way pid reuse cannot fool: a pid plus the
 process's start time (Linux: /proc/<pid>/stat, field 22, in clock ticks since boot)."""
 
 from __future__ import annotations
@@ -32,3 +32,17 @@ def is_alive(pid: int, started: int | None) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def started_by(pid: int, when: float) -> bool | None:
+    """Whether process `pid` runs and was started by `when` (seconds since the epoch), so that it can be the one
+    that wrote a file then and not a later process with the same pid; None where /proc cannot tell."""
+    started = start_time(pid)
+    if started is None:
+        return None if not os.path.isdir("/proc") else False
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            boot = next(float(line.split()[1]) for line in stat if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return boot + started / os.sysconf("SC_CLK_TCK") <= when + 1.0  # btime has whole seconds
