@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from metta_ab import stats as S
-from metta_ab.report.summary import verdict_sentence
+from metta_ab.report.sentences import verdict_sentence
 from metta_ab.stats.intervals import PermutationInversion, ci_significance
 
 #: Skewed scores on a grid (ties happen): exp(k / 4), k in -8..8, as lognormal returns are.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from metta_ab import stats as S
-from metta_ab.report.summary import verdict_sentence
+from metta_ab.report.sentences import verdict_sentence
 
 pytestmark = pytest.mark.hydra_independent
 

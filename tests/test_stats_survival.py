@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metta_ab import stats as S
-from metta_ab.report.summary import time_verdict_sentence
+from metta_ab.report.sentences import time_verdict_sentence
 from metta_ab.stats.survival import cox_hazard_ratio
 
 pytestmark = pytest.mark.hydra_independent

@@ -22,6 +22,7 @@ import numpy as np
 from metta_ab import stats
 from metta_ab.analysis.no_number import LOG_DIR_FIX, nothing_found, stray_note
 from metta_ab.analysis.scores import score_run, threshold_time
+from metta_ab.analysis.secondary import SecondaryResult, analyze_secondary
 from metta_ab.analysis.stats_settings import stats_settings
 from metta_ab.analysis.suite import (
     SuiteResults,
@@ -113,6 +114,7 @@ class ExperimentResults:
     # None when every comparison was tested. The report opens with it and the sweep exits non-zero.
     no_verdict: str | None = None
     reanalysis: Reanalysis | None = None  # a `metta-ab analyze` of the runs: declared vs used settings
+    secondary: tuple[SecondaryResult, ...] = ()  # .add_metric(...): beside the verdict, never deciding it
 
     @property
     def metric(self) -> str | None:
@@ -148,7 +150,7 @@ def _treatment(value: float) -> str:
 
 
 def collect_metrics(
-    experiment: ABExperiment, records: Sequence[RunRecord], experiment_dir: Path, wanted: str | None
+    experiment: ABExperiment, records: Sequence[RunRecord], experiment_dir: Path, wanted: str | Sequence[str] | None
 ) -> dict[str, RunMetrics]:
     """Every completed run's numbers (`metta_ab.sources`), by job directory."""
     return {
@@ -374,7 +376,8 @@ def analyze_runs(
     settings = settings.resolved()
     warnings: list[str] = []
     template = TASK_FIELD in (settings.metric or "")  # a suite's metric: every match is a task
-    metrics = collect_metrics(experiment, records, experiment_dir, None if template else settings.metric)
+    wanted = None if template else [settings.metric, *(m.name for m in experiment.secondary_metrics)]
+    metrics = collect_metrics(experiment, records, experiment_dir, None if settings.metric is None else wanted)
     warnings += source_warnings(metrics)
     if template or experiment.tasks:
         return _suite_results(experiment, list(records), experiment_dir, settings, metrics, warnings)
@@ -429,16 +432,18 @@ def analyze_runs(
             )
         if non_finite:
             warnings.append(_non_finite_note(non_finite, settings.metric))
-    analysis, reasons = None, []
+    analysis, reasons, secondary = None, [], ()
+    paired = seeds_are_paired((r.run_index, r.seed) for r in records)
     if settings.metric is not None:
         analysis = stats.analyze(
             scores,
-            stats_settings(settings, paired=seeds_are_paired((r.run_index, r.seed) for r in records)),
+            stats_settings(settings, paired=paired),
             control=settings.control or experiment.variants[0].name,
             censored=censored if threshold else None,  # min_effect does not apply to times: analyze leaves it out
         )
         if sequential is not None:
             analysis = _sequential_verdicts(analysis, sequential)
+        secondary = analyze_secondary(experiment, records, metrics, settings, planned, paired)
     elif any(r.status == COMPLETED for r in records):
         reasons.append(unreported(None, records, metrics, experiment_dir, experiment.metric_reader))
     unscored = unscored_note(records, scores, settings.metric, explained={r["job_dir"] for r in non_finite})
@@ -459,6 +464,7 @@ def analyze_runs(
         non_finite=non_finite,
         looks=looks.entries,
         sequential=sequential,
+        secondary=secondary,
         no_verdict=_no_verdict(
             analysis, records, metrics, settings.metric, reasons, experiment_dir, experiment.metric_reader
         ),

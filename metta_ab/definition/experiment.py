@@ -12,7 +12,7 @@ import datetime as _dt
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -281,6 +281,45 @@ class AnalysisSettings:
             raise ExperimentError(f"{where}: control {self.control!r} is not a variant; variants: {', '.join(names)}")
 
 
+@dataclass(frozen=True)
+class SecondaryMetric:
+    """A metric reported beside the verdict (`.add_metric`): wall-clock, success rate, ... Each is analyzed as the
+    primary one is, with the control, alpha and CI level of the primary analysis; together they form one Holm
+    family of their own, and they never change the verdict."""
+
+    name: str
+    direction: str = "max"
+    curve_summary: str | None = None  # final (the default), auc or returned; time to a threshold needs its own T
+    last_k: int | None = None
+
+    def settings(self, primary: AnalysisSettings) -> AnalysisSettings:
+        """The primary analysis's settings (control, alpha, CI level, resamples, seed) with this metric's own;
+        `min_effect` is in the primary metric's units, so it does not carry over."""
+        own = AnalysisSettings(
+            metric=self.name,
+            direction=self.direction,
+            curve_summary=self.curve_summary or "final",
+            last_k=self.last_k,
+        )
+        shared = replace(primary, min_effect=None, last_k=None, threshold=None, normalize=None, target=None)
+        return shared.over(own)
+
+    def validate(self, where: str, primary_metric: str | None) -> None:
+        if not isinstance(self.name, str) or not self.name or TASK_FIELD in self.name:
+            raise ExperimentError(
+                f"{where}: a secondary metric needs a plain name (no {TASK_FIELD}), got {self.name!r}"
+            )
+        where = f"{where} {self.name!r}"
+        if self.name == primary_metric:
+            raise ExperimentError(f"{where} is the primary metric (.set_metric); a secondary metric is another one")
+        if self.curve_summary not in (None, "final", "auc", "returned"):
+            raise ExperimentError(
+                f"{where}: curve_summary must be 'final', 'auc' or 'returned', got {self.curve_summary!r} (time to "
+                "a threshold is for the primary metric)"
+            )
+        AnalysisSettings(direction=self.direction, last_k=self.last_k).validate(where)
+
+
 @dataclass
 class SequentialSettings:
     """A sequential design (metta_ab.stats.sequential): a look after every `runs_per_look` runs per variant, up
@@ -355,6 +394,8 @@ class ABExperiment:
     # .set_metric(name, reader=fn): a function that reads the metric from a job directory (a plain function
     # until validate() records it as a MetricReader; experiment_config.yaml holds it as analysis.reader)
     metric_reader: MetricReader | Any = None
+    # .add_metric(name, direction): reported beside the verdict, one Holm family of their own, never deciding
+    secondary_metrics: list[SecondaryMetric] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.date:
@@ -411,6 +452,7 @@ class ABExperiment:
             **({"sequential": dict(vars(self.sequential))} if self.sequential is not None else {}),
             "variants": [_arm_dict(v) for v in self.variants],
             **({"tasks": [_arm_dict(t) for t in self.tasks]} if self.tasks else {}),
+            **({"secondary_metrics": [asdict(m) for m in self.secondary_metrics]} if self.secondary_metrics else {}),
         }
 
     @classmethod
@@ -432,6 +474,7 @@ class ABExperiment:
             "variants",
             "tasks",
             "sequential",
+            "secondary_metrics",
         }
         unknown = sorted(set(data) - fields)
         if unknown:
@@ -440,7 +483,7 @@ class ABExperiment:
             raise ExperimentError(f"{source}: 'name' and 'variants' are required")
         variants = [_arm_from_dict(raw, f"{source}: variants[{i}]") for i, raw in enumerate(data["variants"] or [])]
         tasks = [_arm_from_dict(raw, f"{source}: tasks[{i}]") for i, raw in enumerate(data.get("tasks") or [])]
-        skipped = {"variants", "tasks", "analysis", "sequential"}
+        skipped = {"variants", "tasks", "analysis", "sequential", "secondary_metrics"}
         kwargs = {k: data[k] for k in fields - skipped if data.get(k) is not None}
         sequential = data.get("sequential")
         if sequential is not None:
@@ -449,6 +492,16 @@ class ABExperiment:
                     f"{source}: 'sequential' must be a mapping with keys among {sorted(vars(SequentialSettings()))}"
                 )
             kwargs["sequential"] = SequentialSettings(**sequential)
+        secondary = data.get("secondary_metrics") or []
+        known_secondary = set(vars(SecondaryMetric("")))
+        if not isinstance(secondary, list) or not all(
+            isinstance(m, Mapping) and "name" in m and set(m) <= known_secondary for m in secondary
+        ):
+            raise ExperimentError(
+                f"{source}: 'secondary_metrics' must be a list of mappings with 'name' and keys among "
+                f"{sorted(known_secondary)}"
+            )
+        kwargs["secondary_metrics"] = [SecondaryMetric(**m) for m in secondary]
         if isinstance(kwargs.get("date"), _dt.date):  # YAML reads an unquoted 2024-03-01 as a date
             kwargs["date"] = kwargs["date"].isoformat()
         analysis = data.get("analysis") or {}
@@ -499,6 +552,7 @@ class ABExperiment:
         self._validate_base_config()
         self.analysis = AnalysisSettings(**{k: _plain_setting(v) for k, v in vars(self.analysis).items()})
         self.analysis.validate(f"experiment {self.name!r} metric settings", [v.name for v in self.variants])
+        self._validate_secondary_metrics()
         if self.metric_reader is not None:
             from metta_ab.definition.metric_reader import MetricReader
 
@@ -508,6 +562,21 @@ class ABExperiment:
                 except ExperimentError as error:
                     raise ExperimentError(f"experiment {self.name!r}: {error}") from None
         return self
+
+    def _validate_secondary_metrics(self) -> None:
+        where = f"experiment {self.name!r} secondary metric"
+        names = [m.name for m in self.secondary_metrics if isinstance(m, SecondaryMetric)]
+        for metric in self.secondary_metrics:
+            if not isinstance(metric, SecondaryMetric):
+                raise ExperimentError(f"{where}: {metric!r} is not a SecondaryMetric (use .add_metric)")
+            metric.validate(where, self.analysis.metric)
+            if names.count(metric.name) > 1:
+                raise ExperimentError(f"{where} {metric.name!r} is declared twice")
+        if self.secondary_metrics and self.is_suite:
+            raise ExperimentError(
+                f"{where}s are analyzed per run, and a suite's runs are scored per task: declare them in an "
+                "experiment without tasks, or analyze one with `metta-ab analyze DIR --metric NAME --direction ...`"
+            )
 
     def _validate_tasks(self) -> None:
         names: set[str] = set()
@@ -668,6 +737,15 @@ class ExperimentBuilder:
             target=target,
         )
         self._experiment.metric_reader = reader
+        return self
+
+    def add_metric(
+        self, name: str, direction: str = "max", *, curve_summary: str | None = None, last_k: int | None = None
+    ) -> ExperimentBuilder:
+        """A secondary metric (wall-clock, success rate, ...), reported beside the verdict in a section of its own:
+        analyzed with the primary analysis's control, alpha and CI level, one Holm family across all secondary
+        metrics and treatments, never changing the verdict."""
+        self._experiment.secondary_metrics.append(SecondaryMetric(name, direction, curve_summary, last_k))
         return self
 
     def build(self) -> ABExperiment:

@@ -47,7 +47,7 @@ from metta_ab.sources import (
     wandb_offline,
     wide_csv,
 )
-from metta_ab.sources.base import STEP_KEYS, Curve, Found, Job, RunMetrics, curves_from_columns
+from metta_ab.sources.base import STEP_KEYS, Curve, Found, Job, RunMetrics, Wanted, curves_from_columns, wanted_names
 from metta_ab.sources.metrics_file import METRICS_FILE
 from metta_ab.sources.returned import returned_values
 
@@ -69,8 +69,8 @@ __all__ = [
 @dataclass(frozen=True)
 class Source:
     name: str  # what the user is told was looked at
-    read: Callable[[Job, str | None], Iterable[Found]]
-    always: bool = False  # consulted even when the wanted metric is already known (free or cheap)
+    read: Callable[[Job, Wanted], Iterable[Found]]
+    always: bool = False  # consulted even when the wanted metrics are already known (free or cheap)
     settles: bool = False  # what it reports, no later source adds to
 
 
@@ -89,18 +89,20 @@ SOURCES: tuple[Source, ...] = (
 def collect_run_metrics(
     job_dir: Path,
     return_value: Any,
-    wanted: str | None = None,
+    wanted: str | Iterable[str] | None = None,
     reader: Any = None,
     sources: Sequence[Source] = SOURCES,
 ) -> RunMetrics:
     """Every number known about one run. `reader` is the experiment's `MetricReader` (or None); later
-    sources are read only while `wanted` is missing. Problems reading a source are in `.warnings`."""
+    sources are read only while a `wanted` metric (a name or several) is missing. Problems reading a source are
+    in `.warnings`."""
     job = Job(job_dir, return_value, reader)
+    names = wanted_names(wanted)
     metrics = RunMetrics()
     for source in sources:
-        if not source.always and wanted is not None and (metrics.has(wanted) or wanted in metrics.claimed):
+        if not source.always and names is not None and all(metrics.has(n) or n in metrics.claimed for n in names):
             continue
-        for found in source.read(job, wanted):
+        for found in source.read(job, names):
             metrics.absorb(found.final, found.curves, found.label, claim=source.settles)
     metrics.warnings.extend(job.warnings)
     metrics.reader_returned_none = job.reader_returned_none

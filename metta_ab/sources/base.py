@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -85,6 +85,18 @@ class RunMetrics:
             self.sources.append(source)
 
 
+#: The metric names the analysis needs (the primary and any secondary metrics): the sources keep the curves of
+#: these only, and the costly sources are read only while one of them is missing. None: every metric.
+Wanted = frozenset[str] | None
+
+
+def wanted_names(wanted: str | Iterable[str] | None) -> Wanted:
+    """One name, several, or None (every metric) as a `Wanted`."""
+    if wanted is None:
+        return None
+    return frozenset([wanted]) if isinstance(wanted, str) else frozenset(wanted)
+
+
 def as_number(value: Any) -> float | None:
     """A real number as a float (numpy scalars too), inf and NaN included: a diverged run's score is a
     result, recorded and judged (`metta_ab.analysis.results`), not dropped; None for anything else, bools included."""
@@ -94,17 +106,18 @@ def as_number(value: Any) -> float | None:
 
 
 def curves_from_columns(
-    columns: Mapping[str, list[Any]], wanted: str | None = None, step_key: str | None = None
+    columns: Mapping[str, list[Any]], wanted: Wanted = None, step_key: str | None = None
 ) -> dict[str, Curve]:
     """Columnar history (step column + metric columns, None where not logged) -> one Curve per metric
-    (only `wanted`'s when given: converting every column of thousands of runs is the slow part). The step
-    column is `step_key`, else the first of STEP_KEYS present; without one there are no curves."""
+    (only the `wanted` ones' when the columns have any: converting every column of thousands of runs is the slow
+    part). The step column is `step_key`, else the first of STEP_KEYS present; without one there are no curves."""
     if step_key is None:
         step_key = next((k for k in STEP_KEYS if k in columns), None)
     if step_key is None:
         return {}
     steps = np.asarray(columns[step_key], dtype=float)  # None -> NaN
-    names = [wanted] if wanted is not None and wanted in columns else list(columns)
+    present = [name for name in columns if name in wanted] if wanted is not None else []
+    names = present or list(columns)
     curves = {}
     for name in names:
         raw = columns[name]
@@ -149,17 +162,17 @@ def named_by_directory(job: Job, series: Mapping[Path, Mapping[str, Any]]) -> di
 
 
 def found_in_series(
-    job: Job, series: Mapping[Path, Mapping[str, tuple[list[float], list[float]]]], wanted: str | None, label: str
+    job: Job, series: Mapping[Path, Mapping[str, tuple[list[float], list[float]]]], wanted: Wanted, label: str
 ) -> Found | None:
     """Logged points per directory and name -> what a source found: each series' last point is the final
-    value, its curve is kept when it is the wanted metric (or when none is named)."""
+    value, its curve is kept when it is a wanted metric (or when none is named)."""
     final: dict[str, float] = {}
     curves: dict[str, Curve] = {}
     for name, (steps, values) in named_by_directory(job, series).items():
         curve = points_curve(steps, values)
         if len(curve.values):
             final[name] = float(curve.values[-1])
-            if wanted is None or name == wanted:
+            if wanted is None or name in wanted:
                 curves[name] = curve
     return Found(final, curves, label) if final else None
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from metta_ab.sources.base import Curve, Found, Job, curves_from_columns
+from metta_ab.sources.base import Curve, Found, Job, Wanted, curves_from_columns
 
 METRICS_FILE = "metrics.json"
 
@@ -28,13 +28,13 @@ def is_layout(data: Any) -> bool:
     )
 
 
-def parse_layout(data: Mapping[str, Any], wanted: str | None) -> tuple[dict[str, Any], dict[str, Curve]]:
+def parse_layout(data: Mapping[str, Any], wanted: Wanted) -> tuple[dict[str, Any], dict[str, Curve]]:
     final = data.get("final") if isinstance(data.get("final"), Mapping) else {}
     curve = data.get("curve") if isinstance(data.get("curve"), Mapping) else {}
     return dict(final), curves_from_columns(curve, wanted)
 
 
-def read(job: Job, wanted: str | None) -> Iterator[Found]:
+def read(job: Job, wanted: Wanted) -> Iterator[Found]:
     try:
         data = json.loads((job.path / METRICS_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:

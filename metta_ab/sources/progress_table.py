@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metta_ab.sources.base import Curve, Found, Job
+from metta_ab.sources.base import Curve, Found, Job, Wanted
 
 STEP_COLUMNS = (
     "time/total_timesteps",  # Stable-Baselines3
@@ -108,7 +108,7 @@ def step_column(table: Table) -> str | None:
     return None
 
 
-def metrics_from_table(table: Table, wanted: str | None) -> tuple[dict[str, float], dict[str, Curve]]:
+def metrics_from_table(table: Table, wanted: Wanted) -> tuple[dict[str, float], dict[str, Curve]]:
     step_name = step_column(table)
     rows = len(next(iter(table.values()), []))
     steps = np.asarray(table[step_name], dtype=float) if step_name else np.arange(rows, dtype=float)
@@ -122,7 +122,7 @@ def metrics_from_table(table: Table, wanted: str | None) -> tuple[dict[str, floa
         if not present.any():
             continue
         final[name] = float(values[present][-1])
-        if wanted is None or name == wanted:
+        if wanted is None or name in wanted:
             keep = present & np.isfinite(steps)
             if keep.any():
                 curves[name] = Curve(steps[keep], values[keep])
@@ -133,7 +133,7 @@ def read_table(path: Path) -> Table:
     return parse_table(path.read_text(encoding="utf-8", errors="replace"))
 
 
-def read(job: Job, wanted: str | None) -> Iterator[Found]:
+def read(job: Job, wanted: Wanted) -> Iterator[Found]:
     for path in job.files.progress_tables:
         try:
             table = read_table(path)

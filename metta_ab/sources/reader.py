@@ -20,11 +20,11 @@ import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from metta_ab.sources.base import Found, Job
+from metta_ab.sources.base import Found, Job, Wanted
 from metta_ab.sources.metrics_file import is_layout, parse_layout
 
 
-def read(job: Job, wanted: str | None) -> Iterator[Found]:
+def read(job: Job, wanted: Wanted) -> Iterator[Found]:
     reader = job.reader
     if reader is None:
         return

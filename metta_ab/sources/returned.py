@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from metta_ab.sources.base import Found, Job, as_number
+from metta_ab.sources.base import Found, Job, Wanted, as_number
 
 LABEL = "return value"
 
@@ -18,5 +18,5 @@ def returned_values(return_value: Any) -> dict[str, float]:
     return {"value": number} if number is not None else {}
 
 
-def read(job: Job, wanted: str | None) -> Iterator[Found]:
+def read(job: Job, wanted: Wanted) -> Iterator[Found]:
     yield Found(returned_values(job.return_value), {}, LABEL)

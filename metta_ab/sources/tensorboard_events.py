@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metta_ab.sources.base import Found, Job, found_in_series
+from metta_ab.sources.base import Found, Job, Wanted, found_in_series
 from metta_ab.text_format import fmt_list
 
 SCALARS_PLUGIN = "scalars"
@@ -78,7 +78,7 @@ SIGNED_VARINTS = frozenset({INT_VAL, INT64_VAL})  # int32 / int64 on the wire: t
 TWO_63, TWO_64 = 1 << 63, 1 << 64
 
 
-def read(job: Job, wanted: str | None) -> Iterator[Found]:
+def read(job: Job, wanted: Wanted) -> Iterator[Found]:
     files = sorted(job.files.tfevents, key=lambda p: (str(p.parent), p.name))
     if not files:
         return

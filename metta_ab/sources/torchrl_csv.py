@@ -20,14 +20,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from metta_ab.sources.base import Found, Job, found_in_series
+from metta_ab.sources.base import Found, Job, Wanted, found_in_series
 from metta_ab.text_format import fmt_list
 
 SUFFIX = ".csv"
 MAX_NAME_DEPTH = 4  # directories below scalars/ (a name with up to four `/`)
 
 
-def read(job: Job, wanted: str | None) -> Iterator[Found]:
+def read(job: Job, wanted: Wanted) -> Iterator[Found]:
     series: dict[Path, dict[str, tuple[list[float], list[float]]]] = {}
     labels: list[str] = []
     for directory in job.files.csv_scalar_dirs:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from metta_ab.sources.base import Found, Job, curves_from_columns
+from metta_ab.sources.base import Found, Job, Wanted, curves_from_columns
 
 LABEL = "wandb offline log"
 
 
-def read(job: Job, wanted: str | None) -> Iterator[Found]:
+def read(job: Job, wanted: Wanted) -> Iterator[Found]:
     from metta_ab.sources.wandb_transaction_log import WandbLogError, read_wandb_log, wandb_logs_in
 
     logs = wandb_logs_in(job.files.wandb_dirs)

@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from metta_ab.sources.base import Found, Job, found_in_series
+from metta_ab.sources.base import Found, Job, Wanted, found_in_series
 from metta_ab.sources.progress_table import is_step_column, parse_table, step_column
 from metta_ab.text_format import fmt_list
 
@@ -40,12 +40,13 @@ def header_names(header: str) -> list[str]:
     return [name.strip() for name in next(csv.reader(io.StringIO(header), delimiter=delimiter), [])]
 
 
-def parse_wide_csv(text: str, wanted: str | None = None) -> dict[str, Points]:
+def parse_wide_csv(text: str, wanted: Wanted = None) -> dict[str, Points]:
     """Every metric's logged points, by name, in row order (see the module docstring); {} for a CSV
-    without a step column. When the file has the `wanted` metric, only its points (and nothing else
+    without a step column. When the file has `wanted` metrics, only their points (and nothing else
     converted: a 5,000-row log is read in a fraction of the time)."""
     names = header_names(next((line for line in text.splitlines() if line.strip()), ""))
-    only = {wanted, *filter(is_step_column, names)} if wanted in names else None
+    present = {name for name in names if name in wanted} if wanted is not None else set()
+    only = {*present, *filter(is_step_column, names)} if present else None
     table = parse_table(text, only)
     step_name = step_column(table)
     if step_name is None:
@@ -61,7 +62,7 @@ def parse_wide_csv(text: str, wanted: str | None = None) -> dict[str, Points]:
     return series
 
 
-def read_csv_log(path: Path, wanted: str | None = None) -> dict[str, Points]:
+def read_csv_log(path: Path, wanted: Wanted = None) -> dict[str, Points]:
     """The points of a wide CSV log (see `parse_wide_csv`), or {} when the file's header names no step column
     (then it is not read further)."""
     with path.open(encoding="utf-8", errors="replace", newline="") as file:
@@ -71,7 +72,7 @@ def read_csv_log(path: Path, wanted: str | None = None) -> dict[str, Points]:
         return parse_wide_csv(header + file.read(), wanted)
 
 
-def read(job: Job, wanted: str | None) -> Iterator[Found]:
+def read(job: Job, wanted: Wanted) -> Iterator[Found]:
     series: dict[Path, dict[str, Points]] = {}
     read_from: list[str] = []
     for path in job.files.csv_logs:
