@@ -19,6 +19,7 @@ from metta_ab import exit_status
 from metta_ab.definition.errors import ExperimentError
 from metta_ab.definition.experiment import AnalysisSettings
 from metta_ab.records.ledger import LEDGER_FILE, read_json
+from metta_ab.report.figure_files import DEFAULT_PLOT_DPI, DEFAULT_PLOT_FORMAT, PLOT_FORMATS, FigureSettings
 from metta_ab.runner import (
     ABRunError,
     SweepOptions,
@@ -128,7 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the report goes (default EXPERIMENT_DIR/analyses/<what differs from the declared analysis>); "
         "with --wandb and no --wandb-dir, its former meaning: where the group is written",
     )
-    analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    analyze.add_argument("--no-plots", action="store_true", help="skip the figures")
+    analyze.add_argument(
+        "--plot-format",
+        default=DEFAULT_PLOT_FORMAT,
+        help=f"the figures' format: {', '.join(PLOT_FORMATS)} (default %(default)s)",
+    )
+    analyze.add_argument(
+        "--plot-dpi", type=int, default=DEFAULT_PLOT_DPI, help="the figures' dots per inch (default %(default)s)"
+    )
     _add_analysis_flags(analyze)
 
     power = commands.add_parser(
@@ -242,7 +251,7 @@ def _check_output_dir(experiment_dir: Path, output_dir: str | None) -> None:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from metta_ab.analysis.results import analyze_directory
-    from metta_ab.report.summary import report_directory, write_report
+    from metta_ab.report.files import report_directory, write_report
 
     if args.wandb:
         experiment_dir = _fetch_wandb_group(args)
@@ -251,9 +260,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     else:
         raise ABRunError("give an experiment directory, or --wandb ENTITY/PROJECT --group GROUP")
     _check_output_dir(experiment_dir, args.output_dir)
+    figures = FigureSettings(args.plot_format, args.plot_dpi)
+    figures.check("--plot-format", "--plot-dpi")
     results = analyze_directory(experiment_dir, _analysis_settings(args))
     directory = Path(args.output_dir) if args.output_dir else report_directory(results)
-    print(write_report(results, plots=not args.no_plots, directory=directory), end="")
+    print(write_report(results, plots=not args.no_plots, directory=directory, figures=figures), end="")
     print(f"[ab] analysis written to {directory} (the sweep's own report is unchanged)")
     if results.no_verdict:
         print(f"metta-ab analyze: no verdict: {results.no_verdict}", file=sys.stderr)
