@@ -184,20 +184,21 @@ def _score(results: ExperimentResults, record: RunRecord) -> str:
 
 
 def _runs_table(results: ExperimentResults, out: Path, colors: dict[str, str]) -> str:
+    tasks = bool(results.experiment.tasks)  # a column only for a suite whose runs train one task each
     rows = []
     for record in results.records:
         job_dir = results.experiment_dir / record.job_dir
         log = _log_file(results.experiment_dir, record)
         status = _e(record.status) if record.status == COMPLETED else f"<span class=failed>{_e(record.status)}</span>"
         rows.append([
-            _variant_name(record.variant, colors), _e(record.task or ""), str(record.run_index),
+            _variant_name(record.variant, colors), *([_e(record.task or "")] if tasks else []), str(record.run_index),
             "-" if record.seed is None else str(record.seed), status, str(record.attempts),
             "-" if record.duration is None else f"{record.duration:.1f}s", _e(_score(results, record)),
             _link(job_dir, out, record.job_dir) if job_dir.is_dir() else _e(record.job_dir),
             _link(log, out, log.name) if log else "-", _e(record.error or ""),
         ])  # fmt: skip
-    head = ["variant", "task", "run", "seed", "status", "attempts", "duration", "score", "job directory", "log"]
-    return _table([*head, "error"], rows, names=2)
+    head = ["variant", *(["task"] if tasks else []), "run", "seed", "status", "attempts", "duration", "score"]
+    return _table([*head, "job directory", "log", "error"], rows, names=1 + tasks)
 
 
 def _text_block(title: str, lines: list[str]) -> str:
