@@ -226,8 +226,8 @@ def draw_time_to_threshold(ax: Any, results: ExperimentResults, colors: Colors) 
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("step")
     ax.set_ylabel(f"fraction of runs at {results.settings.metric} {results.settings.threshold:g}")
-    ax.set_title("Time to threshold (Kaplan-Meier; + censored; sooner is better)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title("Time to threshold (Kaplan-Meier, + censored)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     return True
 
