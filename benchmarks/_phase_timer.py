@@ -165,7 +165,7 @@ def _patch_ab_core() -> None:
     _patch(_task, "_save_config", "ab: save config.yaml (per job)")
     _patch(_core, "analyze_runs", "ab: analyze_runs (scores + statistics)")
     _patch(_core, "write_report", "ab: write_report (summary + plots)")
-    _patch(plots, "write_plots", "ab: write_plots (matplotlib)")
+    _patch(plots, "draw_figures", "ab: draw_figures (matplotlib)")
 
 
 def _write(path: str) -> None:

@@ -136,11 +136,11 @@ class Stopwatch:
 def measure(root: Path, variants: int, runs: int, points: int) -> tuple[str, float, Stopwatch]:
     clock = Stopwatch()
     directory = clock("build", build_directory, root, variants, runs, points)
-    analysis, report, plots, stats_module = clock("import", _import_library)
+    analysis, report, figure_files, stats_module = clock("import", _import_library)
     size = clock("read", read_everything, directory)
     results = clock("analyze", analysis.analyze_directory, directory)
     clock("report", report.write_report, results, plots=False)
-    clock("matplotlib", plots._pyplot)
+    clock("matplotlib", figure_files.pyplot)
     clock("plots", report.write_report, results, plots=True)
     # Breakdown of analyze_directory: the same library calls, one stage at a time.
     records = analysis.records_from_directory(results.experiment, directory)
@@ -184,10 +184,10 @@ def _row(clock: Stopwatch, label: str, *keys: str) -> list[str]:
 def _import_library():
     from metta_ab import stats
     from metta_ab.analysis import results as analysis
-    from metta_ab.report import plots
-    from metta_ab.report import summary as report
+    from metta_ab.report import figure_files
+    from metta_ab.report import files as report
 
-    return analysis, report, plots, stats
+    return analysis, report, figure_files, stats
 
 
 def main() -> None:

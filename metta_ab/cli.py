@@ -23,6 +23,7 @@ from metta_ab.definition.errors import ExperimentError
 from metta_ab.definition.experiment import ABExperiment, AnalysisSettings
 from metta_ab.records.ledger import LEDGER_FILE, read_json
 from metta_ab.records.snapshot import PLAN_JSON
+from metta_ab.report.figure_files import DEFAULT_PLOT_DPI, DEFAULT_PLOT_FORMAT, PLOT_FORMATS, FigureSettings
 from metta_ab.runner import (
     ABRunError,
     SweepOptions,
@@ -146,7 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the report goes (default EXPERIMENT_DIR/analyses/<what differs from the declared analysis>); "
         "with --wandb and no --wandb-dir, its former meaning: where the group is written",
     )
-    analyze.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    analyze.add_argument("--no-plots", action="store_true", help="skip the figures")
+    analyze.add_argument(
+        "--plot-format",
+        default=DEFAULT_PLOT_FORMAT,
+        help=f"the figures' format: {', '.join(PLOT_FORMATS)} (default %(default)s)",
+    )
+    analyze.add_argument(
+        "--plot-dpi", type=int, default=DEFAULT_PLOT_DPI, help="the figures' dots per inch (default %(default)s)"
+    )
     analyze.add_argument(
         "--json", action="store_true", help=JSON_HELP.format(what='{"report_directory", "summary": summary.json}')
     )
@@ -304,7 +313,8 @@ def _check_output_dir(experiment_dir: Path, output_dir: str | None) -> None:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from metta_ab.analysis.results import analyze_directory
-    from metta_ab.report.summary import SUMMARY_JSON, report_directory, write_report
+    from metta_ab.report.files import report_directory, write_report
+    from metta_ab.report.summary import SUMMARY_JSON
 
     if args.wandb:
         experiment_dir = _fetch_wandb_group(args)
@@ -313,9 +323,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     else:
         raise ABRunError("give an experiment directory, or --wandb ENTITY/PROJECT --group GROUP")
     _check_output_dir(experiment_dir, args.output_dir)
+    figures = FigureSettings(args.plot_format, args.plot_dpi)
+    figures.check("--plot-format", "--plot-dpi")
     results = analyze_directory(experiment_dir, _analysis_settings(args))
     directory = Path(args.output_dir) if args.output_dir else report_directory(results)
-    text = write_report(results, plots=not args.no_plots, directory=directory)
+    text = write_report(results, plots=not args.no_plots, directory=directory, figures=figures)
     written = f"[ab] analysis written to {directory} (the sweep's own report is unchanged)"
     if args.json:
         print(written, file=sys.stderr)

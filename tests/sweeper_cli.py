@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 TESTS = Path(__file__).resolve().parent
@@ -113,3 +114,12 @@ def job_dirs(experiment_dir: Path) -> list[str]:
 def write_experiment(path: Path, body: str) -> Path:
     path.write_text("from metta_ab import ABExperiment, ABVariant, create_experiment\n\n" + body)
     return path
+
+
+def unavailable(what: str, require_var: str, reason: str) -> None:
+    """Skip a test whose outside requirement (a SLURM cluster, Ray, a browser) is missing, saying why; fail
+    instead when `require_var`=1 (CI sets it: there the requirement must be met)."""
+    message = f"{what}: {reason}"
+    if os.environ.get(require_var) == "1":
+        pytest.fail(f"{message} (and {require_var}=1 says it must be available)")
+    pytest.skip(message)

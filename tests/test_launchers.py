@@ -29,7 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sweeper_cli import EXAMPLE_APP, METTA_LIKE, SweepResult, job_dirs, run_sweep, status, write_experiment
+from sweeper_cli import (
+    EXAMPLE_APP,
+    METTA_LIKE,
+    SweepResult,
+    job_dirs,
+    run_sweep,
+    status,
+    unavailable,
+    write_experiment,
+)
 
 from metta_ab.sources.wandb_transaction_log import find_wandb_logs, read_wandb_log
 
@@ -142,13 +151,6 @@ def check_bug(condition: bool, message: str) -> None:
         raise KnownBug(message)
 
 
-def _unavailable(what: str, require_var: str, reason: str) -> None:
-    message = f"{what}: {reason}"
-    if os.environ.get(require_var) == "1":
-        pytest.fail(f"{message} (and {require_var}=1 says it must be available)")
-    pytest.skip(message)
-
-
 def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(command), capture_output=True, text=True, timeout=30)
 
@@ -179,7 +181,7 @@ def _slurm_problem() -> str | None:
 def slurm_partition() -> str:
     problem = _slurm_problem()
     if problem:
-        _unavailable(
+        unavailable(
             "no SLURM cluster reachable",
             "METTA_AB_REQUIRE_SLURM",
             f'{problem}; start one with `eval "$(bash scripts/cluster.sh start)"`',
@@ -195,7 +197,7 @@ def slurm_partition() -> str:
 @pytest.fixture(scope="session")
 def ray_ready() -> None:
     if importlib.util.find_spec("ray") is None or importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None:
-        _unavailable(
+        unavailable(
             "Ray launcher not installed",
             "METTA_AB_REQUIRE_RAY",
             "install the extra: pip install -e '.[dev,ray]' (hydra-ray-launcher, ray, cloudpickle<3)",

@@ -166,7 +166,7 @@ def test_event_files_are_read_with_no_tensorboard_tensorflow_or_protobuf(tmp_pat
         for name in ("tensorboard", "tensorflow", "google.protobuf", "tensorboardX", "crc32c"):
             sys.modules[name] = None  # `import <name>` now fails as if it were not installed
         from metta_ab.analysis.results import analyze_directory
-        from metta_ab.report.summary import write_report
+        from metta_ab.report.files import write_report
         results = analyze_directory({str(experiment_dir)!r})
         write_report(results, plots=False)
         print(json.dumps([results.scores["a"].tolist(), results.scores["b"].tolist(), results.warnings]))

@@ -26,7 +26,7 @@ from hydra_plugins.ab_sweeper._experiment_dir import load_once, locate, publish
 from hydra_plugins.ab_sweeper._inflight import wait_for_runs_to_end
 from hydra_plugins.ab_sweeper._job_path_search import JobPathSearch
 from hydra_plugins.ab_sweeper._progress import STATUS_LOGGER, ProgressWatcher, pin_status_logging
-from hydra_plugins.ab_sweeper._settings import SettingsError, read_settings
+from hydra_plugins.ab_sweeper._settings import SettingsError, figure_settings, read_settings
 from hydra_plugins.ab_sweeper._task import RecordingTask, no_retry_helps
 from hydra_plugins.ab_sweeper.ab_sweeper import exit_after_callbacks
 from metta_ab import exit_status
@@ -654,13 +654,14 @@ class ABSweep:
         records = list(ledger.runs.values())
         try:
             from metta_ab.analysis.results import analyze_runs  # scipy: imported only once there are results
-            from metta_ab.report.summary import write_report
+            from metta_ab.report.files import write_report
 
             if self.experiment.sequential is None:  # a sequential experiment's looks are recorded as decided
                 looks.record_analysis(self.experiment.runs_per_variant, completed_per_variant(records))
                 looks.save()
             results = analyze_runs(self.experiment, records, self.experiment_dir, self.settings.analysis)
-            print(write_report(results, plots=self.settings.plots), end="")
+            figures = figure_settings(self.settings)
+            print(write_report(results, plots=self.settings.plots, figures=figures), end="")
             if self.settings.wandb_summary and not interrupted:
                 self._write_wandb_summary(results)
         except ExperimentError as error:

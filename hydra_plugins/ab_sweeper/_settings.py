@@ -14,6 +14,7 @@ from hydra_plugins.ab_sweeper.config import ABSettings
 from metta_ab.definition.errors import ExperimentError
 from metta_ab.definition.experiment import NumberRange
 from metta_ab.plan import SEED_MODULUS
+from metta_ab.report.figure_files import FigureSettings
 
 
 class SettingsError(ValueError):
@@ -52,6 +53,10 @@ def _one_path_key_as_list(node: DictConfig) -> DictConfig:
     return OmegaConf.merge(node, {"inject": {"paths": [paths]}})
 
 
+def figure_settings(settings: ABSettings) -> FigureSettings:
+    return FigureSettings(settings.plot_format, settings.plot_dpi)
+
+
 def read_settings(node: DictConfig) -> ABSettings:
     _unknown_keys(node, ABSettings, "")
     try:
@@ -66,6 +71,7 @@ def read_settings(node: DictConfig) -> ABSettings:
             raise SettingsError(f"ab.{name}={value}: must be {allowed.describe()}")
     try:
         settings.analysis.validate("ab.analysis")
+        figure_settings(settings).check("ab.plot_format", "ab.plot_dpi")
         if settings.sequential.is_set:
             settings.sequential.check_given("ab.sequential")
     except ExperimentError as error:

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from metta_ab.definition.experiment import AnalysisSettings, SequentialSettings
 from metta_ab.plan import DEFAULT_BASE_SEED, InjectionKeys
+from metta_ab.report.figure_files import DEFAULT_PLOT_DPI, DEFAULT_PLOT_FORMAT
 
 
 @dataclass
@@ -34,7 +35,9 @@ class ABSettings:
     base_seed: int = DEFAULT_BASE_SEED  # run i gets base_seed + i - 1
     paired_seeds: bool = True  # run i has the same seed in every variant
     progress_interval: float = 1.0  # seconds between progress checks while jobs run
-    plots: bool = True
+    plots: bool = True  # the figures (verdict.png first) and the page report.html shows them in
+    plot_format: str = DEFAULT_PLOT_FORMAT  # png, svg or pdf
+    plot_dpi: int = DEFAULT_PLOT_DPI  # dots per inch of the figure files
     wandb_summary: bool = True  # when the runs used W&B: one run (job_type ab-summary) with the verdict beside them
     inject: InjectionKeys = field(default_factory=InjectionKeys)
     # Overrides the experiment's `.set_metric(...)`: ab.analysis.metric=reward ab.analysis.direction=min ...

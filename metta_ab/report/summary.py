@@ -7,17 +7,13 @@ the observed effect".
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
-from pathlib import Path
 from typing import Any
 
 from metta_ab.analysis.results import ExperimentResults, Reanalysis
-from metta_ab.atomic_files import write_text_atomic
 from metta_ab.definition.experiment import AnalysisSettings
 from metta_ab.records.ledger import COMPLETED, FAILED, RunRecord
-from metta_ab.report.scores_csv import SCORES_CSV, scores_csv
 from metta_ab.report.sentences import median_text, verdict_sentence
 from metta_ab.report.sequential_summary import look_rows, sequential_verdict_sentence
 from metta_ab.report.suite_summary import aggregate_rows, per_task_rows, suite_header
@@ -30,7 +26,7 @@ SUMMARY_TXT, SUMMARY_JSON = "summary.txt", "summary.json"
 ANALYSES_DIR = "analyses"  # EXPERIMENT_DIR/analyses/<name>: re-analyses, beside the sweep's own report
 
 
-def _summary_description(results: ExperimentResults) -> str:
+def score_description(results: ExperimentResults) -> str:
     s = results.settings
     if s.curve_summary == "auc":
         return "area under the learning curve divided by its step span"
@@ -46,7 +42,7 @@ def _summary_description(results: ExperimentResults) -> str:
     return f"mean of the {last} of evaluations when a run logged a curve, else the final value it reported"
 
 
-def _run_counts(results: ExperimentResults, variant: str) -> dict[str, Any]:
+def run_counts(results: ExperimentResults, variant: str) -> dict[str, Any]:
     """A variant's runs planned / completed / failed and their median duration (seconds or None)."""
     records = [r for r in results.records if r.variant == variant]
     durations = [r.duration for r in records if r.status == COMPLETED and r.duration is not None]
@@ -77,7 +73,7 @@ def _variant_rows(results: ExperimentResults) -> list[str]:
     analysis = results.analysis
     lines = header(_VARIANT_COLUMNS)
     for variant in results.experiment.variants:
-        counts = _run_counts(results, variant.name)
+        counts = run_counts(results, variant.name)
         seconds = counts["median_duration"]
         duration = "-" if seconds is None else f"{seconds:.1f}s"
         stats_ = analysis.variants[variant.name] if analysis else None
@@ -196,10 +192,10 @@ def summary_text(results: ExperimentResults) -> str:
         design = "paired seeds (run i uses the same seed in every variant)" if analysis.paired else "independent seeds"
         lines += [
             (
-                f"Metric:         {s.metric}; per-run score: {_summary_description(results)}"
+                f"Metric:         {s.metric}; per-run score: {score_description(results)}"
                 if s.curve_summary == "threshold"
                 else f"Metric:         {s.metric} ({'higher' if s.direction == 'max' else 'lower'} is better); "
-                f"per-run score: {_summary_description(results)}"
+                f"per-run score: {score_description(results)}"
             ),
             f"Analysis:       control {analysis.control}; alpha {s.alpha} two-sided; {round(s.ci_level * 100)}% CIs "
             f"(bootstrap: {s.n_resamples} resamples, seed {s.seed}); {design}",
@@ -211,20 +207,20 @@ def summary_text(results: ExperimentResults) -> str:
     if suite is not None:  # the aggregate verdict first, then the aggregate and every task
         lines += suite_header(suite)
         per_task = per_task_rows(suite, sequential=results.sequential is not None)
-        lines += ["", *verdict_lines(results), "", *aggregate_rows(suite), "", *per_task]
+        lines += ["", *_verdict_lines(results), "", *aggregate_rows(suite), "", *per_task]
     per_run = " (each run's mean normalized score across tasks)" if suite is not None else ""
     tested = per_run
     if suite is not None and suite.aggregate.normalization.method == "control_mean":  # see stats.suite
         tested = " (run means across tasks, normalized by both variants' per-task means: the test's scale)"
     lines += ["", f"Per variant{per_run}:", *_variant_rows(results)]
     if analysis is None:
-        lines += ["", *verdict_lines(results)]
+        lines += ["", *_verdict_lines(results)]
     if analysis is not None and analysis.comparisons:
         lines += ["", f"Comparisons with the control ({analysis.control}){tested}:", *_comparison_rows(results), ""]
         if results.sequential is not None:
             lines += [*look_rows(results.sequential), ""]
         if suite is None:
-            lines += verdict_lines(results)
+            lines += _verdict_lines(results)
     lines += _returned_rows(results)
     failures = [r for r in results.records if r.status == FAILED and not r.interrupted]
     if failures:
@@ -243,11 +239,28 @@ def summary_text(results: ExperimentResults) -> str:
     return "\n".join(lines) + "\n"
 
 
-def verdict_lines(results: ExperimentResults) -> list[str]:
-    """summary.txt's Verdict block: a heading, then one sentence per comparison (or why there is none)."""
+def _verdict_lines(results: ExperimentResults) -> list[str]:
+    sentences = verdict_sentences(results)
+    if not sentences:
+        return []
+    if _without_verdict(results):
+        return ["Verdict:", f"  {sentences[0]}"]
+    return ["Verdict:" if results.suite is None else "Verdict (aggregate over tasks):", *(f"  {s}" for s in sentences)]
+
+
+def _without_verdict(results: ExperimentResults) -> bool:
+    """No comparison has a verdict (and the reason is known)."""
+    analysis = results.analysis
+    untested = analysis is None or not any(c.verdict != INSUFFICIENT for c in analysis.comparisons)
+    return bool(results.no_verdict) and untested
+
+
+def verdict_sentences(results: ExperimentResults) -> list[str]:
+    """The verdict: why some comparison has none, then one sentence per comparison. summary.txt, the verdict
+    figure's caption and report.html all state it in these words."""
     analysis, s = results.analysis, results.settings
-    if results.no_verdict and (analysis is None or not any(c.verdict != INSUFFICIENT for c in analysis.comparisons)):
-        return ["Verdict:", f"  No verdict: {results.no_verdict}"]
+    if _without_verdict(results):
+        return [f"No verdict: {results.no_verdict}"]
     if analysis is None or not analysis.comparisons:
         return []
     if results.suite is not None and results.suite.aggregate.normalization.method == "control_mean":
@@ -261,15 +274,13 @@ def verdict_lines(results: ExperimentResults) -> list[str]:
         judged = f"steps to {s.metric} {s.threshold:g}"
     else:
         judged = s.metric or ""
-    lines = ["Verdict:" if results.suite is None else "Verdict (aggregate over tasks):"]
-    if results.no_verdict:
-        lines.append(f"  Not every comparison has one: {results.no_verdict}")
+    sentences = [f"Not every comparison has one: {results.no_verdict}"] if results.no_verdict else []
     for c in analysis.comparisons:
         if results.sequential is not None:
-            lines.append("  " + sequential_verdict_sentence(c, results.sequential, judged))
+            sentences.append(sequential_verdict_sentence(c, results.sequential, judged))
         else:
-            lines.append("  " + verdict_sentence(c, judged))
-    return lines
+            sentences.append(verdict_sentence(c, judged))
+    return sentences
 
 
 def summary_dict(results: ExperimentResults) -> dict[str, Any]:
@@ -281,7 +292,7 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
         scores = results.scores[variant.name]
         variants[variant.name] = {
             **stats_dict["variants"].get(variant.name, {}),
-            **_run_counts(results, variant.name),
+            **run_counts(results, variant.name),
             "values": [float(v) if math.isfinite(v) else None for v in scores],  # non-finite: non_finite_scores
             **(
                 {"censored": [bool(x) for x in results.censored[variant.name]]}
@@ -352,27 +363,3 @@ def _run_dict(record: RunRecord, metrics: RunMetrics | None) -> dict[str, Any]:
         "error": record.error,
         "return_value": _json_safe(record.return_value),
     }
-
-
-def report_directory(results: ExperimentResults) -> Path:
-    """Where the report goes by default: the experiment directory for the sweep's own, and for a re-analysis
-    EXPERIMENT_DIR/analyses/<what differs>, so that it never replaces the sweep's."""
-    if results.reanalysis is None:
-        return results.experiment_dir
-    return results.experiment_dir / ANALYSES_DIR / results.reanalysis.directory_name()
-
-
-def write_report(results: ExperimentResults, plots: bool = True, directory: Path | None = None) -> str:
-    """Write summary.txt, summary.json, scores.csv and the plots into `directory` (default `report_directory`);
-    return the text."""
-    out = report_directory(results) if directory is None else directory
-    out.mkdir(parents=True, exist_ok=True)
-    text = summary_text(results)
-    write_text_atomic(out / SUMMARY_TXT, text)
-    write_text_atomic(out / SUMMARY_JSON, json.dumps(summary_dict(results), indent=1, allow_nan=False))
-    write_text_atomic(out / SCORES_CSV, scores_csv(results))
-    if plots and results.analysis is not None:
-        from metta_ab.report.plots import write_plots
-
-        write_plots(results, out)
-    return text

@@ -56,7 +56,7 @@ def runs_wandb_target(results: ExperimentResults) -> WandbTarget | None:
 
 def _payload(results: ExperimentResults, target: WandbTarget, report_dir: Path) -> dict[str, Any]:
     from metta_ab.report.scores_csv import score_table
-    from metta_ab.report.summary import summary_dict, summary_text, verdict_lines
+    from metta_ab.report.summary import summary_dict, summary_text, verdict_sentences
 
     summary = summary_dict(results)
     comparisons = summary.get("comparisons") or []
@@ -84,7 +84,7 @@ def _payload(results: ExperimentResults, target: WandbTarget, report_dir: Path) 
         },
         "summary": {
             "no_verdict": results.no_verdict,
-            "verdict_text": "\n".join(line.strip() for line in verdict_lines(results)[1:]),
+            "verdict_text": "\n".join(verdict_sentences(results)),
             "verdict": verdicts,
             **{f"verdict/{treatment}": verdict for treatment, verdict in verdicts.items()},
             **values,

@@ -44,7 +44,7 @@ from __future__ import annotations
 from metta_ab.stats._common import BETTER, EQUIVALENT, INCONCLUSIVE, INSUFFICIENT, WORSE
 from metta_ab.stats.bootstrap import _resampled_prob_improvement, _sorted_row_quantities
 from metta_ab.stats.compare import Comparison, _pooled_sd, compare, decide
-from metta_ab.stats.curves import final_score, normalized_auc, time_to_threshold
+from metta_ab.stats.curves import final_points, final_score, normalized_auc, time_to_threshold
 from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.family import Analysis, analyze
 from metta_ab.stats.power import DEFAULT_POWER, minimum_detectable_d, paired_effect, power_at, power_runs_needed
@@ -77,6 +77,7 @@ __all__ = [
     "describe_times",
     "detectable_hazard_ratio",
     "failure_rate_test",
+    "final_points",
     "final_score",
     "holm",
     "kaplan_meier",

@@ -40,14 +40,8 @@ def _out(result: np.ndarray, one: bool) -> float | np.ndarray:
     return float(result[0]) if one else result
 
 
-def final_score(values: ArrayLike, last_fraction: float = 0.1, last_k: int | None = None) -> float | np.ndarray:
-    """Final performance: mean of the last K evaluations of a run [Colas18; Henderson18].
-
-    K = ``last_k`` when given, else the last ``last_fraction`` of the run's finite evaluations (floor, at
-    least 1). ``values`` is one curve (points,) -> float, or runs x points (NaN-padded) -> array of floats.
-    NaN points are skipped; a run with no finite point gives NaN.
-    """
-    v, one = _as_curves(values)
+def _last_k_points(v: np.ndarray, last_fraction: float, last_k: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per run (rows of `v`), which points the final score averages (its last K finite ones) and K."""
     if last_k is None and not 0.0 < last_fraction <= 1.0:
         raise ValueError(f"last_fraction must be in (0, 1], got {last_fraction!r}")
     if last_k is not None and last_k < 1:
@@ -61,11 +55,28 @@ def final_score(values: ArrayLike, last_fraction: float = 0.1, last_k: int | Non
     k = np.minimum(k, length)
     # number of finite points at or after each position; keep the last k finite points of each run
     from_right = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1]
-    keep = valid & (from_right <= k[:, None])
+    return valid & (from_right <= k[:, None]), k
+
+
+def final_score(values: ArrayLike, last_fraction: float = 0.1, last_k: int | None = None) -> float | np.ndarray:
+    """Final performance: mean of the last K evaluations of a run [Colas18; Henderson18].
+
+    K = ``last_k`` when given, else the last ``last_fraction`` of the run's finite evaluations (floor, at
+    least 1). ``values`` is one curve (points,) -> float, or runs x points (NaN-padded) -> array of floats.
+    NaN points are skipped; a run with no finite point gives NaN.
+    """
+    v, one = _as_curves(values)
+    keep, k = _last_k_points(v, last_fraction, last_k)
     with np.errstate(invalid="ignore", divide="ignore"):
         result = np.where(keep, v, 0.0).sum(axis=1) / k
-    result = np.where(length > 0, result, np.nan)
+    result = np.where(k > 0, result, np.nan)
     return _out(result, one)
+
+
+def final_points(values: ArrayLike, last_fraction: float = 0.1, last_k: int | None = None) -> np.ndarray:
+    """Which points of one curve ``final_score`` averages (a boolean mask): the scoring window a plot shades."""
+    v, _ = _as_curves(values)
+    return _last_k_points(v, last_fraction, last_k)[0][0]
 
 
 def normalized_auc(steps: ArrayLike, values: ArrayLike) -> float | np.ndarray:
