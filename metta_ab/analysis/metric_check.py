@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from metta_ab.analysis.no_number import stray_note
-from metta_ab.analysis.results import log_dir_fix, metric_not_found, strays_since_launch
+from metta_ab.analysis.no_number import metric_not_found, stray_note
+from metta_ab.analysis.results import log_dir_fix, strays_since_launch
 from metta_ab.analysis.suite import metric_for, template_pattern
 from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
 from metta_ab.records.ledger import STATUS_FILE, read_status

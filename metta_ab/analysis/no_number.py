@@ -4,13 +4,15 @@ the fix. Not "failed" and not "not enough completed runs": the runs did complete
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
 from metta_ab.definition.metric_reader import MetricReader
-from metta_ab.sources import SOURCES
+from metta_ab.sources import SOURCES, RunMetrics
 from metta_ab.sources.scan import MAX_SCANNED_ENTRIES
 from metta_ab.sources.stray_logs import StrayLogs
+from metta_ab.text_format import fmt_list
 
 # The one place the fix for logs written outside the job directories is phrased (the report, the last line
 # of the sweep and `metta-ab analyze` all say it from here).
@@ -76,3 +78,35 @@ def _relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
+
+
+SWEEP_METRIC_FIX = (
+    "Fix the name in .set_metric({name!r}, ...) (or set ab.analysis.metric={name}) and run the same command again: "
+    "completed runs are analyzed, not run again."
+)
+ANALYZE_METRIC_FIX = "Fix the name: --metric {name} (with its --direction)."
+
+
+def metric_not_found(
+    metric: str,
+    metrics: dict[str, RunMetrics],
+    shown: int = 12,
+    subject: str = "No run reported",
+    fix: str = SWEEP_METRIC_FIX,
+) -> str:
+    """The warning for a metric no run reported: the names the runs did report, closest first, and `fix` with
+    the closest as {name}. `subject` starts the sentence ("a_run_1 completed without reporting", say)."""
+    names = list(dict.fromkeys(name for found in metrics.values() for name in found.names))
+    if not names:
+        return (
+            f"{subject} {metric!r}, nor any other number. Looked at "
+            + ", ".join(source.name for source in SOURCES)
+            + "; for anything else, declare a reader: .set_metric(name, reader=fn)."
+        )
+    closeness = {name: difflib.SequenceMatcher(None, metric.lower(), name.lower()).ratio() for name in names}
+    names.sort(key=lambda name: -closeness[name])
+    listed = fmt_list([repr(n) for n in names], shown)
+    return (
+        f"{subject} {metric!r}; {'it' if len(metrics) == 1 else 'the runs'} reported {listed} (closest first). "
+        + fix.format(name=names[0])
+    )

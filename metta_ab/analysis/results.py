@@ -8,7 +8,6 @@ records the settings the sweep declared and what it changed (`Reanalysis`).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import math
 import re
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from metta_ab import stats
-from metta_ab.analysis.no_number import LOG_DIR_FIX, nothing_found, stray_note
+from metta_ab.analysis.no_number import ANALYZE_METRIC_FIX, LOG_DIR_FIX, metric_not_found, nothing_found, stray_note
 from metta_ab.analysis.scores import score_run, threshold_time
 from metta_ab.analysis.secondary import SecondaryResult, analyze_secondary
 from metta_ab.analysis.stats_settings import stats_settings
@@ -50,7 +49,7 @@ from metta_ab.records.ledger import (
     read_status,
 )
 from metta_ab.records.looks import Looks, SequentialOutcome, design_for, runs_needed
-from metta_ab.sources import SOURCES, RunMetrics, collect_run_metrics
+from metta_ab.sources import RunMetrics, collect_run_metrics
 from metta_ab.sources.stray_logs import StrayLogs, stray_log_files
 from metta_ab.text_format import fmt_list, fmt_setting
 
@@ -171,38 +170,6 @@ def source_warnings(metrics: dict[str, RunMetrics], shown: int = 5) -> list[str]
         listed = fmt_list(runs, shown)
         warnings.append(f"{problem} [{len(runs)} run(s): {listed}]")
     return warnings
-
-
-SWEEP_METRIC_FIX = (
-    "Fix the name in .set_metric({name!r}, ...) (or set ab.analysis.metric={name}) and run the same command again: "
-    "completed runs are analyzed, not run again."
-)
-ANALYZE_METRIC_FIX = "Fix the name: --metric {name} (with its --direction)."
-
-
-def metric_not_found(
-    metric: str,
-    metrics: dict[str, RunMetrics],
-    shown: int = 12,
-    subject: str = "No run reported",
-    fix: str = SWEEP_METRIC_FIX,
-) -> str:
-    """The warning for a metric no run reported: the names the runs did report, closest first, and `fix` with
-    the closest as {name}. `subject` starts the sentence ("a_run_1 completed without reporting", say)."""
-    names = list(dict.fromkeys(name for found in metrics.values() for name in found.names))
-    if not names:
-        return (
-            f"{subject} {metric!r}, nor any other number. Looked at "
-            + ", ".join(source.name for source in SOURCES)
-            + "; for anything else, declare a reader: .set_metric(name, reader=fn)."
-        )
-    closeness = {name: difflib.SequenceMatcher(None, metric.lower(), name.lower()).ratio() for name in names}
-    names.sort(key=lambda name: -closeness[name])
-    listed = fmt_list([repr(n) for n in names], shown)
-    return (
-        f"{subject} {metric!r}; {'it' if len(metrics) == 1 else 'the runs'} reported {listed} (closest first). "
-        + fix.format(name=names[0])
-    )
 
 
 def why_unscored(record: RunRecord, metric: str | None) -> str:

@@ -12,12 +12,18 @@ from typing import Any
 import numpy as np
 
 from metta_ab import stats
+from metta_ab.analysis.no_number import metric_not_found
 from metta_ab.analysis.scores import score_run
 from metta_ab.analysis.stats_settings import stats_settings
 from metta_ab.definition.experiment import ABExperiment, AnalysisSettings, SecondaryMetric
 from metta_ab.records.ledger import COMPLETED, RunRecord
 from metta_ab.sources import RunMetrics
 from metta_ab.stats.family import holm_adjust
+
+SECONDARY_METRIC_FIX = (
+    "Fix the name in .add_metric({name!r}, ...) and run the same command again: completed runs are analyzed, not "
+    "run again."
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ def analyze_secondary(
             if used and found is not None and found.has(metric.name):
                 scores[record.variant][record.run_index - 1] = score_run(found, settings)
         if not any(np.isfinite(s).any() for s in scores.values()):
-            results.append(SecondaryResult(metric, settings, scores, None, f"no run reported {metric.name!r}"))
+            missing = metric_not_found(metric.name, dict(metrics), fix=SECONDARY_METRIC_FIX)
+            results.append(SecondaryResult(metric, settings, scores, None, missing))
             continue
         analysis = stats.analyze(scores, stats_settings(settings, paired=paired), control=control)
         results.append(SecondaryResult(metric, settings, scores, analysis))

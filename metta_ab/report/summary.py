@@ -14,6 +14,7 @@ from typing import Any
 from metta_ab.analysis.results import ExperimentResults, Reanalysis
 from metta_ab.definition.experiment import AnalysisSettings
 from metta_ab.records.ledger import COMPLETED, FAILED, RunRecord
+from metta_ab.report.secondary_summary import secondary_rows
 from metta_ab.report.sentences import median_text, verdict_sentence
 from metta_ab.report.sequential_summary import look_rows, sequential_verdict_sentence
 from metta_ab.report.suite_summary import aggregate_rows, per_task_rows, suite_header
@@ -221,6 +222,8 @@ def summary_text(results: ExperimentResults) -> str:
             lines += [*look_rows(results.sequential), ""]
         if suite is None:
             lines += _verdict_lines(results)
+    if results.secondary:
+        lines += ["", *secondary_rows(results.secondary)]
     lines += _returned_rows(results)
     failures = [r for r in results.records if r.status == FAILED and not r.interrupted]
     if failures:
@@ -322,6 +325,7 @@ def summary_dict(results: ExperimentResults) -> dict[str, Any]:
             results.sequential.to_dict(results.settings.ci_level) if results.sequential is not None else None
         ),
         **(results.suite.to_dict() if results.suite is not None else {}),  # tasks.<task>, aggregate
+        "secondary_metrics": [r.to_dict() for r in results.secondary],  # .add_metric: one Holm family, not deciding
         "looks": list(results.looks),  # every analysis the sweeper wrote: runs per variant at each
         "runs": [_run_dict(r, results.metrics.get(r.job_dir)) for r in results.records],
     }
