@@ -113,8 +113,8 @@ class Snapshot:
 
     def eta(self) -> float | None:
         """Seconds until the runs pending (up to the look in progress) and running are done: each running run needs
-        the median duration minus what it has run, each pending one the median, `parallelism` at a time. None
-        before a run has completed or while nothing is left."""
+        the median duration minus what it has run, each pending one the median, `parallelism` at a time as a
+        launcher pool runs them (`wall_seconds`). None before a run has completed or while nothing is left."""
         durations = self.durations()
         left = [r for r in self.runs if r.state in (RUNNING, PENDING)]
         if not durations or not left or self.parallelism is None:
