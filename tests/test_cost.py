@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from experiment_dirs import build
 from hypothesis import given
 from hypothesis import strategies as st
 from sweeper_cli import METTA_LIKE, job_dirs, run_command, run_sweep, status, write_experiment
@@ -232,3 +233,16 @@ def test_a_real_pilots_durations_cost_the_plan_and_the_power(tmp_path):
     assert lines[2] == f"  {2 * needed} runs = {fmt_num(2 * needed * median / 3600, 2)} h of run time"
     assert lines[3] == f"  ~ {fmt_span(needed * median)} wall at 2 in parallel (--parallel)"
     assert len(lines) == 4  # no GPU-hours at 0 GPUs per job
+
+
+def test_power_from_a_pilot_without_durations_gives_the_power_alone(tmp_path, capsys):
+    pilot = build(tmp_path / "pilot", {"a": [1.0, 2.0, 3.0, 4.0], "b": [1.6, 2.9, 3.3, 4.8]})  # no durations
+    jobs = [{"variant": v, "run_index": i, "run_name": f"{v}_run_{i}", "job_dir": f"{v}_run_{i}"} for v in "ab"
+            for i in range(1, 5)]  # fmt: skip
+    (pilot / "plan.json").write_text(json.dumps(jobs))
+    assert main(["power", "--pilot", str(pilot)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"b vs a: .*; \d+ runs per variant", out)
+    assert out.splitlines()[-1].startswith(f"(no cost estimate: --pilot {pilot}: no completed run with a recorded")
+    assert main(["power", "--pilot", str(pilot), "--parallel", "2"]) == exit_status.USAGE
+    assert "no completed run with a recorded duration" in capsys.readouterr().err
