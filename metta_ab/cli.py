@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from metta_ab import exit_status
 from metta_ab.definition.errors import ExperimentError
@@ -34,6 +34,8 @@ from metta_ab.runner import (
 )
 
 if TYPE_CHECKING:
+    from metta_ab.records.cost import CostEstimate
+    from metta_ab.records.snapshot import Snapshot
     from metta_ab.stats import Comparison
 
 EPILOG_RUN = """examples:
@@ -79,6 +81,20 @@ def _add_analysis_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--min-effect", type=float, help="smallest difference that matters (enables 'equivalent')")
 
 
+def _add_cost_flags(parser: argparse.ArgumentParser, *, pilot: bool) -> None:
+    group = parser.add_argument_group("cost, from a pilot's run durations")
+    if pilot:
+        group.add_argument("--pilot", help="an experiment directory (finished or running): its runs' durations")
+    group.add_argument(
+        "--parallel",
+        type=int,
+        dest="cost_parallel",
+        metavar="N",
+        help="runs at once (default: the launcher's setting, hydra.launcher.n_jobs, else 1)",
+    )
+    group.add_argument("--gpus-per-job", type=float, metavar="G", help="GPUs each run holds, for GPU-hours (default 1)")
+
+
 def _analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
     names = vars(AnalysisSettings())
     return AnalysisSettings(**{k: getattr(args, k, None) for k in names})
@@ -121,12 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser(
         "plan",
-        help="show the jobs an experiment would launch",
-        usage="metta-ab plan [--app APP] EXPERIMENT [-- HYDRA_OVERRIDES ...]",
+        help="show the jobs an experiment would launch (and, with --pilot, their cost)",
+        usage="metta-ab plan [--app APP] EXPERIMENT [--pilot DIR [--parallel N] [--gpus-per-job G]] "
+        "[-- HYDRA_OVERRIDES ...]",
     )
     plan.add_argument("experiment", help="experiment file")
     plan.add_argument("--app", help="validate the plan against this Hydra app's config")
-    plan.add_argument("--json", action="store_true", help=JSON_HELP.format(what='{"experiment", "runs": [...]}'))
+    plan.add_argument(
+        "--json", action="store_true", help=JSON_HELP.format(what='{"experiment", "runs": [...], "cost"}')
+    )
+    _add_cost_flags(plan, pilot=True)
 
     analyze = commands.add_parser(
         "analyze",
@@ -204,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     power.add_argument("--alpha", type=float, help="significance level, two-sided (default 0.05)")
     power.add_argument("--power", type=float, default=0.8, dest="target_power", help="power (default 0.8)")
+    _add_cost_flags(power, pilot=False)
     return parser
 
 
@@ -237,34 +258,102 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from metta_ab.plan import PlanSettings, format_plan, plan_experiment
 
     experiment = load_experiment(args.experiment)
+    pilot = _read_pilot(args)
     if args.app is None:
         runs = plan_experiment(experiment, PlanSettings())
+        cost = _plan_cost(args, pilot, experiment, [(r.index, r.task) for r in runs], None)
         if args.json:
-            print(json.dumps({"experiment": experiment.name, "runs": [r.to_dict() for r in runs]}, indent=1))
+            runs_json = [r.to_dict() for r in runs]
+            print(json.dumps({"experiment": experiment.name, "runs": runs_json, **_cost_json(cost)}, indent=1))
             return 0
         print(format_plan(experiment, runs), end="")
         if experiment.base_defaults:
             print("(base defaults are resolved against the app's config groups when run; pass --app to check)")
+        _print_cost(cost)
         return 0
     args.dry_run, args.output_dir, args.parallel, args.max_parallel = True, "ab_test_results", False, 1
     args.no_retry, args.max_retries, args.verbose = True, 0, False
-    if not args.json:
-        return _cmd_run(args)
-    return _plan_json_through_app(args, experiment)
+    if args.json:
+        return _plan_json_through_app(args, experiment, pilot)
+    status = _cmd_run(args)
+    experiment_dir = Path(args.output_dir) / experiment.name
+    if status == 0:
+        _print_cost(_plan_cost(args, pilot, experiment, _dry_run_plan(experiment_dir), experiment_dir))
+    return status
 
 
-def _plan_json_through_app(args: argparse.Namespace, experiment: ABExperiment) -> int:
+def _plan_json_through_app(args: argparse.Namespace, experiment: ABExperiment, pilot: Snapshot | None) -> int:
     """The dry run through the app, its text on stderr, then the plan.json it validated (a directory a sweep ran
     in keeps its own, which the dry run checked against the definition) on stdout."""
     app = resolve_app(args.app, experiment, Path(args.experiment.split(":")[0]))
     options = SweepOptions(dry_run=True, max_retries=0, overrides=tuple(args.overrides))
     proc = run_sweep_process(sweep_command(app, str(Path(args.experiment).absolute()), options), quiet=True)
     sys.stderr.write(proc.stderr)
-    plan = read_json(Path(options.output_dir) / experiment.name / PLAN_JSON)
+    experiment_dir = Path(options.output_dir) / experiment.name
+    plan = read_json(experiment_dir / PLAN_JSON)
     if proc.returncode != 0 or plan is None:
         return proc.returncode or exit_status.ERROR
-    print(json.dumps({"experiment": experiment.name, "runs": plan}, indent=1))
+    cost = _plan_cost(args, pilot, experiment, _dry_run_plan(experiment_dir), experiment_dir)
+    print(json.dumps({"experiment": experiment.name, "runs": plan, **_cost_json(cost)}, indent=1))
     return 0
+
+
+def _read_pilot(args: argparse.Namespace) -> Snapshot | None:
+    """The pilot's records (before any job or dry run starts), or None without --pilot; one line for bad input."""
+    from metta_ab.records.cost import read_pilot
+
+    if args.cost_parallel is not None and args.cost_parallel < 1:
+        raise ABRunError(f"--parallel takes the runs at once, a positive number, got {args.cost_parallel}")
+    if args.gpus_per_job is not None and not (math.isfinite(args.gpus_per_job) and args.gpus_per_job >= 0):
+        raise ABRunError(f"--gpus-per-job takes the GPUs each run holds, 0 or more, got {args.gpus_per_job:g}")
+    if args.pilot is None:
+        if args.cost_parallel is not None or args.gpus_per_job is not None:
+            raise ABRunError("--parallel and --gpus-per-job cost the runs from a pilot's durations: add --pilot DIR")
+        return None
+    return read_pilot(Path(args.pilot))
+
+
+def _dry_run_plan(experiment_dir: Path) -> list[tuple[int, str | None]]:
+    """The runs (index, task) of the plan.json the dry run validated."""
+    plan = read_json(experiment_dir / PLAN_JSON)
+    runs = plan if isinstance(plan, list) else []
+    return [(int(r["run_index"]), r.get("task")) for r in runs if isinstance(r, dict) and "run_index" in r]
+
+
+def _plan_cost(
+    args: argparse.Namespace,
+    pilot: Snapshot | None,
+    experiment: ABExperiment,
+    runs: list[tuple[int, str | None]],
+    dry_run_dir: Path | None,
+) -> CostEstimate | None:
+    """The cost of the plan's runs (None without a pilot). The parallelism: --parallel, the command's
+    hydra.launcher overrides, the launcher the dry run resolved into `dry_run_dir` (when it saved its files
+    there, not in a directory a sweep ran in), else 1."""
+    if pilot is None:
+        return None
+    from metta_ab.records.cost import command_parallelism, estimate_cost, plan_launches
+    from metta_ab.records.snapshot import read_launcher
+
+    saved = dry_run_dir is not None and not (dry_run_dir / LEDGER_FILE).exists()
+    launcher = read_launcher(dry_run_dir) if saved and dry_run_dir is not None else {}
+    parallelism = command_parallelism(args.cost_parallel, args.overrides, launcher, "the dry run's launcher: ")
+    launches = plan_launches(experiment, runs)
+    gpus = 1.0 if args.gpus_per_job is None else args.gpus_per_job
+    return estimate_cost(pilot, launches, parallelism, gpus, maximum=experiment.sequential is not None)
+
+
+def _cost_json(cost: CostEstimate | None) -> dict[str, Any]:
+    from metta_ab.report.cost import cost_dict
+
+    return {"cost": cost_dict(cost) if cost is not None else None}
+
+
+def _print_cost(cost: CostEstimate | None) -> None:
+    if cost is not None:
+        from metta_ab.report.cost import cost_lines
+
+        print("\n".join(["", *cost_lines(cost)]))
 
 
 def _fetch_wandb_group(args: argparse.Namespace) -> Path:
@@ -430,21 +519,57 @@ def _cmd_power(args: argparse.Namespace) -> int:
             print(f"  with {n:>2} runs per variant: power {power:.2f}")
         return 0
     from metta_ab.analysis.results import analyze_directory
+    from metta_ab.records.cost import PilotError
 
+    try:
+        pilot, no_cost = _read_pilot(args), None  # its durations, read before the analysis
+    except PilotError as error:  # a pilot fetched from W&B records no durations: the power alone, then
+        if args.cost_parallel is not None or args.gpus_per_job is not None:
+            raise
+        pilot, no_cost = None, str(error)
     results = analyze_directory(Path(args.pilot), AnalysisSettings(alpha=args.alpha))
     if results.no_verdict or results.analysis is None:
         reason = " ".join((results.no_verdict or "no metric to compute power from").split())
         raise ExperimentError(f"pilot {args.pilot} has no verdict to plan from: {reason}")
     print(f"Pilot {results.experiment.name}, metric {results.metric}, {goal}:")
+    needed = {c.treatment: _runs_needed(c, args) for c in results.analysis.comparisons}
     for c in results.analysis.comparisons:
-        print(f"  {c.treatment} vs {c.control}: {_pilot_plan(c, args)}")
+        print(f"  {c.treatment} vs {c.control}: {_pilot_plan(c, needed[c.treatment], args)}")
+    most = max((n for n in needed.values() if n is not None), default=None)
+    if most is not None and pilot is not None:
+        _print_power_cost(args, pilot, results.experiment, most)
+    elif most is not None:
+        print(f"(no cost estimate: {no_cost})")
     return 0
 
 
-def _pilot_plan(c: Comparison, args: argparse.Namespace) -> str:
-    """The runs needed for a pilot comparison's effect, in the pilot's own design (paired: its d_z)."""
+def _print_power_cost(args: argparse.Namespace, pilot: Snapshot, experiment: ABExperiment, runs: int) -> None:
+    """The cost of the runs per variant the power needs (the most any comparison needs), in a fixed design; the
+    parallelism: --parallel, else the pilot's launcher, else 1."""
+    from metta_ab.records.cost import command_parallelism, estimate_cost, fixed_launch
+    from metta_ab.records.snapshot import read_launcher
+    from metta_ab.report.cost import cost_lines
+
+    launcher = read_launcher(pilot.experiment_dir)
+    parallelism = command_parallelism(args.cost_parallel, (), launcher, "the pilot's launcher: ")
+    gpus = 1.0 if args.gpus_per_job is None else args.gpus_per_job
+    cost = estimate_cost(pilot, fixed_launch(experiment, runs), parallelism, gpus)
+    print(f"\nAt {runs} runs per variant (the most any comparison needs), in a fixed design:")
+    print("\n".join(cost_lines(cost)))
+
+
+def _runs_needed(c: Comparison, args: argparse.Namespace) -> int | None:
+    """The runs per variant a pilot comparison's effect needs in the pilot's own design (paired: its d_z); None
+    without an effect to detect or a spread to scale it by."""
     from metta_ab import stats
 
+    if not math.isfinite(c.effect_d) or c.effect_d == 0:
+        return None
+    return stats.power_runs_needed(c.effect_d, alpha=args.alpha, power=args.target_power, paired=c.paired)
+
+
+def _pilot_plan(c: Comparison, needed: int | None, args: argparse.Namespace) -> str:
+    """The runs needed for a pilot comparison's effect, and the effect they are needed for."""
     if c.paired:
         name, unit = "d_z", f"SD of the pair differences; pair correlation {c.pair_correlation:.2f}"
     else:
@@ -455,9 +580,8 @@ def _pilot_plan(c: Comparison, args: argparse.Namespace) -> str:
         effect = f"observed difference {c.difference:+.3g} ({name} = {c.effect_d:.3g}: |difference| / {unit})"
     if not math.isfinite(c.effect_d):
         return f"{effect}; no spread in the scores, so no runs needed can be computed"
-    if c.effect_d == 0:
+    if needed is None:
         return f"{effect}; no effect to detect"
-    needed = stats.power_runs_needed(c.effect_d, alpha=args.alpha, power=args.target_power, paired=c.paired)
     return f"{effect}; {needed} runs per variant ({_test_name(c.paired)})"
 
 

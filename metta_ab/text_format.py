@@ -78,3 +78,14 @@ def fmt_duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def fmt_span(seconds: float) -> str:
+    """A length of time in its units: 0.25s, 45s, 4m12s, 2h05m (to the second below an hour, the minute above)."""
+    if seconds < 59.5:
+        return f"{fmt_num(max(seconds, 0.0), 2)}s"
+    seconds = round(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"

@@ -9,9 +9,11 @@ as what the other files say, never as an error.
 
 from __future__ import annotations
 
+import heapq
 import socket
 import statistics
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,22 +101,37 @@ class Snapshot:
     taken_at: float = field(default_factory=time.time)
 
     def durations(self) -> list[float]:
-        return [r.duration for r in self.runs if r.state == COMPLETED and r.duration is not None]
+        return [d for durations in self.durations_by_task().values() for d in durations]
+
+    def durations_by_task(self) -> dict[str | None, list[float]]:
+        """The completed runs' durations per task (None: runs without a task), in plan order."""
+        found: dict[str | None, list[float]] = {}
+        for run in self.runs:
+            if run.state == COMPLETED and run.duration is not None:
+                found.setdefault(run.task, []).append(run.duration)
+        return found
 
     def eta(self) -> float | None:
         """Seconds until the runs pending (up to the look in progress) and running are done: each running run needs
-        the median duration minus what it has run, each pending one the median, `parallelism` at a time. None
-        before a run has completed or while nothing is left."""
+        the median duration minus what it has run, each pending one the median, `parallelism` at a time as a
+        launcher pool runs them (`wall_seconds`). None before a run has completed or while nothing is left."""
         durations = self.durations()
         left = [r for r in self.runs if r.state in (RUNNING, PENDING)]
         if not durations or not left or self.parallelism is None:
             return None
         median = statistics.median(durations)
-        work = sum(
-            median if r.state == PENDING else max(median - (self.taken_at - (r.started_at or self.taken_at)), 0.0)
-            for r in left
-        )
-        return work / max(self.parallelism.runs, 1)
+        running = [r for r in left if r.state == RUNNING]
+        remaining = [max(median - (self.taken_at - (r.started_at or self.taken_at)), 0.0) for r in running]
+        return wall_seconds([*remaining, *[median] * (len(left) - len(running))], self.parallelism.runs)
+
+
+def wall_seconds(job_seconds: Sequence[float], slots: int) -> float:
+    """How long jobs of these lengths take, started in order `slots` at a time, each as soon as a slot is free (a
+    launcher's pool): the end of the last one."""
+    free_at = [0.0] * max(slots, 1)
+    for seconds in job_seconds:
+        heapq.heapreplace(free_at, free_at[0] + seconds)
+    return max(free_at)
 
 
 def is_experiment_dir(directory: Path) -> bool:
@@ -272,25 +289,45 @@ def _look(experiment_dir: Path, records: list[RunRecord]) -> Look | None:
 
 
 def _parallelism(experiment_dir: Path, runs: list[RunState]) -> Parallelism | None:
-    """The launcher's own setting where multirun.yaml names one (basic: 1, joblib: n_jobs, submitit:
-    array_parallelism), else the runs running now; None when neither says."""
+    """The launcher's own setting where multirun.yaml names one, else the runs running now; None when neither
+    says."""
+    launcher = read_launcher(experiment_dir)
+    setting = launcher_parallelism(launcher)
+    if setting is not None:
+        return setting
+    running = sum(r.state == RUNNING for r in runs)
+    if running:
+        name = _launcher_name(launcher)
+        said = f"{name} names no number of parallel runs" if name else f"no launcher in {MULTIRUN_YAML}"
+        return Parallelism(running, f"assumed: the {running} running now ({said})")
+    return None
+
+
+def read_launcher(experiment_dir: Path) -> Mapping[str, Any]:
+    """multirun.yaml's `hydra.launcher` (the sweep's, or the dry run's), {} where there is none."""
     import yaml
 
     try:
         config = yaml.safe_load((experiment_dir / MULTIRUN_YAML).read_text(encoding="utf-8"))
         launcher = config["hydra"]["launcher"]
-        target = str(launcher.get("_target_", ""))
-    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-        launcher, target = {}, ""
-    name = target.rsplit(".", 1)[-1]
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
+        return {}
+    return launcher if isinstance(launcher, Mapping) else {}
+
+
+def launcher_parallelism(launcher: Mapping[str, Any], named: str | None = None) -> Parallelism | None:
+    """The runs a launcher config runs at once where it says (basic: 1, joblib: n_jobs, submitit:
+    array_parallelism), its source read `<named><key>=<value>` (default: the launcher's class and a space); None
+    when it does not say."""
+    name = _launcher_name(launcher)
     if name == "BasicLauncher":
         return Parallelism(1, "the basic launcher runs one at a time")
     for key in ("n_jobs", "array_parallelism"):
         value = launcher.get(key)
-        if isinstance(value, int) and value > 0:
-            return Parallelism(value, f"{name} {key}={value}")
-    running = sum(r.state == RUNNING for r in runs)
-    if running:
-        said = f"{name} names no number of parallel runs" if name else f"no launcher in {MULTIRUN_YAML}"
-        return Parallelism(running, f"assumed: the {running} running now ({said})")
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return Parallelism(value, f"{f'{name} ' if named is None else named}{key}={value}")
     return None
+
+
+def _launcher_name(launcher: Mapping[str, Any]) -> str:
+    return str(launcher.get("_target_", "")).rsplit(".", 1)[-1]
