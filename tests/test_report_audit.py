@@ -751,6 +751,7 @@ def test_every_number_and_sentence_of_a_sequential_report_is_true_of_the_data(de
         return
     seq = summary["sequential"]
     event(f"{seq['reason']} after {len(seq['looks'])} of {seq['design']['looks']} looks")
+    event(f"curve_summary {summary['curve_summary']}, suite {design['suite']}")
     event(", ".join(sorted({c["decision"] for look in seq["looks"] for c in look["comparisons"]})) or "no look")
     jobs_per_run = len(design["tasks"]) if design["suite"] == "tasks" else 1
     check_stop(seq, text, runs_launched(design, root), jobs_per_run)
@@ -834,6 +835,32 @@ def test_the_sequential_audit_finds_a_wrong_look(tmp_path):
     row = table_after(text, "look runs/variant")[0]
     with pytest.raises(AssertionError):
         check_looks_table(seq, text.replace(f" {row[5]} ", f" {row[6]} ", 1))
+
+
+def test_the_sequential_audit_finds_a_wrong_time_estimate(tmp_path):
+    """On times to a threshold: a wrong median, hazard ratio or a missing reason for no adjusted estimate in the
+    verdict sentence is caught."""
+    builder = create_experiment("known", "a clear speed-up").add_variant(name="a").add_variant(name="b")
+    builder.set_sequential(10, 5).set_metric("score", curve_summary="threshold", threshold=1.0)
+    cross = {"a": [600.0, 700, 5000, 800, 650], "b": [200.0, 300, 250, 650, 300]}
+    outcomes = {(v, None, i): (CURVE_STEPS, CURVE_STEPS / cross[v][(i - 1) % 5]) for v in "ab" for i in range(1, 11)}
+    design = {"suite": None, "tasks": ["score"], "outcomes": outcomes, "paired": False, "builder": builder}
+    summary, text, _ = swept(design, tmp_path)
+    seq = summary["sequential"]
+    (c,), (sentence,) = summary["comparisons"], verdict_lines(text)
+    assert seq["reason"] == "decided" and len(seq["looks"]) == 1 and c["verdict"] == "better"
+    check_look_sentence(c, sentence, seq)
+    ratio = c["time_to_threshold"]["hazard_ratio"]
+    assert ratio["estimate"] is not None and math.isfinite(ratio["estimate"]), ratio  # a ratio with a CI to check
+    printed_ratio = f"hazard ratio {ratio['estimate']:.3g}"
+    for right, wrong in (
+        ("b median 300 [", "b median 350 ["),
+        (printed_ratio, "hazard ratio 1.5"),
+        ("After the early stop, no bias-adjusted", "After the early stop, a bias-adjusted"),
+    ):
+        assert right in sentence, (right, sentence)
+        with pytest.raises(AssertionError):
+            check_look_sentence(c, sentence.replace(right, wrong), seq)
 
 
 def test_a_treatment_decided_by_an_earlier_look_under_holm_reads_as_it_was_decided(tmp_path):
