@@ -4,8 +4,8 @@ and a verdict sentence that quotes the look's boundary instead of a fixed-sample
 from __future__ import annotations
 
 from metta_ab.records.looks import SequentialOutcome
-from metta_ab.report.table import Column, table
 from metta_ab.report.sentences import hazard_ratio_text, medians_text, reaches_it
+from metta_ab.report.table import Column, table
 from metta_ab.stats import BETTER, EQUIVALENT, WORSE, Comparison
 from metta_ab.stats.sequential import LOGRANK, T_DISTRIBUTION, LookComparison, crossing, early_stop_estimate
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
