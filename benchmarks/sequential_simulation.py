@@ -16,7 +16,7 @@ AdaStop's nominal alpha is not its measured error (issue 13: alpha .05 gave .10 
 error. It runs on the unpaired rows (it is a two-sample test) unless ``--adastop all``.
 
     python benchmarks/sequential_simulation.py [--experiments 2000] [--smoke] [--workers 2] [--spending hsd:-2]
-        [--rows all|plain|suite]
+        [--rows all|plain|suite|threshold]
 
 Suite rows (``--rows suite``; ``all`` runs both): a sequential suite of 3 or 10 tasks (``aa_simulation``'s suite
 generator: scales from 1 to 1000, normal, skewed and bimodal tasks in turn; paired with a shared seed effect
@@ -25,6 +25,14 @@ units (``metta_ab.stats.suite.comparison_units``: each run's mean normalized sco
 ``analyze_suite`` computes them) into ``decide_look``. Both normalizations: declared (0, the task's population
 mean) and the default one, whose per-task means are re-estimated from the runs at every look. d is in SDs of
 a variant's run means on the declared scale, added to every task.
+
+Threshold rows (``--rows threshold``): time to a threshold, each look decided by the log-rank statistic of the
+times so far with its permutation p (``decide_look`` with ``censored``), N / k = 5 / 5 (one look: the permutation
+p alone), 6 / 3, 10 / 5 and 15 / 5. A run's time is exponential (rate 1 for the control, the hazard ratio for
+the treatment), read off an evaluation grid of 20 steps over 2 time units (tied times, as logged curves give)
+and censored at the last one (13.5% of the control's runs never reach the threshold). Hazard ratio 1 (A/A) and
+3. Beside the fixed design at N (the same permutation log-rank, one look) it gives the fixed design's rate with
+the normal approximation of the log-rank p (``compare_times``, how a fixed threshold experiment decides).
 
 At d = 0.5 and 1 it also measures the bias of the estimate after an early stop: the observed difference at the
 deciding look (naive) against the median-unbiased one the report prints beside it
@@ -52,7 +60,7 @@ import numpy as np
 from _harness import PROJECT_ROOT  # noqa: F401  (puts this tree first on the import path)
 from aa_simulation import Cell, suite_experiment
 
-from metta_ab.stats import StatsSettings
+from metta_ab.stats import StatsSettings, compare_times
 from metta_ab.stats.sequential import (
     DEFAULT_SPENDING,
     decide_look,
@@ -171,6 +179,59 @@ def decide_suite_looks(
     return history
 
 
+THRESHOLD_SCHEDULES = ((5, 5), (6, 3), (10, 5), (15, 5))
+HAZARD_RATIOS = (1.0, 3.0)
+THRESHOLD_GRID, THRESHOLD_HORIZON = 20, 2.0  # evaluation steps, and the time of the last one
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    n_max: int
+    k: int
+    hazard_ratio: float
+
+    @property
+    def d(self) -> float:
+        """The effect on the log scale: 0 for the A/A rows (what the A/A checks look for)."""
+        return math.log(self.hazard_ratio)
+
+    @property
+    def label(self) -> str:
+        return f"N={self.n_max:<2} k={self.k:<2} time to threshold      HR={self.hazard_ratio:g}"
+
+
+def threshold_times(n: int, hazard_ratio: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n runs' steps to the threshold (exponential times at rate ``hazard_ratio`` on the evaluation grid) and
+    whether each was censored at the last step."""
+    steps = np.ceil(rng.exponential(1.0 / hazard_ratio, n) / THRESHOLD_HORIZON * THRESHOLD_GRID)
+    censored = steps > THRESHOLD_GRID
+    return np.minimum(steps, THRESHOLD_GRID), censored
+
+
+def run_threshold_block(row: ThresholdRow, start: int, stop: int, spending: str, ada: None = None) -> np.ndarray:
+    """Sums over experiments start..stop-1 of: sequential rejects, runs; fixed-at-N rejects (permutation p);
+    fixed-at-N rejects with the normal log-rank p (``compare_times``)."""
+    design = sequential_design(row.n_max, row.k, ALPHA, spending)
+    fixed = sequential_design(row.n_max, row.n_max, ALPHA, spending)
+    key = [row.n_max, row.k, int(row.hazard_ratio * 1000)]
+    good = ("better",) if row.hazard_ratio > 1 else ("better", "worse")
+    out = np.zeros(10)
+    for i in range(start, stop):
+        rng = np.random.default_rng([*key, i])
+        (c, c_cens), (t, t_cens) = (
+            threshold_times(row.n_max, 1.0, rng),
+            threshold_times(row.n_max, row.hazard_ratio, rng),
+        )
+        scores, censored = {"control": c, "treatment": t}, {"control": c_cens, "treatment": t_cens}
+        history = run_sequential(scores, design, StatsSettings(paired=False), censored=censored)
+        out[0] += history[-1].comparisons[0].decision in good
+        out[1] += np.mean(list(runs_used(history, list(scores)).values()))
+        one_look = run_sequential(scores, fixed, StatsSettings(paired=False), censored=censored)
+        out[2] += one_look[-1].comparisons[0].decision in good
+        out[3] += compare_times(t, t_cens, c, c_cens).verdict in good
+    return out
+
+
 def _noise(dist: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Mean 0, SD 1 scores: normal, or a standardized lognormal (skewness 6.2)."""
     if dist == "normal":
@@ -246,12 +307,12 @@ def run_block(row: Row, start: int, stop: int, spending: str, ada: tuple[float, 
     return out
 
 
-def simulate(row: Row | SuiteRow, experiments: int, spending: str, ada, pool) -> np.ndarray:
+def simulate(row: Row | SuiteRow | ThresholdRow, experiments: int, spending: str, ada, pool) -> np.ndarray:
     blocks = max(1, min(8, experiments // 100))
     edges = np.linspace(0, experiments, blocks + 1).astype(int)
     args = [(row, int(a), int(b), spending, ada) for a, b in itertools.pairwise(edges)]
     run = map if pool is None else pool.map
-    block = run_suite_block if isinstance(row, SuiteRow) else run_block
+    block = {SuiteRow: run_suite_block, ThresholdRow: run_threshold_block}.get(type(row), run_block)
     return np.sum(list(run(block, *zip(*args, strict=True))), axis=0) / experiments
 
 
@@ -266,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adastop-b", type=int, default=2000, help="AdaStop's permutations B (2000)")
     parser.add_argument("--schedules", default=",".join(f"{n}/{k}" for n, k in SCHEDULES), help="N/k,...")
     parser.add_argument("--effects", default=",".join(f"{d:g}" for d in EFFECTS), help="true differences d,...")
-    parser.add_argument("--rows", choices=("all", "plain", "suite"), default="all", help="plain, suite rows or all")
+    parser.add_argument(
+        "--rows", choices=("all", "plain", "suite", "threshold"), default="all", help="plain, suite, threshold or all"
+    )
     args = parser.parse_args(argv)
     experiments = 40 if args.smoke else args.experiments
     schedules = [tuple(int(x) for x in s.split("/")) for s in args.schedules.split(",")]
@@ -278,14 +341,14 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("adastop is not installed (pip install -e '.[bench]'): AdaStop columns skipped")
             args.adastop = "none"
-    rows: list[Row | SuiteRow] = [
+    rows: list[Row | SuiteRow | ThresholdRow] = [
         Row(n, k, design, r, dist, d)
         for n, k in schedules
         for design, r in DESIGNS
         for dist in DISTS
         for d in (float(x) for x in args.effects.split(","))
         if not args.smoke or (dist == "normal" and d in (0.0, 1.5))
-    ] * (args.rows != "suite")
+    ] * (args.rows in ("all", "plain"))
     rows += [
         SuiteRow(*SUITE_SCHEDULE, tasks, paired, normalization, d)
         for tasks in SUITE_TASKS
@@ -293,7 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         for normalization in NORMALIZATIONS
         for d in SUITE_EFFECTS
         if not args.smoke or (tasks == 3 and paired and normalization == "declared")
-    ] * (args.rows != "plain")
+    ] * (args.rows in ("all", "suite"))
+    rows += [
+        ThresholdRow(n, k, ratio)
+        for n, k in THRESHOLD_SCHEDULES
+        for ratio in HAZARD_RATIOS
+        if not args.smoke or (n, k) == (10, 5)
+    ] * (args.rows in ("all", "threshold"))
     rows_order = list(rows)
     rows.sort(key=lambda row: (row.d not in (0.0, 1.5), row.d not in (0.0,)))  # the goals' rows first
     started = time.perf_counter()
@@ -322,6 +391,18 @@ def main(argv: list[str] | None = None) -> int:
     for row, (res, with_ada) in results.items():
         ada = f"{res[3]:.3f} | {res[4]:.1f}" if with_ada else "- | -"
         print(f"| {row.label} | {res[0]:.3f} | {res[1]:.1f} | {res[2]:.3f} | {row.n_max} | {ada} |")
+    timed = {row: res for row, (res, _) in results.items() if isinstance(row, ThresholdRow)}
+    if timed:
+        print()
+        print(
+            "Time to threshold: the fixed design at N with the normal approximation of the log-rank p (compare_times)"
+        )
+        print("beside the same fixed design with the permutation p:")
+        print()
+        print("| row | fixed, permutation p | fixed, normal p |")
+        print("|---|---|---|")
+        for row, res in timed.items():
+            print(f"| {row.label} | {res[2]:.3f} | {res[3]:.3f} |")
     biased = {row: res for row, (res, _) in results.items() if isinstance(row, Row) and row.d in BIAS_EFFECTS}
     if biased:
         print()

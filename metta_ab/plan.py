@@ -365,7 +365,8 @@ def format_look_schedule(experiment: ABExperiment) -> list[str]:
 
     seq = experiment.sequential
     assert seq is not None
-    alpha = experiment.analysis.resolved().alpha
+    resolved = experiment.analysis.resolved()
+    alpha = resolved.alpha
     design = design_for(experiment, alpha)
     spending = design.spending
     treatments = len(experiment.variants) - 1
@@ -373,12 +374,17 @@ def format_look_schedule(experiment: ABExperiment) -> list[str]:
     lines = [
         f"Sequential: a look after every {seq.runs_per_look} runs per variant, at most {seq.max_runs_per_variant} "
         f"({design.looks} looks); alpha {alpha:g} over all looks, spending {spending}" + holm,
-        f"{'look':>4} {'runs/variant':>12} {'alpha spent':>11} {'reject if p <':>13} {'|t| paired >=':>13} {'df':>3}",
     ]
+    times = resolved.curve_summary == "threshold"  # the log-rank test's p against the same levels: no t scale
+    if times:
+        lines.append("Each look: the log-rank test of the times to threshold so far, p from relabellings of the runs")
+    t_head = "" if times else f" {'|t| paired >=':>13} {'df':>3}"
+    lines.append(f"{'look':>4} {'runs/variant':>12} {'alpha spent':>11} {'reject if p <':>13}{t_head}")
     for row in design.schedule(paired=True):
+        t_cells = "" if times else f" {row['t_bound']:>13.3f} {row['df']:>3}"
         lines.append(
-            f"{row['look']:>4} {row['runs_per_variant']:>12} {row['alpha_spent']:>11.4f} {row['nominal_p']:>13.5f} "
-            f"{row['t_bound']:>13.3f} {row['df']:>3}"
+            f"{row['look']:>4} {row['runs_per_variant']:>12} {row['alpha_spent']:>11.4f} {row['nominal_p']:>13.5f}"
+            + t_cells
         )
     return lines
 

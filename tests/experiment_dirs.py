@@ -64,8 +64,9 @@ def build(
     return root
 
 
-#: What one job of `sweep` does: a number (its final value), a {metric name: value} dict (a run evaluating a
-#: suite's tasks), None (fails after its retries), INTERRUPTED (running when the sweep is stopped) or NO_METRIC.
+#: What one job of `sweep` does: a number (its final value), a (steps, values) curve, a {metric name: value} dict
+#: (a run evaluating a suite's tasks), None (fails after its retries), INTERRUPTED (running when the sweep is
+#: stopped) or NO_METRIC.
 Outcome = Callable[[str, "str | None", int], object]  # (variant, task or None, run index) -> what the job does
 
 
@@ -135,6 +136,9 @@ def _write_job(job: Path, value: object, seed: int | None, metric: str) -> None:
         write_status(job, {"status": "failed", "attempt": 1, "seed": seed, "error": "RuntimeError: boom"})
         return
     write_status(job, {"status": "completed", "attempt": 1, "seed": seed, "return_value": None})
+    if isinstance(value, tuple):
+        (job / "metrics.json").write_text(json.dumps({"curve": {"step": list(value[0]), metric: list(value[1])}}))
+        return
     if value is NO_METRIC:
         final: dict = {"other": 1.0}
     else:

@@ -515,7 +515,7 @@ class ABSweep:
                 settings = settings.on_normalized_scale()
             decision = decide_look(
                 scores, design, look, settings, control=results.analysis.control, history=history,
-                control_scores=control_scores,
+                control_scores=control_scores, censored=results.censored or None,  # times to a threshold
             )  # fmt: skip
             history.append(decision)
             looks.record_decision(decision, completed_per_variant(ledger.runs.values()))

@@ -11,7 +11,8 @@ from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSet
 
 
 def check_sequential(experiment: ABExperiment, settings: AnalysisSettings, where: str) -> None:
-    """A sequential experiment decides on a metric declared before any run, with the t statistic."""
+    """A sequential experiment decides on a metric declared before any run (with the t statistic, or the log-rank
+    statistic for times to a threshold)."""
     if experiment.sequential is None:
         return
     resolved = experiment.analysis.over(settings).resolved()
@@ -19,11 +20,6 @@ def check_sequential(experiment: ABExperiment, settings: AnalysisSettings, where
         raise ExperimentError(
             f"{where}: a sequential experiment decides at every look, so its metric must be declared before any "
             "run: add .set_metric('<name>', direction='max') (or ab.analysis.metric=<name>)"
-        )
-    if resolved.curve_summary == "threshold":
-        raise ExperimentError(
-            f"{where}: a sequential experiment decides with the t statistic; time to a threshold (censored times, "
-            "the log-rank test) is not supported: use curve_summary 'final' or 'auc', or a fixed design"
         )
 
 
@@ -39,6 +35,8 @@ def check_suite(experiment: ABExperiment, settings: AnalysisSettings, where: str
         )
     if resolved.curve_summary == "threshold":
         raise ExperimentError(
-            f"{where}: time to a threshold (censored times) cannot be normalized across tasks; use curve_summary "
-            "'final' or 'auc' for a suite"
+            f"{where}: a suite's verdict averages each run's normalized scores across tasks, and times to a "
+            "threshold cannot be normalized or averaged (a run that never reached it has only a lower bound, its "
+            "censored last step), in a fixed or a sequential suite alike; use curve_summary 'final' or 'auc' for "
+            "a suite, or compare the times of one task in an experiment of its own"
         )

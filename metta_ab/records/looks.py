@@ -51,9 +51,12 @@ def decision_rule(experiment: ABExperiment, settings: AnalysisSettings, paired: 
     # a sequential suite's per-task scales, as looks.json stores them (absent otherwise: older rules still match)
     scales = {str(task): [float(b) for b in bounds] for task, bounds in (settings.normalize or {}).items()}
     suite_scales = {"normalize": scales} if scales else {}
+    # a time-to-threshold design's threshold (absent otherwise, as above)
+    threshold = {"threshold": settings.threshold} if settings.curve_summary == "threshold" else {}
     return {
         **{name: getattr(settings, name) for name in RULE_SETTINGS},
         **suite_scales,
+        **threshold,
         "paired": paired,
         "max_runs_per_variant": seq.max_runs_per_variant,
         "runs_per_look": seq.runs_per_look,
@@ -188,6 +191,32 @@ class SequentialOutcome:
             return None
         return next(c.decided_at for c in self.history[-1].comparisons if c.treatment == treatment)
 
+    @property
+    def times_to_threshold(self) -> bool:
+        """Whether the looks compared times to a threshold (the log-rank test), not scores (a t-test)."""
+        from metta_ab.stats.sequential import LOGRANK
+
+        return any(c.test == LOGRANK for h in self.history for c in h.comparisons)
+
+    @property
+    def estimate_note(self) -> str | None:
+        """After an early stop, why the estimates beside the verdict overstate the effect (else None)."""
+        if not (self.stopped and len(self.history) < self.design.looks):
+            return None
+        return TIME_ESTIMATE_NOTE if self.times_to_threshold else ESTIMATE_NOTE
+
+    def not_adjusted(self) -> dict[str, str]:
+        """Per log-rank comparison decided before the last look, why it has no median-unbiased estimate."""
+        from metta_ab.stats._common import BETTER, WORSE
+        from metta_ab.stats.sequential import LOGRANK, LOGRANK_NOT_ADJUSTED
+
+        last = self.history[-1].comparisons if self.history else ()
+        return {
+            c.treatment: LOGRANK_NOT_ADJUSTED
+            for c in last
+            if c.test == LOGRANK and c.decision in (BETTER, WORSE) and (c.decided_at or 0) < self.design.looks
+        }
+
     def early_stop_estimates(self, ci_level: float) -> dict[str, EarlyStopEstimate]:
         """Per comparison decided before the last look, its median-unbiased difference and CI."""
         from metta_ab.stats.sequential import early_stop_estimate
@@ -209,14 +238,19 @@ class SequentialOutcome:
             "max_runs": self.design.max_runs_per_variant * len(self.runs_used),
             "jobs_per_run": self.jobs_per_run,
             "jobs_saved": self.runs_saved * self.jobs_per_run,
-            "estimate_note": ESTIMATE_NOTE if self.stopped and len(self.history) < self.design.looks else None,
+            "estimate_note": self.estimate_note,
             "early_stop_estimates": {v: e.to_dict() for v, e in self.early_stop_estimates(ci_level).items()},
+            "not_adjusted": self.not_adjusted(),  # log-rank comparisons decided early: why no adjusted estimate
         }
 
 
 ESTIMATE_NOTE = (
     "the experiment stopped early; an early stop happens when the estimate is large, so the difference and its "
     "CI (fixed-sample, over the runs used) overstate the effect on average"
+)
+TIME_ESTIMATE_NOTE = (
+    "the experiment stopped early; an early stop happens when the estimate is large, so the hazard ratio, the "
+    "difference of the medians and their CIs (fixed-sample, over the runs used) overstate the effect on average"
 )
 
 

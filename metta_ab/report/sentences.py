@@ -25,6 +25,7 @@ def _finite(*values: float | None) -> bool:
 
 
 def median_text(side: dict[str, Any], digits: int = 4) -> str:
+    """ "median 300 [200, 500]" of one variant's ``time_to_threshold`` summary, or that it was not reached."""
     if side["median"] is None:
         return f"not reached ({side['reached']} of {side['reached'] + side['censored']} runs reached it)"
     lo, hi = side["median_ci"]
@@ -33,32 +34,42 @@ def median_text(side: dict[str, Any], digits: int = 4) -> str:
     return f"median {side['median']:.{digits}g} [{lo_text}, {hi_text}]"
 
 
-def _hazard_ratio_text(c: Comparison, ratio: dict[str, Any], level: int) -> str:
+def medians_text(c: Comparison) -> str:
+    """Both variants' Kaplan-Meier medians of a comparison of times to a threshold, with their CIs."""
+    tt = c.time_to_threshold or {}
+    return (
+        f"{c.treatment} {median_text(tt['treatment'])} vs {c.control} {median_text(tt['control'])} steps "
+        f"(Kaplan-Meier, {round(c.ci_level * 100)}% CI)"
+    )
+
+
+def hazard_ratio_text(c: Comparison) -> str:
     """ "hazard ratio 3.1 [1.2, 8] (95% CI, Cox; > 1: B reaches it sooner)", or why there is no number or no CI."""
+    ratio = (c.time_to_threshold or {})["hazard_ratio"]
     if ratio["infinite"] or ratio["estimate"] == 0:
         return f"hazard ratio {'infinite' if ratio['infinite'] else '0'} ({ratio['note']}; no CI)"
     if ratio["estimate"] is None:
         return f"no hazard ratio ({ratio['note']})"
     return (
-        f"hazard ratio {ratio['estimate']:.3g} {fmt_ci(ratio['ci'])} ({level}% CI, Cox; > 1: {c.treatment} reaches "
-        "it sooner)"
+        f"hazard ratio {ratio['estimate']:.3g} {fmt_ci(ratio['ci'])} ({round(c.ci_level * 100)}% CI, Cox; > 1: "
+        f"{c.treatment} reaches it sooner)"
     )
+
+
+def reaches_it(verdict: str) -> str:
+    """What "better" and "worse" mean for times to a threshold."""
+    return f"reaches it {'sooner' if verdict == 'better' else 'later'}"
 
 
 def time_verdict_sentence(c: Comparison, metric: str) -> str:
     """The sentence of a log-rank comparison of times to a threshold (fewer steps is better)."""
     tt = c.time_to_threshold or {}
-    level = round(c.ci_level * 100)
     p_text = f"log-rank p{fmt_p_relation(c.p_value)}"
     if c.family_size >= 2 and _finite(c.p_adjusted):
         p_text += f", Holm-adjusted p{fmt_p_relation(c.p_adjusted)}"
-    evidence = (
-        f"{c.treatment} {median_text(tt['treatment'])} vs {c.control} {median_text(tt['control'])} steps "
-        f"(Kaplan-Meier, {level}% CI), {p_text}, {_hazard_ratio_text(c, tt['hazard_ratio'], level)}"
-    )
+    evidence = f"{medians_text(c)}, {p_text}, {hazard_ratio_text(c)}"
     if c.verdict in ("better", "worse"):
-        faster = "sooner" if c.verdict == "better" else "later"
-        head = f"{c.treatment} is {c.verdict} than {c.control} on {metric} (reaches it {faster}): {evidence}."
+        head = f"{c.treatment} is {c.verdict} than {c.control} on {metric} ({reaches_it(c.verdict)}): {evidence}."
     elif c.verdict == "insufficient data":
         return f"{c.treatment} vs {c.control}: not enough completed runs to test (at least 2 per variant are needed)."
     else:

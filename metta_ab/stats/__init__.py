@@ -5,8 +5,10 @@
   compare.py       one treatment against the control: difference, decision test, effect sizes, verdict
   significance.py  permutation and rank tests, TOST equivalence, Holm, Fisher's failure-rate test
   power.py         power of the t-tests: seeds needed, minimum detectable effect
-  survival.py      censored times to a threshold: Kaplan-Meier medians, the log-rank test
-  sequential.py    group-sequential looks: alpha-spending boundaries for the t-tests, each look's decision
+  survival.py      censored times to a threshold: Kaplan-Meier medians, the log-rank test (and its permutation
+                   p, which the sequential looks use)
+  sequential.py    group-sequential looks: alpha-spending boundaries for the t-tests (or the log-rank test of
+                   times to a threshold), each look's decision
   bootstrap.py     the vectorized resampling both description and comparison use
   settings.py      ``StatsSettings``: design, direction, alpha, CI level, resamples, seed, min_effect as one
                    value, and their defaults (the only place they are written)

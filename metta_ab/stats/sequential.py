@@ -34,7 +34,18 @@ The method here (chosen by ``benchmarks/sequential_simulation.py`` for 3-30 seed
    group-sequential Holm procedure (the graphical approach of [MaurerBretz13] with equal weights): every open
    comparison is tested with the boundaries of level alpha / (m - r), r the comparisons rejected so far; a
    rejection frees its share, and the others are tested again (at every look so far) at the larger level.
-5. **Futility** (optional, non-binding, so the guarantee holds whether or not one stops [JT00, sec. 5.2]): with
+5. **Time to a threshold** (curve_summary "threshold"): each look decides with the log-rank statistic of the
+   times so far, a run that ended short of the threshold censored at its last step, and its two-sided p from
+   the statistic's permutation distribution (``survival.logrank_permutation_p``), held to the same nominal
+   level p_j. At 3-15 runs per variant the normal approximation of the log-rank p is liberal; the permutation p
+   is exact in level at each look. The boundaries still assume the looks' joint normal distribution
+   (independent increments, information proportional to the runs; for the log-rank statistic it is the
+   number of runs that reached the threshold), so the rate over all looks is shown by simulation
+   (``benchmarks/sequential_simulation.py``), not guaranteed. Fewer steps are better, whatever the metric's
+   direction; no equivalence stop (``min_effect`` is in the metric's units, not in steps); no median-unbiased
+   estimate after an early stop (the stage-wise adjustment reads the estimate on the drift scale of the
+   looks, which for a hazard ratio is not the one the boundaries assume).
+6. **Futility** (optional, non-binding, so the guarantee holds whether or not one stops [JT00, sec. 5.2]): with
    a declared ``min_effect``, a comparison stops as "equivalent" when the TOST p-value [Schuirmann87] is below
    the look's nominal level. The efficacy boundaries ignore it, which is what keeps the false-positive rate
    at alpha.
@@ -85,12 +96,15 @@ from metta_ab.stats._common import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE, _as_
 from metta_ab.stats.compare import _t_test, _units
 from metta_ab.stats.settings import DEFAULTS, StatsSettings
 from metta_ab.stats.significance import min_permutation_p, tost, welch_permutation_p
+from metta_ab.stats.survival import kaplan_meier, logrank_permutation_p
 
 #: The default spending function (chosen by benchmarks/sequential_simulation.py).
 DEFAULT_SPENDING = "hsd:0"
 CONTINUE = "continue"
 #: How a look's p was computed when it was not by permutation.
 T_DISTRIBUTION = "t distribution"
+#: A look's test: the t-test of the design (paired, or Welch's), or the log-rank test of times to a threshold.
+T_TEST, LOGRANK = "t", "logrank"
 _PERMUTATION_SEED = 20231  # a look's random relabellings: the same scores always give the same decision
 #: Why an experiment stopped.
 STOP_DECIDED, STOP_FUTILITY, STOP_MAX_RUNS = "decided", "futility", "max runs"
@@ -342,8 +356,8 @@ class LookComparison:
     treatment: str
     n_treatment: int
     n_control: int
-    difference: float  # treatment - control (paired: mean of the differences)
-    statistic: float  # t (paired or Welch)
+    difference: float  # treatment - control (paired: mean of the differences; log-rank: of the Kaplan-Meier medians)
+    statistic: float  # t (paired or Welch), or the log-rank statistic (positive: the treatment reaches it sooner)
     df: float
     p: float  # two-sided p of the look's test (paired t; Welch's t, by permutation where it can reach the level)
     level: float  # the nominal level it was held to (Holm-updated; NaN once decided earlier)
@@ -351,6 +365,7 @@ class LookComparison:
     decision: str  # better / worse / equivalent / continue / inconclusive (last look)
     decided_at: int | None  # the look of the decision, None while open
     p_method: str = T_DISTRIBUTION  # how p was computed: t distribution, exact permutation, permutation
+    test: str = T_TEST  # t or logrank
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(self.__dict__)
@@ -390,6 +405,7 @@ class LookDecision:
                 **{k: int(c[k]) for k in ("n_treatment", "n_control")},
                 **{k: num(c[k]) for k in ("difference", "statistic", "df", "p", "level", "tost_p")},
                 p_method=c.get("p_method", T_DISTRIBUTION),  # looks.json written before p_method existed
+                test=c.get("test", T_TEST),  # and before the log-rank looks
             )
             for c in data["comparisons"]
         )
@@ -410,6 +426,7 @@ class _LookTest(NamedTuple):
     p: float
     tost_p: float
     p_method: str
+    test: str = T_TEST
 
 
 def _test(t: np.ndarray, c: np.ndarray, paired: bool, min_effect: float | None, strictest_level: float) -> _LookTest:
@@ -434,6 +451,26 @@ def _test(t: np.ndarray, c: np.ndarray, paired: bool, min_effect: float | None, 
     return _LookTest(int(tf.size), int(cf.size), diff, res["statistic"], res["df"], p, tp, method)
 
 
+def _time_test(t: np.ndarray, t_censored: np.ndarray, c: np.ndarray, c_censored: np.ndarray) -> _LookTest:
+    """One comparison of times to a threshold at one look: the log-rank statistic with its permutation p
+    (seeded, as the Welch look's), and the difference of the Kaplan-Meier medians (NaN where one is not
+    reached) for the report."""
+    n_t, n_c = int(np.count_nonzero(~np.isnan(t))), int(np.count_nonzero(~np.isnan(c)))
+    if min(n_t, n_c) < 2:
+        return _LookTest(n_t, n_c, math.nan, math.nan, math.nan, math.nan, math.nan, "exact permutation", LOGRANK)
+    statistic, p, exact = logrank_permutation_p(t, t_censored, c, c_censored, np.random.default_rng(_PERMUTATION_SEED))
+    medians = kaplan_meier(t, t_censored)["median"], kaplan_meier(c, c_censored)["median"]
+    difference = medians[0] - medians[1] if all(math.isfinite(m) for m in medians) else math.nan
+    method = "exact permutation" if exact else "permutation"
+    return _LookTest(n_t, n_c, difference, statistic, math.nan, p, math.nan, method, LOGRANK)
+
+
+def _better(test: _LookTest, sign: float) -> bool:
+    """Whether a rejected comparison is "better": its difference in the metric's direction, or for times its
+    log-rank statistic (positive: the treatment reaches the threshold sooner)."""
+    return test.statistic > 0 if test.test == LOGRANK else sign * test.difference > 0
+
+
 def holm_nominal_p(design: SequentialDesign, comparisons: int, rejected: int) -> tuple[float, ...]:
     """Each look's nominal level for an open comparison once `rejected` of `comparisons` are rejected: the design
     at alpha / (comparisons - rejected), the share of alpha Holm's step-down leaves it [MaurerBretz13]."""
@@ -451,6 +488,7 @@ def decide_look(
     control: str | None = None,
     history: Sequence[LookDecision] = (),
     control_scores: Mapping[str, ArrayLike] | None = None,
+    censored: Mapping[str, ArrayLike] | None = None,
 ) -> LookDecision:
     """Decide look ``look`` (1-based) from the scores of all runs so far (index i = run/seed i; NaN = failed).
 
@@ -460,6 +498,9 @@ def decide_look(
     ``control_scores`` gives, per treatment, the control's scores to compare it with where they are not
     ``scores[control]`` (a suite's paired run means are over the tasks both runs of a pair have). Of
     ``settings`` the design (paired), the direction and ``min_effect`` count: alpha is the design's.
+    ``censored`` (per variant, one flag per run) makes the scores times to a threshold, a flagged run censored
+    at its time: the look decides with the log-rank test (``_time_test``), fewer steps better, whatever the
+    direction, and without an equivalence stop.
     """
     if not 1 <= look <= design.looks:
         raise ValueError(f"look must be in 1..{design.looks}, got {look}")
@@ -476,6 +517,8 @@ def decide_look(
     m = len(treatments)
     n_look = design.runs_at_look[look - 1]
     c_of = {v: _as_1d((control_scores or {}).get(v, scores[control]))[:n_look] for v in treatments}
+    if censored is not None and control_scores is not None:
+        raise ValueError("times to a threshold (censored) are compared on the variants' own runs, not control_scores")
     previous = {c.treatment: c for c in history[-1].comparisons} if history else {}
     # p-values of every comparison at every look so far (earlier looks from the history)
     p_hist = {v: [next(c.p for c in h.comparisons if c.treatment == v) for h in history] for v in treatments}
@@ -484,10 +527,14 @@ def decide_look(
         return holm_nominal_p(design, m, rejected)[j]
 
     strictest = nominal(look - 1, 0)  # before Holm frees any alpha
-    tests = {
-        v: _test(_as_1d(scores[v])[:n_look], c_of[v], settings.paired, settings.min_effect, strictest)
-        for v in treatments
-    }
+    if censored is None:
+        tests = {
+            v: _test(_as_1d(scores[v])[:n_look], c_of[v], settings.paired, settings.min_effect, strictest)
+            for v in treatments
+        }
+    else:
+        flags = {v: np.asarray(censored[v], dtype=bool).reshape(-1)[:n_look] for v in names}
+        tests = {v: _time_test(_as_1d(scores[v])[:n_look], flags[v], c_of[v], flags[control]) for v in treatments}
     for v in treatments:
         p_hist[v].append(tests[v].p)
     decision = {v: previous[v].decision if v in previous else CONTINUE for v in treatments}
@@ -505,7 +552,7 @@ def decide_look(
                 continue
             levels[v] = nominal(look - 1, rejected)
             if any(math.isfinite(p) and p < nominal(j, rejected) for j, p in enumerate(p_hist[v])):
-                decision[v] = BETTER if sign * tests[v].difference > 0 else WORSE
+                decision[v] = BETTER if _better(tests[v], sign) else WORSE
                 decided_at[v] = look
                 newly = True
         if not newly:
@@ -561,16 +608,17 @@ def run_sequential(
     settings: StatsSettings = DEFAULTS,
     *,
     control: str | None = None,
+    censored: Mapping[str, ArrayLike] | None = None,
 ) -> list[LookDecision]:
     """Replay the looks on complete data (N runs per variant known up front: simulations, tests): the decisions
     of every look until the experiment stops. A variant whose comparison is decided gets no more runs, which
-    the replay respects (its later scores are never seen)."""
+    the replay respects (its later scores are never seen). ``censored``: times to a threshold, as in ``decide_look``."""
     history: list[LookDecision] = []
     cut = {v: design.max_runs_per_variant for v in scores}
     data = {v: _as_1d(s) for v, s in scores.items()}
     for look in range(1, design.looks + 1):
         visible = {v: data[v][: cut[v]] for v in data}
-        decision = decide_look(visible, design, look, settings, control=control, history=history)
+        decision = decide_look(visible, design, look, settings, control=control, history=history, censored=censored)
         history.append(decision)
         if decision.stop:
             break
@@ -610,6 +658,12 @@ EARLY_STOP_METHOD = (
     "median-unbiased estimate and CI under the stage-wise ordering; each look's p read as a normal z, "
     "information proportional to the runs per variant"
 )
+#: Why a log-rank decision after an early stop gets no median-unbiased estimate (summary.txt and .json say it).
+LOGRANK_NOT_ADJUSTED = (
+    "no bias-adjusted estimate: the stage-wise adjustment needs the looks' statistic as a normal estimate of one "
+    "effect with information proportional to the runs, which the hazard ratio of a log-rank look is not (its "
+    "information is the runs that reached the threshold); read the hazard ratio after an early stop as overstated"
+)
 _SMALLEST_P = 1e-300  # a p that underflowed to 0 is read as this (z = 37)
 
 
@@ -623,13 +677,14 @@ def early_stop_estimate(
     as the difference), its boundary as the z of the level the comparison was held to there (Holm-updated),
     information proportional to the runs per variant. The drift scale becomes a difference through the
     standard error the deciding look's p implies (difference / z), so that with one look the estimate is the
-    observed difference. An equivalence stop is not adjusted (futility is non-binding: the boundaries ignore it).
+    observed difference. An equivalence stop is not adjusted (futility is non-binding: the boundaries ignore it),
+    nor a log-rank decision (``LOGRANK_NOT_ADJUSTED``).
     """
     if not history:
         return None
     final = next(c for c in history[-1].comparisons if c.treatment == treatment)
     look = final.decided_at
-    if final.decision not in (BETTER, WORSE) or look is None or look >= design.looks:
+    if final.decision not in (BETTER, WORSE) or look is None or look >= design.looks or final.test == LOGRANK:
         return None
     path = [next(c for c in h.comparisons if c.treatment == treatment) for h in history[:look]]
     deciding = path[-1]

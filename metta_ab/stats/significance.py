@@ -183,13 +183,12 @@ class WelchPermutationTest:
     def __init__(self, t: np.ndarray, c: np.ndarray, rng: np.random.Generator) -> None:
         t, c = _centered(np.asarray(t, float), np.asarray(c, float))  # ties the same at 1e12 + x as at x
         self.n, self.m = t.size, c.size
-        self.exact = math.comb(self.n + self.m, self.n) <= EXACT_PERMUTATION_LIMIT
         self.difference = float(t.mean() - c.mean())
         self.standard_error = float(np.sqrt(t.var(ddof=1) / self.n + c.var(ddof=1) / self.m))
         self.scale = float(max(np.max(np.abs(t)), np.max(np.abs(c))))
         self.min_p = min_permutation_p(self.n, self.m)
         pooled = np.concatenate([t, c])
-        members = _all_first_groups(pooled.size, self.n) if self.exact else self._random_first_groups(pooled.size, rng)
+        members, self.exact = relabellings(pooled.size, self.n, rng)
         from_t = members < self.n
         values = pooled[members]
         self._k = from_t.sum(axis=1)
@@ -198,16 +197,6 @@ class WelchPermutationTest:
         self._sum_c = np.where(from_t, 0.0, values).sum(axis=1)
         self._sq_c = np.where(from_t, 0.0, values**2).sum(axis=1)
         self._totals = (float(t.sum()), float((t**2).sum()), float(c.sum()), float((c**2).sum()))
-
-    def _random_first_groups(self, size: int, rng: np.random.Generator) -> np.ndarray:
-        """The first group (n indices into the pooled runs) of each of ``PERMUTATION_RESAMPLES`` random
-        relabellings, drawn in batches of bounded memory."""
-        rows = max(1, _PERMUTATION_BATCH_ELEMENTS // size)
-        batches = []
-        for start in range(0, PERMUTATION_RESAMPLES, rows):
-            count = min(rows, PERMUTATION_RESAMPLES - start)
-            batches.append(rng.permuted(np.tile(np.arange(size), (count, 1)), axis=1)[:, : self.n])
-        return np.concatenate(batches)
 
     def _welch_t(self, delta: float, k: Any, sum_t: Any, sq_t: Any, sum_c: Any, sq_c: Any) -> Any:
         """Quantized Welch's t of the first group against the rest, the treatment's runs shifted by -delta."""
@@ -234,6 +223,20 @@ class WelchPermutationTest:
             less, greater = np.count_nonzero(null <= observed), np.count_nonzero(null >= observed)
         tail = (min(less, greater) + extra) / (null.size + extra)
         return float(min(1.0, 2.0 * tail))
+
+
+def relabellings(size: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """The first group (n indices into ``size`` pooled runs) of each relabelling a two-sample permutation test
+    uses, and whether they are all of them: every choice up to ``EXACT_PERMUTATION_LIMIT`` (the identity
+    first), else ``PERMUTATION_RESAMPLES`` seeded random ones, drawn in batches of bounded memory."""
+    if math.comb(size, n) <= EXACT_PERMUTATION_LIMIT:
+        return _all_first_groups(size, n), True
+    rows = max(1, _PERMUTATION_BATCH_ELEMENTS // size)
+    batches = []
+    for start in range(0, PERMUTATION_RESAMPLES, rows):
+        count = min(rows, PERMUTATION_RESAMPLES - start)
+        batches.append(rng.permuted(np.tile(np.arange(size), (count, 1)), axis=1)[:, :n])
+    return np.concatenate(batches), False
 
 
 @functools.lru_cache(maxsize=8)

@@ -37,7 +37,7 @@ from metta_ab.stats.compare import Comparison, _empty_comparison, decide
 from metta_ab.stats.describe import VariantStats, describe
 from metta_ab.stats.power import DEFAULT_POWER
 from metta_ab.stats.settings import DEFAULTS, StatsSettings
-from metta_ab.stats.significance import failure_rate_test, unscored_rate_note
+from metta_ab.stats.significance import _quantized, failure_rate_test, relabellings, unscored_rate_note
 
 
 def _observed(times: ArrayLike, censored: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -107,20 +107,27 @@ def detectable_hazard_ratio(events: int, n_treatment: int, n_control: int, alpha
 HAZARD_RATIO_METHOD = "Cox partial likelihood, Efron ties, Wald CI; > 1: the treatment reaches the threshold sooner"
 
 
+def _risk_sets(times: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct step at which some run reached the threshold (rows) and per run (columns): whether the run
+    was still at risk there (its time at or after the step) and whether it reached the threshold there."""
+    steps = np.unique(times[~censored])
+    at_risk = times[None, :] >= steps[:, None]
+    reached = (times[None, :] == steps[:, None]) & ~censored[None, :]
+    return at_risk, reached
+
+
 def _efron_terms(
     t: np.ndarray, t_cens: np.ndarray, c: np.ndarray, c_cens: np.ndarray
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The treatment's events in all, then one term per event of every distinct event step (d tied events give
     d terms, l = 0..d-1): Efron's weighted risk sets n_t - (l/d) d_t and n_c - (l/d) d_c, and the step's
     at-risk counts n_t and n_c."""
-    steps = np.unique(np.concatenate([t[~t_cens], c[~c_cens]]))
-    n_t, n_c = (np.sum(x[None, :] >= steps[:, None], axis=1) for x in (t, c))
-    d_t, d_c = (
-        np.sum((x[None, :] == steps[:, None]) & ~cens[None, :], axis=1) for x, cens in ((t, t_cens), (c, c_cens))
-    )
+    at_risk, reached = _risk_sets(np.concatenate([t, c]), np.concatenate([t_cens, c_cens]))
+    n_t, n_c = at_risk[:, : t.size].sum(axis=1), at_risk[:, t.size :].sum(axis=1)
+    d_t, d_c = reached[:, : t.size].sum(axis=1), reached[:, t.size :].sum(axis=1)
     d = d_t + d_c
     share = np.concatenate([np.arange(k) / k for k in d])  # l / d for each of a step's d events
-    rep = np.repeat(np.arange(steps.size), d)
+    rep = np.repeat(np.arange(d.size), d)
     risk_t, risk_c = n_t[rep] - share * d_t[rep], n_c[rep] - share * d_c[rep]
     return int(d_t.sum()), risk_t, risk_c, n_t[rep], n_c[rep]
 
@@ -192,6 +199,60 @@ def cox_hazard_ratio(
             break
     half = sps.norm.ppf(0.5 + ci_level / 2) / math.sqrt(information)
     return {"estimate": math.exp(beta), "ci": (math.exp(beta - half), math.exp(beta + half)), "note": None}
+
+
+#: The log-rank statistic is counted in units of this: relabellings with mathematically equal statistics tie.
+_Z_UNIT = 1e-9
+
+
+def _logrank_z(at_risk: np.ndarray, reached: np.ndarray, first_groups: np.ndarray) -> np.ndarray:
+    """The log-rank statistic (O - E) / sqrt(V) of the first group against the rest, for each row of
+    ``first_groups`` (indices of the pooled runs in the first group) [Peto72]: per step with d of n runs reaching
+    the threshold, E adds d n_1 / n and V adds d (n_1 / n)(1 - n_1 / n)(n - d) / (n - 1), n_1 the first group's
+    runs at risk (the hypergeometric variance: ties are handled as ``scipy.stats.logrank`` does). Positive when
+    the first group reaches the threshold more often than expected, that is sooner. A relabelling whose V is 0
+    (no step had runs of both groups at risk) counts as infinitely extreme in the direction of O - E."""
+    n, d = at_risk.sum(axis=1).astype(float), reached.sum(axis=1).astype(float)
+    labels = np.zeros((first_groups.shape[0], at_risk.shape[1]))
+    np.put_along_axis(labels, first_groups, 1.0, axis=1)
+    n_1 = labels @ at_risk.T  # relabellings x steps
+    share = n_1 / n
+    observed_minus_expected = labels @ reached.sum(axis=0) - share @ d
+    variance = (share * (1.0 - share)) @ (d * (n - d) / np.maximum(n - 1.0, 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(
+            variance > 0, observed_minus_expected / np.sqrt(variance), np.sign(observed_minus_expected) * np.inf
+        )
+    return np.nan_to_num(z, nan=0.0)
+
+
+def logrank_permutation_p(
+    treatment: ArrayLike,
+    treatment_censored: ArrayLike,
+    control: ArrayLike,
+    control_censored: ArrayLike,
+    rng: np.random.Generator,
+) -> tuple[float, float, bool]:
+    """The log-rank statistic of the treatment against the control (positive: the treatment reaches the threshold
+    sooner; ``scipy.stats.logrank``'s) and its two-sided p from its permutation distribution: the variant labels
+    relabelled over the pooled runs (``relabellings``: every split when there are at most
+    ``EXACT_PERMUTATION_LIMIT``, else ``PERMUTATION_RESAMPLES`` seeded random ones), twice the smaller tail as
+    ``scipy.stats.permutation_test`` gives it (the random case counts the observed labelling once more). Exact in
+    level when the variants do not differ and censoring does not depend on the variant, at any number of runs,
+    where the normal approximation of the log-rank p is liberal at a few runs per variant. Returns the statistic,
+    p and whether every relabelling was enumerated; NaN statistic and p when no run reached the threshold."""
+    t, t_cens = _observed(treatment, treatment_censored)
+    c, c_cens = _observed(control, control_censored)
+    if (~t_cens).sum() + (~c_cens).sum() == 0:
+        return math.nan, math.nan, True
+    at_risk, reached = _risk_sets(np.concatenate([t, c]), np.concatenate([t_cens, c_cens]))
+    first_groups, exact = relabellings(t.size + c.size, t.size, rng)
+    statistic = float(_logrank_z(at_risk, reached, np.arange(t.size)[None, :])[0])
+    observed = _quantized(np.asarray(statistic), _Z_UNIT)
+    null = _quantized(_logrank_z(at_risk, reached, first_groups), _Z_UNIT)
+    extra = 0 if exact else 1
+    tail = (min(np.count_nonzero(null <= observed), np.count_nonzero(null >= observed)) + extra) / (null.size + extra)
+    return statistic, float(min(1.0, 2.0 * tail)), exact
 
 
 def time_summary(times: ArrayLike, censored: ArrayLike, ci_level: float = DEFAULTS.ci_level) -> dict[str, Any]:
