@@ -103,6 +103,9 @@ def _patch_core_plugins() -> None:
         pass
     else:
         _patch_launch(joblib_launcher.JoblibLauncher)
+    from hydra_plugins.ab_launcher import ab_local_launcher
+
+    _patch_launch(ab_local_launcher.ABLocalLauncher)
 
     original_run_job = basic_launcher.run_job
 

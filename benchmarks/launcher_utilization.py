@@ -3,7 +3,8 @@
     python benchmarks/launcher_utilization.py [--smoke | --full] [--keep]
 
 Sweeps of CPU-bound jobs (benchmarks/apps/trivial, a pure-Python loop calibrated to ~2 s on one core)
-under `hydra/launcher=joblib hydra.launcher.n_jobs=2`, 2 variants x 4 runs = 8 jobs:
+under `hydra/launcher=joblib hydra.launcher.n_jobs=2`, and the same under `hydra/launcher=ab_local` (a fresh
+process per job), 2 variants x 4 runs = 8 jobs:
 
     utilization = (sum of the jobs' own durations, from their ab_status.json) / 2 / wall time
 
@@ -93,10 +94,10 @@ def job_records(sweep_dir: Path, name: str) -> list[dict]:
     return records
 
 
-def sweep(work: Path, label: str, runs: int, iterations: int, kind: str) -> Sweep:
+def sweep(work: Path, label: str, runs: int, iterations: int, kind: str, launcher_name: str = "joblib") -> Sweep:
     """kind: "basic" (BasicSweeper grid), "ab", or "ab_retry" (a_run_1 fails on its first attempt)."""
-    cwd = fresh_dir(work, kind)
-    launcher = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={N_JOBS}", f"work={iterations}"]
+    cwd = fresh_dir(work, f"{kind}_{launcher_name}")
+    launcher = [f"hydra/launcher={launcher_name}", f"hydra.launcher.n_jobs={N_JOBS}", f"work={iterations}"]
     if kind == "basic":
         args = ["-m", f"seed=range(0,{runs})", "lr=0.01,0.02", "hydra.sweep.dir=basic_sweep", *launcher]
         sweep_dir, record_file = cwd / "basic_sweep", "work.json"
@@ -138,7 +139,8 @@ def main() -> None:
     sizes = [2] if options.smoke else ([4, 16] if options.full else [4])
     iterations = calibrate(seconds)
     print(
-        f"launcher_utilization: joblib, n_jobs={N_JOBS}, jobs of ~{seconds:g} s ({iterations} iterations); {machine()}"
+        f"launcher_utilization: joblib and ab_local, n_jobs={N_JOBS}, jobs of ~{seconds:g} s ({iterations} "
+        f"iterations); {machine()}"
     )
     results: list[Sweep] = []
     with scratch_dir(options.keep, "utilization") as work:
@@ -147,6 +149,9 @@ def main() -> None:
             results.append(sweep(work, f"ab: {jobs}", runs, iterations, "ab"))
             results.append(sweep(work, f"ab: {jobs}, a_run_1 fails once", runs, iterations, "ab_retry"))
             results.append(sweep(work, f"BasicSweeper: {jobs} (baseline)", runs, iterations, "basic"))
+            results.append(sweep(work, f"ab on ab_local: {jobs}", runs, iterations, "ab", "ab_local"))
+            label = f"ab on ab_local: {jobs}, a_run_1 fails once"
+            results.append(sweep(work, label, runs, iterations, "ab_retry", "ab_local"))
     rows = [
         [
             r.label,

@@ -27,3 +27,27 @@ class TestBatchedWithAbSweeper(BatchedSweeperTestSuite):
 )
 class TestJoblibIntegrationWithAbSweeper(IntegrationTestSuite):
     pass
+
+
+@pytest.mark.parametrize(
+    "launcher_name, overrides",
+    [("ab_local", ["hydra.launcher.n_jobs=2"]), ("ab_local", ["hydra/sweeper=ab", "hydra.launcher.n_jobs=2"])],
+    ids=["basic_sweeper", "ab_sweeper"],
+)
+class TestAbLocalLauncher(LauncherTestSuite):
+    pass
+
+
+@pytest.mark.parametrize(
+    "launcher_name, overrides", [("ab_local", ["hydra/sweeper=ab", "hydra.sweeper.max_batch_size=2"])]
+)
+class TestBatchedOnAbLocal(BatchedSweeperTestSuite):
+    pass
+
+
+@pytest.mark.parametrize(
+    "task_launcher_cfg, extra_flags",
+    [({}, ["-m", "hydra/launcher=ab_local", "hydra.launcher.n_jobs=2"])],
+)
+class TestAbLocalIntegration(IntegrationTestSuite):
+    pass

@@ -138,6 +138,9 @@ def test_pip_install_changes_no_installed_package(researcher_venv: tuple[Path, P
     outside = work / "elsewhere"
     outside.mkdir(exist_ok=True)
     assert "ABSweeper" in _ok([python, "-c", DISCOVER], outside)
+    assert "ABLocalLauncher" in _ok(
+        [python, "-c", DISCOVER.replace("Sweeper", "Launcher").replace("sweeper", "launcher")], outside
+    )
 
 
 @pytest.fixture(scope="module")

@@ -195,6 +195,9 @@ class ABSweep:
             task_function=self.task,
             config=config,
         )
+        set_run_timeout = getattr(self.launcher, "set_run_timeout", None)  # ab_local ends a stuck run's processes
+        if callable(set_run_timeout):
+            set_run_timeout(self.settings.run_timeout)
         self.app = AppConfig(hydra_context.config_loader, config)
         self.launcher_errors: list[str] = []  # in full, for when no run could even start
         self.metric_checked = False  # whether a completed run was asked for the declared metric yet

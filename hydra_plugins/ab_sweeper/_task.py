@@ -33,6 +33,7 @@ from hydra.types import TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, ValidationError
 
+from hydra_plugins.ab_launcher._placement import parse_cuda_visible_devices
 from metta_ab.atomic_files import write_text_atomic
 from metta_ab.records.ledger import (
     ATTEMPTS_DIR,
@@ -85,6 +86,7 @@ class RecordingTask:
             "sweeper_pid_started": self.sweeper_pid_started,
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             "slurm_array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
+            "devices": _devices(),
             "log_files": _log_files(),
             "started_at": time.time(),
         }
@@ -241,6 +243,12 @@ def _travels(value: Any) -> bool:
     except Exception:
         return False
     return True
+
+
+def _devices() -> list[str] | None:
+    """The GPUs the job may use (CUDA_VISIBLE_DEVICES, as ab_local sets it per job), or None when unset (all)."""
+    value = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return None if value is None else list(parse_cuda_visible_devices(value))
 
 
 def _log_files() -> list[str]:
