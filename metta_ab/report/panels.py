@@ -236,6 +236,8 @@ def draw_looks(ax: Any, results: ExperimentResults, colors: Colors) -> bool:
     """A sequential design's looks: per treatment the p of each look it was open at, against the level that look
     held it to (its boundary), on a log scale; the look that decided it marked with its decision. False before
     any look was decided."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     outcome = results.sequential
     if outcome is None or not outcome.history:
         return False
@@ -268,8 +270,17 @@ def draw_looks(ax: Any, results: ExperimentResults, colors: Colors) -> bool:
             ax.annotate(note, (crossed, p), xytext=(8, 8), textcoords="offset points", fontsize=9, color=NEUTRAL)
         elif outcome.stopped:  # open when the design ran out of looks (or stopped for futility)
             ax.annotate(last.decision, (looks[-1], last.p), xytext=(8, 8), textcoords="offset points", fontsize=9)
+    planned = range(1, design.looks + 1)
+    ax.plot(
+        list(planned), design.nominal_p, ":", color=GUIDE, linewidth=1,
+        label="planned boundary, every look (one comparison)",
+    )  # fmt: skip
+    shown = [v for line in ax.get_lines() for v in line.get_ydata() if v > 0]
     ax.set_yscale("log")
-    ticks = range(1, design.looks + 1)
+    ax.set_ylim(min(shown) / 2, min(1.0, max(shown) * 2))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ticks = planned
     ax.set_xticks(list(ticks), [f"{j}\n({design.runs_at_look[j - 1]})" for j in ticks])
     ax.set_xlim(0.5, design.looks + 0.5)
     ax.set_xlabel("look (runs per variant)")
@@ -279,6 +290,6 @@ def draw_looks(ax: Any, results: ExperimentResults, colors: Colors) -> bool:
         f"(alpha {design.alpha:g} over all looks)",
         fontsize=10,
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, handlelength=3)
     ax.grid(alpha=0.3)
     return True
