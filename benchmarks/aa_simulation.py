@@ -10,6 +10,11 @@ Rows:
              correlation is 0 or 0.7, N = 3, 5, 10
   3 variants two treatments against the control, paired (r = 0.7), Holm-adjusted: the family-wise rate
              (an experiment counts once when either comparison says "better" or "worse")
+  threshold  times to a threshold through ``analyze`` with ``censored`` (the fixed design with
+             ``curve_summary="threshold"``): exponential times read off an evaluation grid of 20 steps
+             (ties), censored at the last one (13.5% of the runs), unpaired, N = 5, 10, 15; beside the
+             verdict (the permutation log-rank p) the rate of scipy's normal log-rank p, and how often the
+             hazard ratio's Wald CI disagrees with the verdict (the sentence then says so)
   suite      3 and 10 tasks on scales spread over 1..1000 (normal, skewed and bimodal tasks in turn), through
              ``metta_ab.stats.suite.analyze_suite`` with its default normalization (relative to the
              control's per-task mean): the aggregate verdict, whose unit is the run (its mean normalized
@@ -18,12 +23,13 @@ Rows:
 It prints the rate of a "better"/"worse" verdict per row beside the rates of the robustness checks and of
 the "bootstrap CI excludes 0" rule the spec warns against, then the power to detect d = 1.
 
-    python benchmarks/aa_simulation.py [--experiments N] [--quick | --smoke] [--rows all|single|suite] [--workers W]
+    python benchmarks/aa_simulation.py [--experiments N] [--quick | --smoke] [--rows all|single|suite|threshold]
+        [--workers W]
 
 Exit status 1 when the verdict's rate of any row is outside [0.02, 0.065] (checked with at least 1,000
 experiments per row; ``--quick`` is a run of 200, ``--smoke`` one of 20 with 100 resamples that only shows
-the script still runs). ``--rows suite`` runs the suite rows alone. The last line is the worst row's rate /
-alpha.
+the script still runs). ``--rows suite`` (``threshold``) runs the suite (time-to-threshold) rows alone. The
+last line is the worst row's rate / alpha.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from metta_ab.stats import BETTER, WORSE, StatsSettings, analyze
+from metta_ab.stats import BETTER, WORSE, Comparison, StatsSettings, analyze
 from metta_ab.stats.suite import analyze_suite
 
 ALPHA = 0.05
@@ -51,7 +57,8 @@ SPEC_WELCH = {("normal", 5): 0.044, ("normal", 10): 0.052, ("lognormal", 5): 0.0
               ("bimodal", 10): 0.034}  # fmt: skip
 SPEC_BOOTSTRAP = {("normal", 5): 0.130, ("normal", 10): 0.084}
 SPEC_POWER = {5: 0.29}  # noncentral t, pooled test
-DESIGNS = ("unpaired", "paired", "3 variants", "suite")
+DESIGNS = ("unpaired", "paired", "3 variants", "suite", "threshold")
+THRESHOLD_GRID, THRESHOLD_HORIZON = 20, 2.0  # evaluation steps, and the time of the last one
 #: task kinds of a suite, in turn: normal (CV 0.3), skewed (lognormal, sigma 0.5), bimodal (20% collapse)
 SUITE_KINDS = ("normal", "lognormal", "bimodal")
 SUITE_CORRELATION = 0.5  # pair correlation of a paired suite's runs (the seed effect shared by variants)
@@ -70,9 +77,17 @@ def draw(dist: str, n: int, rng: np.random.Generator) -> np.ndarray:
     raise ValueError(dist)
 
 
+def threshold_times(n: int, hazard_ratio: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """n runs' steps to the threshold (exponential times at rate ``hazard_ratio`` on the evaluation grid) and
+    whether each was censored at the last step."""
+    steps = np.ceil(rng.exponential(1.0 / hazard_ratio, n) / THRESHOLD_HORIZON * THRESHOLD_GRID)
+    censored = steps > THRESHOLD_GRID
+    return np.minimum(steps, THRESHOLD_GRID), censored
+
+
 @dataclass(frozen=True)
 class Cell:
-    design: str  # "unpaired", "paired", "3 variants", "suite"
+    design: str  # one of DESIGNS
     dist: str
     n: int
     correlation: float = 0.0  # pair correlation of the paired designs
@@ -87,6 +102,8 @@ class Cell:
             return f"suite, {self.tasks} tasks, {design}"
         if self.design == "unpaired":
             return f"unpaired, {self.dist}"
+        if self.design == "threshold":
+            return "time to threshold, unpaired"
         holm = ", Holm" if self.design == "3 variants" else ""
         return f"{self.design}, r = {self.correlation:g}{holm}"
 
@@ -129,8 +146,9 @@ def suite_experiment(cell: Cell, rng: np.random.Generator) -> dict[str, dict[str
 
 def run_block(cell: Cell, start: int, stop: int, n_resamples: int) -> np.ndarray:
     """Counts over experiments start..stop-1 (each seeded by its index) of: any verdict better/worse,
-    any permutation p < alpha, any rank p < alpha, any bootstrap CI excluding 0, verdict "better"."""
-    counts = np.zeros(5, dtype=np.int64)
+    any permutation p < alpha, any rank p < alpha, any bootstrap CI excluding 0, verdict "better"; threshold
+    rows: any normal log-rank p < alpha, any hazard ratio CI disagreeing with the verdict."""
+    counts = np.zeros(7, dtype=np.int64)
     key = [DESIGNS.index(cell.design), DISTRIBUTIONS.index(cell.dist), cell.n]
     key += [int(cell.correlation * 1000), int(cell.shift_d * 1000)]
     if cell.design == "suite":
@@ -143,13 +161,25 @@ def run_block(cell: Cell, start: int, stop: int, n_resamples: int) -> np.ndarray
                 StatsSettings(paired=cell.paired, alpha=ALPHA, n_resamples=n_resamples, seed=i),
             )
             comps = [c.run_comparison for c in suite.comparisons]
+        elif cell.design == "threshold":
+            (c, c_cens), (t, t_cens) = (threshold_times(cell.n, 1.0, rng) for _ in range(2))
+            result = analyze(
+                {"v0": c, "v1": t},
+                StatsSettings(paired=False, alpha=ALPHA, n_resamples=n_resamples, seed=i),
+                censored={"v0": c_cens, "v1": t_cens},
+            )
+            comps = result.comparisons
+            counts[5:] += [
+                any(x.time_to_threshold["normal_p"] < ALPHA for x in comps),
+                any(_ratio_ci_disagrees(x) for x in comps),
+            ]
         else:
             result = analyze(
                 experiment(cell, rng),
                 StatsSettings(paired=cell.design != "unpaired", alpha=ALPHA, n_resamples=n_resamples, seed=i),
             )
             comps = result.comparisons
-        counts += [
+        counts[:5] += [
             any(c.verdict in (BETTER, WORSE) for c in comps),
             any(c.permutation_p < ALPHA for c in comps),
             any(c.rank_test_p < ALPHA for c in comps),
@@ -157,6 +187,14 @@ def run_block(cell: Cell, start: int, stop: int, n_resamples: int) -> np.ndarray
             comps[0].verdict == BETTER,
         ]
     return counts
+
+
+def _ratio_ci_disagrees(c: Comparison) -> bool:
+    """The hazard ratio's CI excludes 1 where the verdict is not better/worse, or the other way round."""
+    low, high = c.time_to_threshold["hazard_ratio"]["ci"]
+    if low is None or high is None:
+        return False
+    return (low > 1 or high < 1) != (c.verdict in (BETTER, WORSE))
 
 
 def simulate(cell: Cell, experiments: int, n_resamples: int, pool: ProcessPoolExecutor | None) -> np.ndarray:
@@ -177,13 +215,19 @@ def suite_cells() -> list[Cell]:
     ]
 
 
+def threshold_cells() -> list[Cell]:
+    return [Cell("threshold", "normal", n) for n in (5, 10, 15)]  # dist is unused: times are exponential
+
+
 def aa_cells(rows: str = "all") -> list[Cell]:
     cells = [Cell("unpaired", dist, n) for dist in DISTRIBUTIONS for n in (5, 10)]
     cells += [Cell("paired", "normal", n, r) for r in (0.0, 0.7) for n in (3, 5, 10)]
     cells += [Cell("3 variants", "normal", n, 0.7) for n in (3, 5, 10)]
     if rows == "single":
         return cells
-    return suite_cells() if rows == "suite" else cells + suite_cells()
+    if rows in ("suite", "threshold"):
+        return suite_cells() if rows == "suite" else threshold_cells()
+    return cells + suite_cells() + threshold_cells()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_true", help="200 experiments per row")
     size.add_argument("--smoke", action="store_true", help="20 experiments per row, 100 resamples (still runs?)")
     parser.add_argument(
-        "--rows", choices=("all", "single", "suite"), default="all", help="single-metric rows, suite rows, or all"
+        "--rows",
+        choices=("all", "single", "suite", "threshold"),
+        default="all",
+        help="single-metric rows, suite rows, time-to-threshold rows, or all",
     )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument(
@@ -206,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
     power_cells = [Cell("unpaired", "normal", n, shift_d=1.0) for n in (5, 10)]
     power_cells += [Cell("paired", "normal", n, 0.7, shift_d=1.0) for n in (5, 10)]
-    if args.rows == "suite":
+    if args.rows in ("suite", "threshold"):
         power_cells = []
     pool = ProcessPoolExecutor(max_workers=args.workers) if args.workers > 1 else None
     try:
@@ -237,11 +284,21 @@ def main(argv: list[str] | None = None) -> int:
     for cell, rates in aa.items():
         spec_w = SPEC_WELCH.get((cell.dist, cell.n)) if cell.design == "unpaired" else None
         spec_b = SPEC_BOOTSTRAP.get((cell.dist, cell.n)) if cell.design == "unpaired" else None
+        checks = [f"{r:.3f}" if cell.design != "threshold" else "-" for r in rates[1:4]]  # none on times
         print(
-            f"{cell.label:<36} {cell.n:>3}  {rates[0]:>7.3f}  {rates[1]:>11.3f}  {rates[2]:>6.3f}  "
-            f"{rates[3]:>14.3f}  {'' if spec_w is None else f'{spec_w:.3f}':>10}  "
+            f"{cell.label:<36} {cell.n:>3}  {rates[0]:>7.3f}  {checks[0]:>11}  {checks[1]:>6}  "
+            f"{checks[2]:>14}  {'' if spec_w is None else f'{spec_w:.3f}':>10}  "
             f"{'' if spec_b is None else f'{spec_b:.3f}':>9}"
         )
+    timed = {cell: rates for cell, rates in aa.items() if cell.design == "threshold"}
+    if timed:
+        print()
+        print("Time to threshold (fixed design): the verdict decides with the permutation log-rank p; beside it the")
+        print("rate scipy's normal-approximation log-rank p would give, and the share of experiments where the")
+        print("hazard ratio's Wald CI disagrees with the verdict (the verdict sentence then says which decided).")
+        print(f"{'design':<36} {'N':>3}  {'verdict':>7}  {'normal p':>8}  {'HR CI disagrees':>15}")
+        for cell, rates in timed.items():
+            print(f"{cell.label:<36} {cell.n:>3}  {rates[0]:>7.3f}  {rates[5]:>8.3f}  {rates[6]:>15.3f}")
     if power:
         print()
         print("Power to call a true d = 1 difference 'better' (normal scores, treatment shifted by one SD):")

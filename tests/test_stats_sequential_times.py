@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from logrank_reference import brute_force_p, scipy_logrank
 from scipy import stats as sps
 
 from metta_ab.stats import StatsSettings
@@ -24,29 +25,6 @@ from metta_ab.stats.sequential import (
 )
 from metta_ab.stats.significance import PERMUTATION_RESAMPLES
 from metta_ab.stats.survival import kaplan_meier, logrank_permutation_p
-
-
-def scipy_logrank(times: np.ndarray, censored: np.ndarray, first: np.ndarray) -> float:
-    """scipy's log-rank statistic of the runs in `first` (a boolean mask) against the others."""
-    groups = [
-        sps.CensoredData(uncensored=times[mask & ~censored], right=times[mask & censored]) for mask in (first, ~first)
-    ]
-    return float(sps.logrank(*groups).statistic)
-
-
-def brute_force_p(t: np.ndarray, t_cens: np.ndarray, c: np.ndarray, c_cens: np.ndarray) -> float:
-    """Two-sided permutation p (twice the smaller tail) over every split of the pooled runs, each relabelling's
-    statistic from scipy.stats.logrank."""
-    times, censored = np.concatenate([t, c]), np.concatenate([t_cens, c_cens])
-    null = []
-    for group in itertools.combinations(range(times.size), t.size):
-        first = np.zeros(times.size, bool)
-        first[list(group)] = True
-        null.append(scipy_logrank(times, censored, first))
-    null_z = np.array(null)
-    observed = scipy_logrank(times, censored, np.arange(times.size) < t.size)
-    tol = 1e-7
-    return min(1.0, 2.0 * min(np.mean(null_z <= observed + tol), np.mean(null_z >= observed - tol)))
 
 
 @st.composite

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from logrank_reference import brute_force_p
 
 from metta_ab import stats as S
 from metta_ab.report.sentences import time_verdict_sentence
@@ -56,6 +57,9 @@ def test_kaplan_meier_median_and_its_ci() -> None:
     assert nobody["median"] == math.inf
 
 
+@pytest.mark.filterwarnings(
+    "ignore:invalid value encountered:RuntimeWarning"
+)  # scipy's 0 / 0 where V = 0 (brute force)
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(1, 12), st.booleans()), min_size=2, max_size=9),
@@ -73,9 +77,12 @@ def test_logrank_matches_the_hand_computation(a: list[tuple[int, bool]], b: list
     z, p = logrank_by_hand(t, t_cens, c, c_cens)
     if not math.isfinite(z):
         return
-    assert comp.test == "logrank"
-    assert comp.statistic == pytest.approx(z, abs=1e-9) and comp.p_value == pytest.approx(p, abs=1e-9)
+    assert comp.test == "logrank" and comp.p_method == "exact permutation"  # C(18, 9) splits at most: enumerated
+    assert comp.statistic == pytest.approx(z, abs=1e-9) and comp.time_to_threshold["normal_p"] == pytest.approx(p)
     assert comp.effect_sign == pytest.approx(-z, abs=1e-9)  # negative: the treatment reaches it sooner
+    assert comp.exact_min_p == pytest.approx(2 / math.comb(t.size + c.size, t.size))
+    if math.comb(t.size + c.size, t.size) <= 1000:  # the brute force costs a scipy call per split
+        assert comp.p_value == pytest.approx(brute_force_p(t, t_cens, c, c_cens), abs=1e-12)
 
 
 def test_analyze_censored_times_decides_with_logrank_fewer_steps_better() -> None:
@@ -87,7 +94,9 @@ def test_analyze_censored_times_decides_with_logrank_fewer_steps_better() -> Non
     assert res.direction == "min"  # times: fewer steps are better whatever the metric's direction
     (comp,) = res.comparisons
     z, p = logrank_by_hand(fast, censored["fast"], slow, censored["slow"])
-    assert comp.test == "logrank" and comp.p_value == pytest.approx(p) and comp.statistic == pytest.approx(z)
+    assert comp.test == "logrank" and comp.statistic == pytest.approx(z)
+    assert comp.p_value == pytest.approx(brute_force_p(fast, censored["fast"], slow, censored["slow"]), abs=1e-12)
+    assert comp.p_method == "exact permutation" and comp.time_to_threshold["normal_p"] == pytest.approx(p)
     assert comp.p_value < 0.05 and comp.verdict == S.BETTER
     assert comp.n_treatment == comp.n_control == 8  # the censored runs count: nothing dropped
     tt = comp.time_to_threshold
@@ -206,4 +215,46 @@ def test_hazard_ratio_direction_and_no_maximum() -> None:
     assert (
         "hazard ratio infinite (no slow run reached the threshold while a fast run was still short of it; no CI)"
         in sentence
+    )
+
+
+@pytest.mark.parametrize(
+    ("treatment", "control", "ci_excludes_one", "verdict"),
+    [  # 5 vs 5 runs (the last control of the first case ended at 1000 short of the threshold)
+        ([500.0, 400, 500, 500, 400], [500.0, 500, 1000, 700, 800], True, S.INCONCLUSIVE),
+        ([200.0, 500, 100, 200, 500], [300.0, 500, 700, 800, 700], False, S.BETTER),
+    ],
+)
+def test_the_sentence_says_the_test_decides_where_the_hazard_ratios_ci_disagrees(
+    treatment, control, ci_excludes_one, verdict
+) -> None:
+    """The permutation p decides; Cox's Wald CI can exclude 1 beside an inconclusive verdict (and contain it beside
+    a significant one): the sentence says which decided and why they differ, so the CI does not contradict it."""
+    t, c = np.array(treatment), np.array(control)
+    t_cens, c_cens = t >= 1000, c >= 1000
+    comp = S.compare_times(t, t_cens, c, c_cens)
+    assert comp.p_value == pytest.approx(brute_force_p(t, t_cens, c, c_cens), abs=1e-12) and comp.verdict == verdict
+    low, high = comp.time_to_threshold["hazard_ratio"]["ci"]
+    assert (low > 1 or high < 1) == ci_excludes_one
+    sentence = time_verdict_sentence(comp, "steps")
+    says = "excludes" if ci_excludes_one else "contains"
+    assert "log-rank, exact permutation p" in sentence
+    assert (
+        f"The verdict follows the log-rank test; the hazard ratio's CI {says} 1 because it is Cox's large-sample "
+        "(Wald) interval, approximate at 5 and 5 runs, where the permutation p is exact." in sentence
+    )
+    agreeing = S.compare_times(t, t_cens, c + 2000, c_cens)  # every treatment run first: the CI is far from 1
+    assert agreeing.verdict == S.BETTER and "The verdict follows" not in time_verdict_sentence(agreeing, "steps")
+
+
+def test_three_runs_per_variant_cannot_reach_alpha_and_the_sentence_says_so() -> None:
+    """3 vs 3 runs have 20 relabellings: the permutation p is at least 0.1, however far apart the times (the
+    normal p of the same runs is 0.0246, the liberal answer the permutation p replaced)."""
+    fast, slow = np.array([100.0, 200, 300]), np.array([400.0, 500, 600])
+    comp = S.compare_times(fast, np.zeros(3, bool), slow, np.zeros(3, bool))
+    assert comp.p_value == pytest.approx(0.1) and comp.exact_min_p == pytest.approx(0.1)
+    assert comp.time_to_threshold["normal_p"] == pytest.approx(0.0246, abs=5e-5) and comp.verdict == S.INCONCLUSIVE
+    assert (
+        "No exact test can reach p < 0.05 with 3 runs each (smallest possible p = 0.1): the log-rank test cannot "
+        "call a difference at this N." in time_verdict_sentence(comp, "steps")
     )

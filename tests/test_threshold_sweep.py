@@ -1,7 +1,7 @@
 """Time to a threshold through a real sweep: the app (tests/apps/threshold_curves) logs curves that reach
 reward 0.5 at steps it is told, and some runs of the slow variant never do. The faster variant is "better",
-judged smaller-is-better by the log-rank test, with the hazard ratio beside it; the runs that never got there
-are censored, not failed."""
+judged smaller-is-better by the log-rank test (its permutation p), with the hazard ratio beside it; the runs
+that never got there are censored, not failed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from logrank_reference import brute_force_p
 from scipy import stats as sps
 from sweeper_cli import APPS, run_sweep, write_experiment
 from test_stats_survival import hazard_ratio_by_brute_force
@@ -53,7 +54,12 @@ def test_faster_variant_is_better_and_censored_runs_are_not_failures(tmp_path):
         sps.CensoredData(uncensored=FAST), sps.CensoredData(uncensored=[600, 700, 800], right=[TOTAL] * 3)
     )
     assert c["test"] == "logrank" and c["treatment"] == "fast"
-    assert c["statistic"] == pytest.approx(reference.statistic) and c["p_value"] == pytest.approx(reference.pvalue)
+    assert c["statistic"] == pytest.approx(reference.statistic)
+    permutation_p = brute_force_p(
+        np.array(FAST, float), np.zeros(6, bool), np.array(slow["values"], float), np.array(slow["censored"])
+    )  # twice 2 of the C(12, 6) = 924 relabellings: 0.00433, where the normal p is 0.00166
+    assert c["p_value"] == pytest.approx(permutation_p, abs=1e-12) and c["p_method"] == "exact permutation"
+    assert c["time_to_threshold"]["normal_p"] == pytest.approx(reference.pvalue)
     assert c["p_value"] < 0.05 and c["verdict"] == "better"
     ratio = c["time_to_threshold"]["hazard_ratio"]  # fast's rate of reaching 0.5 against slow's: > 1
     estimate, low, high = hazard_ratio_by_brute_force(
@@ -65,9 +71,9 @@ def test_faster_variant_is_better_and_censored_runs_are_not_failures(tmp_path):
 
     text = (experiment_dir / "summary.txt").read_text()
     assert "fewer steps is better" in text and "(higher is better)" not in text
-    assert "fast is better than slow on steps to reward 0.5" in text and "log-rank p" in text
+    assert "fast is better than slow on steps to reward 0.5" in text and "log-rank, exact permutation p" in text
     assert (
-        f"log-rank p={fmt_p(reference.pvalue)}, hazard ratio {estimate:.3g} [{low:.3g}, {high:.3g}] "
+        f"log-rank, exact permutation p={fmt_p(permutation_p)}, hazard ratio {estimate:.3g} [{low:.3g}, {high:.3g}] "
         "(95% CI, Cox; > 1: fast reaches it sooner)" in text
     )
     assert "3 slow run(s) did not reach the threshold" in text and "Failed runs" not in text

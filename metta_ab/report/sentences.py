@@ -56,6 +56,22 @@ def hazard_ratio_text(c: Comparison) -> str:
     )
 
 
+def _hazard_ratio_disagreement(c: Comparison) -> str:
+    """Where the hazard ratio's Wald CI and the verdict disagree on "no difference" (the CI excludes 1 and the
+    verdict is inconclusive, or the other way round), which of them decided and why they can differ: the
+    permutation p is exact in level, the Wald CI a large-sample approximation (and no permutation test of a
+    hazard ratio other than 1 exists to invert, relabelling runs only tests "no difference")."""
+    ratio = (c.time_to_threshold or {})["hazard_ratio"]
+    low, high = ratio["ci"]
+    if not _finite(low, high) or (low > 1 or high < 1) == (c.verdict in ("better", "worse")):
+        return ""
+    ci_says = "excludes" if low > 1 or high < 1 else "contains"
+    return (
+        f" The verdict follows the log-rank test; the hazard ratio's CI {ci_says} 1 because it is Cox's large-sample "
+        f"(Wald) interval, approximate at {c.n_treatment} and {c.n_control} runs, where the permutation p is exact."
+    )
+
+
 def reaches_it(verdict: str) -> str:
     """What "better" and "worse" mean for times to a threshold."""
     return f"reaches it {'sooner' if verdict == 'better' else 'later'}"
@@ -64,7 +80,8 @@ def reaches_it(verdict: str) -> str:
 def time_verdict_sentence(c: Comparison, metric: str) -> str:
     """The sentence of a log-rank comparison of times to a threshold (fewer steps is better)."""
     tt = c.time_to_threshold or {}
-    p_text = f"log-rank p{fmt_p_relation(c.p_value)}"
+    method = f", {c.p_method}" if c.p_method else ""
+    p_text = f"log-rank{method} p{fmt_p_relation(c.p_value)}"
     if c.family_size >= 2 and _finite(c.p_adjusted):
         p_text += f", Holm-adjusted p{fmt_p_relation(c.p_adjusted)}"
     evidence = f"{medians_text(c)}, {p_text}, {hazard_ratio_text(c)}"
@@ -74,6 +91,7 @@ def time_verdict_sentence(c: Comparison, metric: str) -> str:
         return f"{c.treatment} vs {c.control}: not enough completed runs to test (at least 2 per variant are needed)."
     else:
         head = f"Inconclusive: {c.treatment} vs {c.control} on {metric}: {evidence}."
+    head += _hazard_ratio_disagreement(c) + _exact_tests_remark(c, "log-rank")
     ratio = tt.get("detectable_hazard_ratio")
     if ratio is None:
         return head
@@ -90,7 +108,7 @@ def _exact_tests_remark(c: Comparison, test: str) -> str:
         return ""
     if c.test in ("paired_t", "welch") and c.verdict in ("better", "worse"):
         consequence = f"the verdict rests on the {'paired t' if c.paired else 'Welch t'}-test"
-    elif c.test in ("permutation", "wilcoxon", "mann-whitney"):
+    elif c.test in ("permutation", "wilcoxon", "mann-whitney", "logrank"):
         consequence = f"the {test} test cannot call a difference at this N"
     else:
         return ""
