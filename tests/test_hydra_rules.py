@@ -36,7 +36,8 @@ experiment = (
 """
 
 
-AB = ("ab.experiment=exp.py", "ab.plots=false")  # plots cost a second per sweep and are tested elsewhere
+# the figures and the W&B summary run cost seconds per sweep and are tested elsewhere
+AB = ("ab.experiment=exp.py", "ab.plots=false", "ab.wandb_summary=false")
 
 
 # With one run per variant there is nothing to test: these sweeps end without a verdict, and say so.
