@@ -1,11 +1,13 @@
 """`hydra/launcher=ab_local` through the real command line: Hydra's BasicSweeper and the ab sweeper on it, GPU
-placement on fake device lists, failures that cost one run, and no process left behind.
+placement on fake device lists, failures that cost one run, retries streamed into free slots, and no process left
+behind.
 
 The probe app (written below) records what its process saw (pid, process group, CUDA_VISIBLE_DEVICES, CPU affinity,
 a value from a resolver registered at the app's top level) in `seen.json`, can start a grandchild in its process
 group (`spawn=true`), waits until `barrier` jobs have started (so that concurrency does not depend on the machine's
-load), or (runs in `await_retry`) until the runs in `fail_runs` have started their retry, and misbehaves on a run's first attempt as `fail_kind` says (at every attempt: `exit_always`, `import`). Processes left behind are looked
-for in /proc by process group: each job's process leads its own.
+load) or (runs in `await_retry`) until the runs in `fail_runs` have started their retry, and misbehaves on a run's
+first attempt as `fail_kind` says (at every attempt: `exit_always`, `import`). Processes left behind are looked for
+in /proc by process group: each job's process leads its own.
 """
 
 from __future__ import annotations
