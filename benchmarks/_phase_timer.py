@@ -106,6 +106,7 @@ def _patch_core_plugins() -> None:
     from hydra_plugins.ab_launcher import ab_local_launcher
 
     _patch_launch(ab_local_launcher.ABLocalLauncher)
+    _patch_launch(ab_local_launcher.ABLocalLauncher, "launch_queue")
 
     original_run_job = basic_launcher.run_job
 
@@ -116,9 +117,10 @@ def _patch_core_plugins() -> None:
     basic_launcher.run_job = _timed("Hydra run_job (per job: dirs, logging, .hydra/*.yaml, task)", run_job)
 
 
-def _patch_launch(launcher: Any) -> None:
-    """Time launch() and keep the epoch times of every call (to line up with the jobs' own records)."""
-    launch = _timed("launcher.launch (all jobs)", launcher.launch)
+def _patch_launch(launcher: Any, method: str = "launch") -> None:
+    """Time launch() (or ab_local's launch_queue) and keep the epoch times of every call (to line up with the
+    jobs' own records)."""
+    launch = _timed(f"launcher.{method} (all jobs)", getattr(launcher, method))
 
     def timed_launch(*args: Any, **kwargs: Any) -> Any:
         started = time.time()
@@ -127,7 +129,7 @@ def _patch_launch(launcher: Any) -> None:
         finally:
             launches.append((started, time.time()))
 
-    launcher.launch = timed_launch
+    setattr(launcher, method, timed_launch)
 
 
 def _patch_ab_sweeper() -> None:

@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--app", help="the Hydra training script (default: the experiment's set_app, else tools/train.py)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; launch nothing")
     run.add_argument("--output-dir", default="ab_test_results", help="results go to OUTPUT_DIR/<experiment name>")
-    run.add_argument("--parallel", action="store_true", help="run jobs in parallel with Hydra's joblib launcher")
+    run.add_argument("--parallel", action="store_true", help="run jobs in parallel here (hydra/launcher=ab_local)")
     run.add_argument("--max-parallel", type=int, default=4, help="parallel jobs with --parallel (default 4)")
     run.add_argument("--no-retry", action="store_true", help="do not retry failed runs")
     run.add_argument("--max-retries", type=int, default=3, help="retries of a failed run (default 3)")

@@ -51,8 +51,8 @@ class SweepOptions:
         ]
         if self.dry_run:
             args.append("ab.dry_run=true")
-        if self.parallel_runs:
-            args += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={self.max_parallel_runs}"]
+        if self.parallel_runs:  # ab_local: a fresh process per job, a failed run retried in the next free slot
+            args += ["hydra/launcher=ab_local", f"hydra.launcher.n_jobs={self.max_parallel_runs}"]
         return args + list(self.overrides)
 
 

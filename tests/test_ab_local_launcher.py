@@ -1,11 +1,13 @@
 """`hydra/launcher=ab_local` through the real command line: Hydra's BasicSweeper and the ab sweeper on it, GPU
-placement on fake device lists, failures that cost one run, and no process left behind.
+placement on fake device lists, failures that cost one run, retries streamed into free slots, and no process left
+behind.
 
 The probe app (written below) records what its process saw (pid, process group, CUDA_VISIBLE_DEVICES, CPU affinity,
 a value from a resolver registered at the app's top level) in `seen.json`, can start a grandchild in its process
 group (`spawn=true`), waits until `barrier` jobs have started (so that concurrency does not depend on the machine's
-load), and misbehaves on a run's first attempt as `fail_kind` says. Processes left behind are looked
-for in /proc by process group: each job's process leads its own.
+load) or (runs in `await_retry`) until the runs in `fail_runs` have started their retry, and misbehaves on a run's
+first attempt as `fail_kind` says (at every attempt: `exit_always`, `import`). Processes left behind are looked for
+in /proc by process group: each job's process leads its own.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ ConfigStore.instance().store(
         "hold": None,
         "barrier": 0,
         "fail_runs": [],
+        "await_retry": [],
         "fail_kind": "exit",
         "wandb": {"project": None, "entity": None, "group": None, "tags": [], "notes": None},
     },
@@ -77,13 +80,20 @@ def main(cfg):
     deadline = time.time() + 60
     while len(list(out.parent.glob("*/seen.json"))) < cfg.barrier and time.time() < deadline:
         time.sleep(0.05)  # until `barrier` jobs run at once (at most a minute)
+    retries = [out.parent / run for run in cfg.fail_runs] if cfg.run in cfg.await_retry else []
+    while any(not (d / "attempts").is_dir() or not (d / "seen.json").is_file() for d in retries):
+        if time.time() > deadline:  # a minute: the retries did not start while this run ran
+            break
+        time.sleep(0.05)
     print(f"stdout of {cfg.run}", flush=True)
     print(f"stderr of {cfg.run}", file=sys.stderr, flush=True)
     marker = out.parent / f".failed_{cfg.run}"
-    if cfg.run in cfg.fail_runs and not marker.exists():
+    if cfg.run in cfg.fail_runs and (cfg.fail_kind in ("exit_always", "import") or not marker.exists()):
         marker.touch()
-        if cfg.fail_kind == "exit":
+        if cfg.fail_kind in ("exit", "exit_always"):
             os._exit(3)
+        if cfg.fail_kind == "import":
+            import a_module_nobody_installed  # noqa: F401
         if cfg.fail_kind == "sigkill":
             os.kill(os.getpid(), signal.SIGKILL)
         if cfg.fail_kind == "raise":
@@ -411,3 +421,98 @@ def test_jobs_end_on_their_own_when_the_sweeper_is_killed_and_a_rerun_resumes(tm
     assert {d: r["attempts"] for d, r in runs.items()} == {"a_run_1": 2, "a_run_2": 2, "b_run_1": 1, "b_run_2": 1}
     assert "4/4 completed" in result.output
     assert group_members(_job_groups(exp_dir)) == []  # the grandchildren of the completed jobs too
+
+
+# --- retries stream into free slots ---------------------------------------------------------------------
+
+
+def test_a_failed_run_is_retried_in_the_next_free_slot_while_the_other_slot_runs(tmp_path):
+    """a_run_1 fails at once; its retry goes to the back of the queue (behind b_run_3) and starts in the first slot
+    that frees, while b_run_3, the last first attempt, still runs: b_run_3 waits for the retry to start (in a round,
+    the retry would start after every first attempt ended: b_run_3 would wait a minute in vain, then end first)."""
+    app = probe(tmp_path, runs=3)
+    result = ok(
+        run_sweep(
+            app, "ab.experiment=exp.py", "hydra/launcher=ab_local", "hydra.launcher.n_jobs=2", "fail_runs=[a_run_1]",
+            "fail_kind=raise", "await_retry=[b_run_3]", cwd=tmp_path,
+        )
+    )  # fmt: skip
+    exp_dir = result.experiment_dir("probe")
+    retry = status(exp_dir / "a_run_1")
+    first_attempts = [status(exp_dir / d) for d in ("a_run_2", "a_run_3", "b_run_1", "b_run_2", "b_run_3")]
+    assert retry["attempt"] == 2
+    assert retry["started_at"] < max(r["finished_at"] for r in first_attempts)
+    assert max_concurrency([*all_records(exp_dir)]) == 2  # never more jobs than slots
+    assert "[ab] a_run_1 failed (attempt 1); retried in the next free slot" in result.output
+    assert "relaunching" not in result.output  # no second round
+    runs = ledger(exp_dir)
+    assert {d: (r["status"], r["attempts"]) for d, r in runs.items()} == {
+        "a_run_1": ("completed", 2),
+        **{d: ("completed", 1) for d in ("a_run_2", "a_run_3", "b_run_1", "b_run_2", "b_run_3")},
+    }
+    assert runs["a_run_1"]["errors"] == ["attempt 1: RuntimeError: deliberate failure of a_run_1"]
+    variants = json.loads((exp_dir / "summary.json").read_text())["variants"]
+    assert {name: (v["completed"], v["failed"]) for name, v in variants.items()} == {"a": (3, 0), "b": (3, 0)}
+    assert variants["a"]["values"] == pytest.approx([0.11, 0.12, 0.13])  # lr + seed / 100: the retry's score counts
+
+
+def test_a_streamed_run_gets_max_retries_retries_and_an_import_error_none(tmp_path):
+    app = probe(tmp_path)
+    result = run_sweep(
+        app, "ab.experiment=exp.py", "hydra/launcher=ab_local", "hydra.launcher.n_jobs=2", "ab.max_retries=2",
+        "fail_runs=[a_run_1,b_run_2]", "fail_kind=exit_always", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 3, result.output[-3000:]
+    runs = ledger(result.experiment_dir("probe"))
+    assert {d: (r["status"], r["attempts"]) for d, r in runs.items()} == {
+        "a_run_1": ("failed", 3),
+        "a_run_2": ("completed", 1),
+        "b_run_1": ("completed", 1),
+        "b_run_2": ("failed", 3),
+    }
+    assert "2 of 4 runs failed (up to 2 retries each)" in result.output
+
+    imports = run_sweep(
+        app, "ab.experiment=exp.py", "hydra/launcher=ab_local", "hydra.launcher.n_jobs=2", "ab.max_retries=2",
+        "ab.output_dir=imports", "fail_runs=[a_run_1]", "fail_kind=import", cwd=tmp_path,
+    )  # fmt: skip
+    assert imports.returncode == 3, imports.output[-3000:]
+    record = ledger(imports.experiment_dir("probe", "imports"))["a_run_1"]
+    assert (record["status"], record["attempts"]) == ("failed", 1)
+    assert record["not_retried"].startswith("an import error fails the same at every attempt")
+    assert "retried in the next free slot" not in imports.output
+
+
+def test_the_ledger_is_saved_as_runs_end_and_a_rerun_after_sigkill_resumes(tmp_path):
+    """a_run_1 fails at once and is queued again behind b_run_*; the sweeper is SIGKILLed while two runs hold:
+    its ledger already has a_run_1's failure, and the same command finishes the sweep."""
+    app = probe(tmp_path)
+    hold = tmp_path / "hold"
+    hold.touch()
+    overrides = [
+        "hydra/sweeper=ab", "ab.experiment=exp.py", "ab.plots=false", "hydra/launcher=ab_local",
+        "hydra.launcher.n_jobs=2", "hydra.launcher.stop_grace=2", f"hold={hold}", "fail_runs=[a_run_1]",
+        "fail_kind=raise",
+    ]  # fmt: skip
+    exp_dir = tmp_path / "ab_test_results" / "probe"
+    sweep = _start_sweep(app, tmp_path, *overrides)
+    try:
+        running = wait_for(lambda: _running_jobs([exp_dir / "a_run_2", exp_dir / "b_run_1"], 2), 120, "two jobs")
+        saved = ledger(exp_dir)["a_run_1"]
+        sweep.kill()
+        sweep.wait(timeout=30)
+    finally:
+        sweep.kill()
+    assert (saved["status"], saved["attempts"]) == ("failed", 1)
+    assert saved["errors"] == ["attempt 1: RuntimeError: deliberate failure of a_run_1"]
+    wait_for(lambda: group_members({r["pgid"] for r in running}) == [], 30, "the orphaned jobs to end")
+    hold.unlink()
+    result = ok(run_sweep(app, *overrides[1:], cwd=tmp_path))
+    runs = ledger(exp_dir)
+    assert {d: (r["status"], r["attempts"]) for d, r in runs.items()} == {
+        "a_run_1": ("completed", 2),
+        "a_run_2": ("completed", 2),
+        "b_run_1": ("completed", 2),
+        "b_run_2": ("completed", 1),
+    }
+    assert "4/4 completed" in result.output

@@ -73,10 +73,12 @@ def test_dry_run_launches_nothing(tmp_path, experiment):
     assert job_dirs(tmp_path / "ab_test_results" / "cli_test") == []
 
 
-def test_parallel_uses_joblib_with_max_parallel(tmp_path, experiment):
+def test_parallel_uses_ab_local_with_max_parallel(tmp_path, experiment):
     result = metta_ab("run", "exp.py", "--app", str(METTA_LIKE), "--parallel", "--max-parallel", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Joblib.Parallel(n_jobs=2" in result.stdout
+    assert "ab_local is launching 4 job(s): 2 job(s) at a time, CPU jobs" in result.stdout + result.stderr
+    pids = {status(tmp_path / "ab_test_results" / "cli_test" / d)["pid"] for d in ("a_run_1", "a_run_2", "b_run_1")}
+    assert len(pids) == 3  # a fresh process per job
 
 
 def test_no_retry_and_max_retries(tmp_path, experiment):

@@ -336,3 +336,34 @@ def test_a_decided_treatment_gets_no_more_runs_while_the_others_go_on(tmp_path):
     assert any("decided at look 1)" in w for w in notes["B"]), notes["B"]  # not the last look's number
     assert any("decided at look 3)" in w for w in notes["C"]), notes["C"]
     assert "10 run(s) of A have no partner (B has 5, A 15); the paired test uses 5 pairs." in notes["B"]
+
+
+def test_on_ab_local_each_look_is_one_queue_and_its_failed_run_is_retried_in_it(tmp_path):
+    """B_run_3 fails once at look 1: ab_local retries it within the look's queue, the look is decided with it,
+    and no run of look 2 starts before every run of look 1 (the retry too) has ended."""
+
+    def second_look_decides(a, b):
+        return [h.reason for h in replay(a, b)] == ["continue", "decided"]
+
+    a, b = scores_where(second_look_decides, lambda rng: (x := rng.normal(0, 1, 15), x + 1 + rng.normal(0, 1, 15)))
+    write(tmp_path, a, b)
+    result = run_sweep(
+        METTA_LIKE, "ab.experiment=seq.py", "hydra/launcher=ab_local", "hydra.launcher.n_jobs=2",
+        "fail_mode=B_run_3", "fail_kind=once", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.output
+    exp_dir = result.experiment_dir("seq")
+    assert "[ab] B_run_3 failed (attempt 1); retried in the next free slot" in result.output
+    assert "relaunching" not in result.output
+    records = {d: status(exp_dir / d) for d in job_dirs(exp_dir)}
+    assert len(records) == 20 and records["B_run_3"]["attempt"] == 2
+    look_1 = [r for d, r in records.items() if int(d.rsplit("_", 1)[1]) <= 5]
+    look_2 = [r for d, r in records.items() if int(d.rsplit("_", 1)[1]) > 5]
+    assert max(r["finished_at"] for r in look_1) < min(r["started_at"] for r in look_2)
+    history = replay(a, b)
+    entries = looks(exp_dir)
+    assert [e["decision"]["reason"] for e in entries] == ["continue", "decided"]
+    assert [e["decision"]["comparisons"][0]["p"] for e in entries] == pytest.approx(
+        [h.comparisons[0].p for h in history]
+    )
+    assert summary(exp_dir)["sequential"]["runs_used"] == {"A": 10, "B": 10}

@@ -1,4 +1,5 @@
-"""The ab_local launch: every job in a fresh process of its own, in the next free slot, until all have ended.
+"""The ab_local launch: every job in a fresh process of its own, in the next free slot, until all have ended
+(and those a caller's `on_end` queues as jobs end: retries without a round barrier).
 
 Each job's process is started with the slot's CUDA_VISIBLE_DEVICES (before anything in it can import CUDA), pinned
 to the slot's cores, as the leader of its own process group, its stdout and stderr appended to `<job dir>/<job
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL = 0.02  # seconds between looks at the running jobs
+OnEnd = Callable[[int, JobReturn], Sequence[str] | None]  # (hydra.job.num, its JobReturn) -> overrides to queue
 WORKER = "from hydra_plugins.ab_launcher._worker import main; main()"
 
 
@@ -139,15 +141,21 @@ class Pool:
     lingering: dict[int, float] = field(default_factory=dict)  # groups whose leader ended -> when to SIGKILL them
     stop_signal: int = signal.SIGINT  # what Ctrl-C or SIGTERM of this process forwards to the jobs
 
-    def run(self, job_overrides: Sequence[Sequence[str]]) -> list[JobReturn]:
-        queue = collections.deque(enumerate(job_overrides))
+    def run(self, job_overrides: Sequence[Sequence[str]], on_end: OnEnd | None = None) -> list[JobReturn]:
+        """Every job's JobReturn, in the order queued: the jobs of `job_overrides`, then those `on_end` queued."""
+        queued = list(job_overrides)
+        queue = collections.deque(enumerate(queued))
         free = collections.deque(range(len(self.placement.slots)))
         results: dict[int, JobReturn] = {}
         next_start = 0.0
         try:
             while queue or self.running:
-                for slot in self._reap(results):
+                for job, slot in self._reap(results):
                     free.append(slot)
+                    again = on_end(job.idx, results[job.position]) if on_end is not None else None
+                    if again is not None:
+                        queue.append((len(queued), again))
+                        queued.append(again)
                 now = time.monotonic()
                 self._enforce_timeouts(now)
                 while queue and free and now >= next_start:
@@ -160,7 +168,7 @@ class Pool:
             raise
         finally:
             self._drain_lingering()
-        return [results[position] for position in range(len(job_overrides))]
+        return [results[position] for position in range(len(queued))]
 
     def _start(self, job: Job, slot_index: int) -> None:
         slot = self.placement.slots[slot_index]
@@ -195,8 +203,8 @@ class Pool:
         gpus = f" on GPU {','.join(slot.gpus)}" if slot.gpus else ""
         log.debug("job #%d started%s: pid %d, output in %s", job.idx, gpus, process.pid, job.output)
 
-    def _reap(self, results: dict[int, JobReturn]) -> list[int]:
-        """The JobReturns of the jobs whose process ended; returns their slots, free again."""
+    def _reap(self, results: dict[int, JobReturn]) -> list[tuple[Job, int]]:
+        """The JobReturns of the jobs whose process ended; returns those jobs and their slots, free again."""
         freed = []
         for pid, run in list(self.running.items()):
             returncode = run.process.poll()
@@ -207,7 +215,7 @@ class Pool:
             if _signal_group(pid, signal.SIGTERM):  # what the job left behind
                 self.lingering[pid] = time.monotonic() + self.stop_grace
             results[run.job.position] = self._job_return(run, returncode)
-            freed.append(run.slot)
+            freed.append((run.job, run.slot))
         return freed
 
     def _job_return(self, run: Running, returncode: int) -> JobReturn:
@@ -298,7 +306,12 @@ def _sigterm_as_interrupt(pool: Pool) -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def launch(launcher: ABLocalLauncher, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
+def launch(
+    launcher: ABLocalLauncher,
+    job_overrides: Sequence[Sequence[str]],
+    initial_job_idx: int,
+    on_end: OnEnd | None = None,
+) -> list[JobReturn]:
     setup_globals()
     assert launcher.config is not None and launcher.hydra_context is not None and launcher.task_function is not None
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
@@ -326,4 +339,4 @@ def launch(launcher: ABLocalLauncher, job_overrides: Sequence[Sequence[str]], in
             stop_grace=launcher.stop_grace,
         )
         with _sigterm_as_interrupt(pool):
-            return pool.run(job_overrides)
+            return pool.run(job_overrides, on_end)

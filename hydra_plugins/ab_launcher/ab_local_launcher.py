@@ -2,12 +2,19 @@
 
 Hydra imports this module at every app start, so it imports nothing heavy. Every job runs in a fresh process
 of its own (its own process group), on the GPUs and cores of a free slot (`_placement.py`).
+
+Beyond Hydra's Launcher contract, two optional methods a sweeper may look for (the ab sweeper does):
+- `set_run_timeout(seconds)`: the time limit per run, enforced on the job's whole process group.
+- `launch_queue(job_overrides, initial_job_idx, on_end)`: `launch` without a round barrier. As each job ends,
+  `on_end(idx, job_return)` is called in the caller's thread (idx: the job's hydra.job.num); it returns the
+  overrides of a job to queue (a retry), which starts in the next free slot, or None. The i-th job queued, the
+  initial ones first, gets hydra.job.num `initial_job_idx + i`. Returns every job's JobReturn in that order.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hydra.core.utils import JobReturn
@@ -61,3 +68,14 @@ class ABLocalLauncher(Launcher):
         from hydra_plugins.ab_launcher import _core
 
         return _core.launch(self, job_overrides, initial_job_idx)
+
+    def launch_queue(
+        self,
+        job_overrides: Sequence[Sequence[str]],
+        initial_job_idx: int,
+        on_end: Callable[[int, JobReturn], Sequence[str] | None],
+    ) -> Sequence[JobReturn]:
+        """`launch`, and each job `on_end` returns is queued as the jobs end (see the module docstring)."""
+        from hydra_plugins.ab_launcher import _core
+
+        return _core.launch(self, job_overrides, initial_job_idx, on_end)

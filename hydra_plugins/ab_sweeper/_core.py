@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -532,15 +532,16 @@ class ABSweep:
     def _launch_with_retries(
         self, runs: Sequence[PlannedRun], ledger: Ledger, progress_total: int | None = None
     ) -> list[Any]:
-        """Launch every pending run in ONE launch() call per round, so parallel launchers stay busy.
+        """Launch every pending run in ONE launch per round, so parallel launchers stay busy.
 
         Each run may use `max_retries + 1` attempts in this sweep; a run that never started (the launcher
         gave up after another job crashed) has used none and is simply launched again. A failure no retry can
         pass (`not_retried`: see RecordingTask) is not retried. Attempts that ended an earlier sweeper's process
         count against this sweep's budget, so such a run is not relaunched without end, and runs after the
-        others, which it might take down with the sweeper. Ctrl-C and SIGTERM raise KeyboardInterrupt once the
-        round's records are saved (the caller writes the summary). The progress line
-        counts `progress_total` runs (a sequential look: the runs up to it), else every run of the ledger.
+        others, which it might take down with the sweeper. A launcher with `launch_queue` (ab_local) takes the
+        retries as the runs end, into the next free slot: its round ends when no run is left to retry. Ctrl-C and
+        SIGTERM raise KeyboardInterrupt once the records are saved (the caller writes the summary). The progress
+        line counts `progress_total` runs (a sequential look: the runs up to it), else every run of the ledger.
         """
         total = progress_total or len(ledger.runs)
         done = [r for r in ledger.runs.values() if r.status == COMPLETED]
@@ -580,15 +581,24 @@ class ABSweep:
                 pending = [r for r in pending if r not in risky]
             if job_index:
                 log.info("[ab] relaunching %d run(s) that failed or never ran", len(pending))
-            statuses = self._launch_round(pending, ledger, job_index, returns, total)
-            job_index += len(pending)
+            statuses, job_index = self._launch_round(pending, ledger, job_index, returns, total, retried)
             if all(status is None for status in statuses.values()):
                 break  # the launcher started nothing: relaunching would loop forever
         return returns
 
     def _launch_round(
-        self, pending: Sequence[PlannedRun], ledger: Ledger, job_index: int, returns: list[Any], total: int
-    ) -> dict[str, dict[str, Any] | None]:
+        self,
+        pending: Sequence[PlannedRun],
+        ledger: Ledger,
+        job_index: int,
+        returns: list[Any],
+        total: int,
+        retried: Callable[[RunRecord], bool],
+    ) -> tuple[dict[str, dict[str, Any] | None], int]:
+        """One launch of `pending`; returns each run's last status record and the next job index. With a launcher
+        that has `launch_queue`, each run's record goes into the ledger (saved) as the run ends, and a failed run
+        that `retried` accepts goes back into the queue at once; a run that never started is left to the next
+        round, as with other launchers, so that a launcher starting nothing cannot loop."""
         for run in pending:
             move_attempt_aside(self.experiment_dir / run.job_dir)
         launch_error, launch_final, interrupted = None, None, False
@@ -601,11 +611,36 @@ class ABSweep:
             interval=self.settings.progress_interval,
             on_completed=None if self.metric_checked else self._check_metric,
         )
+        by_idx = {job_index + i: run for i, run in enumerate(pending)}  # the runs queued and not ended
+        statuses: dict[str, dict[str, Any] | None] = {}
+        queued = job_index + len(pending)
+
+        def on_end(idx: int, job_return: Any) -> list[str] | None:
+            nonlocal queued
+            run = by_idx.pop(idx)
+            job_dir = self.experiment_dir / run.job_dir
+            record, status = ledger.runs[run.job_dir], read_status(job_dir)
+            statuses[run.job_dir] = status
+            record.absorb_status(status)
+            ledger.save()
+            if status is None or not retried(record):
+                return None
+            move_attempt_aside(job_dir)
+            watcher.requeued(job_dir)
+            by_idx[queued] = run
+            queued += 1
+            log.info("[ab] %s failed (attempt %d); retried in the next free slot", run.job_dir, record.attempts)
+            return self._job_command(run)
+
+        launch_queue = getattr(self.launcher, "launch_queue", None)
         try:
             with watcher:
-                batch = [[*r.overrides, *self.job_overrides, *self._job_location(r)] for r in pending]
+                batch = [self._job_command(r) for r in pending]
                 try:
-                    returns.append(self.launcher.launch(batch, initial_job_idx=job_index))
+                    if callable(launch_queue):
+                        returns.append(launch_queue(batch, job_index, on_end))
+                    else:
+                        returns.append(self.launcher.launch(batch, initial_job_idx=job_index))
                 finally:  # jobs run in this process (basic launcher) leave their job logging configured
                     configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         except KeyboardInterrupt:
@@ -618,15 +653,19 @@ class ABSweep:
             log.warning("[ab] the launcher raised %s; waiting for the round's other jobs to end", launch_error)
             with watcher.restarted():
                 wait_for_runs_to_end(job_dirs, self.settings.progress_interval, self.settings.settle_timeout)
-        statuses = {r.job_dir: read_status(self.experiment_dir / r.job_dir) for r in pending}
-        for job_dir, status in statuses.items():
-            ledger.runs[job_dir].absorb_status(status, launch_error=launch_error, interrupted=interrupted)
+        for run in by_idx.values():  # the runs whose end the launcher did not report
+            status = statuses[run.job_dir] = read_status(self.experiment_dir / run.job_dir)
+            ledger.runs[run.job_dir].absorb_status(status, launch_error=launch_error, interrupted=interrupted)
             if status is None and launch_final:  # it never started, and no launch of it can
-                ledger.runs[job_dir].not_retried = launch_final
+                ledger.runs[run.job_dir].not_retried = launch_final
         ledger.save()
         if interrupted:
             raise KeyboardInterrupt
-        return statuses
+        return statuses, queued
+
+    def _job_command(self, run: PlannedRun) -> list[str]:
+        """The overrides of the run's job: the variant's, the sweep's, its directory."""
+        return [*run.overrides, *self.job_overrides, *self._job_location(run)]
 
     def _check_metric(self, job_dir: Path, record: dict[str, Any]) -> None:
         """Ask the first run that completes for the declared metric, so that a typo costs one run, not the

@@ -41,7 +41,8 @@ def pin_status_logging() -> None:
 
 class ProgressWatcher:
     """Counts the status records of `job_dirs` (this round's jobs) until stopped; `on_completed(job_dir,
-    record)` is called from the watcher's thread for each job it sees complete."""
+    record)` is called from the watcher's thread for each job it sees complete. A failed run put back in the
+    launcher's queue (`requeued`) counts as waiting again, then running."""
 
     HEARTBEAT = 30.0  # a line at least this often: a sweep is never silent for longer
 
@@ -68,6 +69,7 @@ class ProgressWatcher:
         self.on_completed = on_completed
         self._tty = sys.stdout.isatty()
         self._completed = done_before
+        self._lock = threading.Lock()  # `requeued` comes from the sweeper's thread
 
     def __enter__(self) -> ProgressWatcher:
         self._thread.start()
@@ -100,7 +102,17 @@ class ProgressWatcher:
                 self._show(line)
                 last_counts, last_time = counts, now
 
+    def requeued(self, job_dir: Path) -> None:
+        """The run's failed attempt was moved aside and the run queued again: it waits for a slot."""
+        with self._lock:
+            self._states.pop(job_dir, None)
+            self._mtimes.pop(job_dir, None)
+
     def _poll(self) -> str:
+        with self._lock:
+            return self._poll_records()
+
+    def _poll_records(self) -> str:
         for job_dir in self.job_dirs:
             if self._states.get(job_dir) in (COMPLETED, FAILED):
                 continue
