@@ -147,15 +147,21 @@ class Pool:
         queue = collections.deque(enumerate(queued))
         free = collections.deque(range(len(self.placement.slots)))
         results: dict[int, JobReturn] = {}
+        # retries whose earlier attempt left processes that are still ending (by that attempt's process group):
+        # the same job directory never holds two attempts' processes at once
+        waiting: list[tuple[int, Sequence[str]]] = []
         next_start = 0.0
         try:
-            while queue or self.running:
-                for job, slot in self._reap(results):
+            while queue or self.running or waiting:
+                for job, slot, group in self._reap(results):
                     free.append(slot)
                     again = on_end(job.idx, results[job.position]) if on_end is not None else None
                     if again is not None:
-                        queue.append((len(queued), again))
-                        queued.append(again)
+                        waiting.append((group, again))
+                for group, again in [w for w in waiting if w[0] not in self.lingering]:
+                    waiting.remove((group, again))
+                    queue.append((len(queued), again))
+                    queued.append(again)
                 now = time.monotonic()
                 self._enforce_timeouts(now)
                 while queue and free and now >= next_start:
@@ -203,8 +209,9 @@ class Pool:
         gpus = f" on GPU {','.join(slot.gpus)}" if slot.gpus else ""
         log.debug("job #%d started%s: pid %d, output in %s", job.idx, gpus, process.pid, job.output)
 
-    def _reap(self, results: dict[int, JobReturn]) -> list[tuple[Job, int]]:
-        """The JobReturns of the jobs whose process ended; returns those jobs and their slots, free again."""
+    def _reap(self, results: dict[int, JobReturn]) -> list[tuple[Job, int, int]]:
+        """The JobReturns of the jobs whose process ended; returns those jobs, their slots (free again) and
+        their process groups (in `lingering` while what they left behind is ending)."""
         freed = []
         for pid, run in list(self.running.items()):
             returncode = run.process.poll()
@@ -215,7 +222,7 @@ class Pool:
             if _signal_group(pid, signal.SIGTERM):  # what the job left behind
                 self.lingering[pid] = time.monotonic() + self.stop_grace
             results[run.job.position] = self._job_return(run, returncode)
-            freed.append((run.job, run.slot))
+            freed.append((run.job, run.slot, pid))
         return freed
 
     def _job_return(self, run: Running, returncode: int) -> JobReturn:
