@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +35,15 @@ if str(PROJECT_ROOT) not in sys.path:  # in-process imports of metta_ab come fro
     sys.path.insert(1, str(PROJECT_ROOT))
 
 
-def parse_options(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_options(
+    description: str,
+    argv: Sequence[str] | None = None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """--smoke, --full, --keep, and what `add_arguments` adds (a benchmark's own options)."""
     parser = argparse.ArgumentParser(description=description)
+    if add_arguments is not None:
+        add_arguments(parser)
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds (CI)")
     size.add_argument("--full", action="store_true", help="the large sizes as well")

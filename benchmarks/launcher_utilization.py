@@ -1,6 +1,6 @@
 """Do parallel launchers stay busy under the ab sweeper, also when a failed run is retried?
 
-    python benchmarks/launcher_utilization.py [--smoke | --full] [--keep]
+    python benchmarks/launcher_utilization.py [--smoke | --full] [--keep] [--job-seconds S]
 
 Sweeps of CPU-bound jobs (benchmarks/apps/trivial, a pure-Python loop calibrated to ~2 s on one core)
 under `hydra/launcher=joblib hydra.launcher.n_jobs=2`, and the same under `hydra/launcher=ab_local` (a fresh
@@ -25,6 +25,7 @@ The last line is the utilization of the no-failure sweep; target >= 0.85.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -166,8 +167,13 @@ def sweep(
 
 
 def main() -> None:
-    options = parse_options(__doc__.split("\n\n")[0])
-    seconds = 0.1 if options.smoke else 2.0
+    def job_seconds(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--job-seconds", type=float, default=2.0, help="each job's CPU-bound work (default %(default)s s)"
+        )
+
+    options = parse_options(__doc__.split("\n\n")[0], add_arguments=job_seconds)
+    seconds = 0.1 if options.smoke else options.job_seconds
     sizes = [(2, 2)] if options.smoke else ([(2, 4), (3, 3), (2, 16)] if options.full else [(2, 4), (3, 3)])
     iterations = calibrate(seconds)
     print(
