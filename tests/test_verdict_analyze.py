@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from experiment_dirs import build
+from logrank_reference import brute_force_p
 from scipy import stats as sps
 
 pytestmark = [pytest.mark.slow, pytest.mark.hydra_independent]  # the analysis of finished runs: CI runs it on one Hydra
@@ -104,7 +105,11 @@ def test_time_to_threshold_is_judged_smaller_is_better(tmp_path):
     assert summary["variants"]["B"]["values"] == treatment_cross and summary["variants"]["B"]["censored"] == [False] * 5
     (c,) = summary["comparisons"]
     reference = sps.logrank(sps.CensoredData(uncensored=treatment_cross), sps.CensoredData(uncensored=control_cross))
-    assert c["test"] == "logrank" and c["p_value"] == pytest.approx(reference.pvalue) and c["p_value"] < 0.05
+    exact = brute_force_p(
+        np.array(treatment_cross, float), np.zeros(5, bool), np.array(control_cross, float), np.zeros(5, bool)
+    )
+    assert c["test"] == "logrank" and c["p_value"] == pytest.approx(exact) and c["p_value"] < 0.05
+    assert c["time_to_threshold"]["normal_p"] == pytest.approx(reference.pvalue)  # scipy's, reported beside it
     assert c["verdict"] == "better"  # it was "worse ... paired t p=0.004" when times were judged like rewards
     assert "fewer steps is better" in text and "higher is better" not in text
     assert "B is better than A on steps to reward 0.5 (reaches it sooner)" in text
@@ -129,8 +134,16 @@ def test_runs_that_never_reach_the_threshold_are_censored_not_dropped(tmp_path):
         sps.CensoredData(uncensored=[300, 350, 400, 450, 500], right=[1000]),
         sps.CensoredData(uncensored=[600, 700, 800], right=[1000, 1000, 1000]),
     )
-    assert c["statistic"] == pytest.approx(reference.statistic) and c["p_value"] == pytest.approx(reference.pvalue)
+    exact = brute_force_p(
+        np.array([300, 350, 400, 450, 1000, 500], float),
+        np.array([False, False, False, False, True, False]),
+        np.array([600, 1000, 700, 1000, 800, 1000], float),
+        np.array([False, True, False, True, False, True]),
+    )
+    assert c["statistic"] == pytest.approx(reference.statistic) and c["p_value"] == pytest.approx(exact)
     assert c["n_treatment"] == c["n_control"] == 6 and c["pairs_dropped"] == 0  # nothing dropped as "failed"
-    assert c["verdict"] == "better"
+    # the exact permutation p is 0.052 (scipy's normal approximation says 0.03 and would call it "better")
+    assert c["p_value"] == pytest.approx(0.0519, abs=1e-4) and reference.pvalue < 0.05
+    assert c["verdict"] == "inconclusive"
     assert "A_run_2, A_run_4, A_run_6" in text and "censored at its last step" in text
     assert "1000+" in text and "a run of the pair failed" not in text
