@@ -122,6 +122,19 @@ def score_label(results: ExperimentResults) -> str:
     return f"{results.settings.metric} (each run's score)"
 
 
+def _spread_ties(values: np.ndarray, center: float, spread: float, width: float = 0.2) -> np.ndarray:
+    """x positions at `center`, with runs whose scores coincide (within 1/200 of the axis' span) set side by side
+    across `width`, so that four equal scores show as four points."""
+    xs = np.full(len(values), center)
+    tolerance = spread / 200 if spread > 0 else 0.0
+    keys = np.where(np.isfinite(values), np.round(values / tolerance) if tolerance else values, np.nan)
+    for key in np.unique(keys[np.isfinite(keys)]):
+        tied = np.flatnonzero(keys == key)
+        if len(tied) > 1:
+            xs[tied] = center + np.linspace(-width / 2, width / 2, len(tied))
+    return xs
+
+
 def draw_scores(ax: Any, results: ExperimentResults, colors: Colors) -> None:
     """Every run's score per variant over a box plot (black median); with paired seeds, a line joins the runs
     of one seed across variants; a censored time (never reached the threshold) is an open marker."""
@@ -138,15 +151,21 @@ def draw_scores(ax: Any, results: ExperimentResults, colors: Colors) -> None:
         whiskerprops={"color": GUIDE},
         capprops={"color": GUIDE},
     )
+    finite_all = np.concatenate(shown) if shown else np.array([])
+    spread = float(np.ptp(finite_all)) if finite_all.size else 0.0
+    rng = np.random.default_rng(0)
+    positions = [
+        _spread_ties(values, float(i), spread) if paired else i + rng.uniform(-0.12, 0.12, len(values))
+        for i, values in enumerate(data, start=1)
+    ]
     runs = max((len(d) for d in data), default=0)
     if paired and len(names) > 1:
         for run in range(runs):  # run i has the same seed in every variant
+            xs = [x[run] if run < len(x) else np.nan for x in positions]
             ys = [d[run] if run < len(d) and np.isfinite(d[run]) else np.nan for d in data]
-            ax.plot(range(1, len(names) + 1), ys, color=GUIDE, alpha=0.45, linewidth=0.8, zorder=2)
-    rng = np.random.default_rng(0)
-    for i, (name, values) in enumerate(zip(names, data, strict=True), start=1):
+            ax.plot(xs, ys, color=GUIDE, alpha=0.45, linewidth=0.8, zorder=2)
+    for i, (name, values, xs) in enumerate(zip(names, data, positions, strict=True), start=1):
         finite = np.isfinite(values)
-        xs = np.full(len(values), float(i)) if paired else i + rng.uniform(-0.12, 0.12, len(values))
         censored = np.asarray(results.censored.get(name, np.zeros(len(values), bool)), bool)
         ax.scatter(xs[finite & ~censored], values[finite & ~censored], s=26, color=colors[name], zorder=3)
         if (finite & censored).any():
