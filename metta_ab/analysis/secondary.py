@@ -18,7 +18,7 @@ from metta_ab.analysis.stats_settings import stats_settings
 from metta_ab.definition.experiment import ABExperiment, AnalysisSettings, SecondaryMetric
 from metta_ab.records.ledger import COMPLETED, RunRecord
 from metta_ab.sources import RunMetrics
-from metta_ab.stats.family import holm_adjust
+from metta_ab.stats.family import holm_across
 
 SECONDARY_METRIC_FIX = (
     "Fix the name in .add_metric({name!r}, ...) and run the same command again: completed runs are analyzed, not "
@@ -80,16 +80,5 @@ def analyze_secondary(
 
 def _one_family(results: list[SecondaryResult]) -> tuple[SecondaryResult, ...]:
     """Holm over every secondary comparison together (each metric's own analysis adjusted only within it)."""
-    flat = [c for r in results if r.analysis is not None for c in r.analysis.comparisons]
-    if len(flat) < 2:
-        return tuple(results)
-    adjusted = iter(holm_adjust(flat))
-    return tuple(
-        r
-        if r.analysis is None
-        else dataclasses.replace(
-            r,
-            analysis=dataclasses.replace(r.analysis, comparisons=tuple(next(adjusted) for _ in r.analysis.comparisons)),
-        )
-        for r in results
-    )
+    adjusted = iter(holm_across([r.analysis for r in results if r.analysis is not None]))
+    return tuple(r if r.analysis is None else dataclasses.replace(r, analysis=next(adjusted)) for r in results)

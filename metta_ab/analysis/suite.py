@@ -25,7 +25,7 @@ from metta_ab.definition.errors import ExperimentError
 from metta_ab.definition.experiment import TASK_FIELD, ABExperiment, AnalysisSettings
 from metta_ab.records.ledger import COMPLETED, RunRecord
 from metta_ab.sources import RunMetrics
-from metta_ab.stats.family import holm_adjust
+from metta_ab.stats.family import holm_across
 from metta_ab.stats.suite import SuiteAnalysis, analyze_suite
 
 
@@ -134,14 +134,8 @@ def analyze_suite_scores(
 ) -> SuiteResults:
     """Per task the single-task analysis (Holm over tasks x treatments), and the aggregate over tasks."""
     statistics = stats_settings(settings, paired=paired)
-    per_task = {task: stats.analyze(scores[task], statistics, control=control) for task in tasks}
-    flat = [(task, c) for task in tasks for c in per_task[task].comparisons]
-    if len(flat) >= 2:
-        adjusted = iter(holm_adjust([c for _, c in flat]))
-        per_task = {
-            task: dataclasses.replace(a, comparisons=tuple(next(adjusted) for _ in a.comparisons))
-            for task, a in per_task.items()
-        }
+    analyses = holm_across([stats.analyze(scores[task], statistics, control=control) for task in tasks])
+    per_task = dict(zip(tasks, analyses, strict=True))
     by_variant = {v: {task: scores[task][v] for task in tasks} for v in next(iter(scores.values()))}
     normalize = {k: tuple(v) for k, v in settings.normalize.items()} if settings.normalize else None
     try:

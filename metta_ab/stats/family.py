@@ -104,6 +104,16 @@ def holm_adjust(comparisons: Sequence[Comparison]) -> list[Comparison]:
     ]
 
 
+def holm_across(analyses: Sequence[Analysis]) -> list[Analysis]:
+    """The analyses with every comparison of them adjusted as one Holm family (a suite's tasks, the secondary
+    metrics): each analysis adjusted only within itself is not enough when several are read together."""
+    flat = [c for a in analyses for c in a.comparisons]
+    if len(flat) < 2:
+        return list(analyses)
+    adjusted = iter(holm_adjust(flat))
+    return [replace(a, comparisons=tuple(next(adjusted) for _ in a.comparisons)) for a in analyses]
+
+
 def _holm_family(comparisons: list[Comparison], control: str) -> tuple[list[Comparison], list[str]]:
     """With 2+ comparisons: Holm-adjusted p-values (and TOST p-values), verdicts re-decided, winner's curse."""
     if len(comparisons) < 2:
