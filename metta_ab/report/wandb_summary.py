@@ -10,6 +10,7 @@ per process) never mixes with the jobs' under the basic launcher.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -151,7 +152,7 @@ def _log_summary_run(payload: dict[str, Any]) -> str:
             {
                 "comparisons": wandb.Table(**payload["comparisons"]),
                 "runs": wandb.Table(**payload["runs"]),
-                "summary_txt": wandb.Html(f"<pre>{_escape(payload['text'])}</pre>"),
+                "summary_txt": wandb.Html(f"<pre>{html.escape(payload['text'])}</pre>"),
                 **{f"figures/{Path(f).stem}": wandb.Image(f) for f in payload["figures"]},
             }
         )
@@ -164,12 +165,6 @@ def _log_summary_run(payload: dict[str, Any]) -> str:
     finally:
         run.finish()
     return line
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 if __name__ == "__main__":
